@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs Stepgate's whole test suite. On a fresh Debian machine, as root, it first installs every
+# system package the tests use and starts a throw-away PostgreSQL on loopback; elsewhere it
+# checks that those tools are present and says what is missing.
+#
+#   scripts/test.sh            # everything: format, lints, all tests
+#   scripts/test.sh -- ARGS    # extra arguments for `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential pkg-config       # C toolchain for -sys crates
+  postgresql                       # the PostgreSQL backend's tests
+  oathtool                         # independent TOTP implementation to check ours against
+  python3 python3-aiosmtpd         # a real SMTP server for email delivery tests
+  libpam0g-dev pamtester           # the PAM module and its tests
+)
+
+need_install=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_install+=("$p")
+done
+if ((${#need_install[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "==> installing: ${need_install[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null
+  else
+    echo "missing packages: ${need_install[*]} (run this script as root, or apt-get install them)" >&2
+    exit 1
+  fi
+fi
+
+# --- a throw-away PostgreSQL on loopback --------------------------------------------------
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+PG_DIR=$(mktemp -d /tmp/stepgate-pg.XXXXXX)
+PG_PORT=${STEPGATE_TEST_PG_PORT:-55432}
+run_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_DIR"
+cleanup() {
+  run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+trap cleanup EXIT
+echo "==> starting PostgreSQL on 127.0.0.1:$PG_PORT"
+run_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U stepgate >/dev/null
+run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+export STEPGATE_TEST_POSTGRES_URL="postgres://stepgate@127.0.0.1:$PG_PORT/postgres"
+
+# --- checks and tests -----------------------------------------------------------------------
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+extra=()
+if [[ "${1:-}" == "--" ]]; then shift; extra=("$@"); fi
+cargo test --workspace "${extra[@]}"

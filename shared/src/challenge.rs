@@ -1,0 +1,387 @@
+//! The verification challenge: the one place a login's second factor is decided.
+//!
+//! After the first factor (or, for PAM in second-factor mode, after the host checked the
+//! password) a front door opens a challenge, lists its providers, asks for codes to be sent and
+//! checks codes. "Try another way" is simply a check with another provider of the same
+//! challenge. The challenge ends `verified`, `failed`, `expired` or `locked`; it and every
+//! counter live in the database, so any instance or PAM process can continue it.
+
+use crate::audit::{self, Event, EventKind};
+use crate::core::{Core, RequestContext};
+use crate::db::lock_user;
+use crate::enrolment::{EnrolledProvider, SentCode, BACKUP_CODE_DIGITS};
+use crate::error::{Error, Result};
+use crate::policy;
+use crate::providers::ProviderType;
+use crate::users::User;
+use base64::Engine;
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeState {
+    Pending,
+    Verified,
+    Failed,
+    Expired,
+    Locked,
+}
+
+impl ChallengeState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChallengeState::Pending => "pending",
+            ChallengeState::Verified => "verified",
+            ChallengeState::Failed => "failed",
+            ChallengeState::Expired => "expired",
+            ChallengeState::Locked => "locked",
+        }
+    }
+    fn parse(s: &str) -> ChallengeState {
+        match s {
+            "pending" => ChallengeState::Pending,
+            "verified" => ChallengeState::Verified,
+            "expired" => ChallengeState::Expired,
+            "locked" => ChallengeState::Locked,
+            _ => ChallengeState::Failed,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Challenge {
+    /// 256 random bits; whoever holds it may continue this login, so front doors keep it in an
+    /// HttpOnly cookie or in the PAM handle only.
+    pub id: String,
+    pub user_id: String,
+    pub state: ChallengeState,
+    pub verified_provider: Option<ProviderType>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What a login must do about the second factor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// The user has usable providers: open a challenge.
+    Required,
+    /// None enrolled, and 2FA is enforced for this user: send them to enrolment.
+    MustEnrol,
+    /// None enrolled and not enforced: the front door decides (PAM `nullok`, OIDC `acr`).
+    NotConfigured,
+}
+
+/// How a successful check ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Verified(ProviderType),
+    /// The code was wrong; `attempts_left` before lockout, when lockout is on.
+    WrongCode { attempts_left: Option<u32> },
+}
+
+fn new_challenge_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Core {
+    /// Decides whether this user's login needs a challenge, enrolment, or neither.
+    pub async fn second_factor_for(&self, user: &User) -> Result<SecondFactor> {
+        let settings = self.twofa_settings().await?;
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        Ok(if !usable.is_empty() {
+            SecondFactor::Required
+        } else if settings.enforced_for(user.is_admin()) {
+            SecondFactor::MustEnrol
+        } else {
+            SecondFactor::NotConfigured
+        })
+    }
+
+    /// Opens a challenge for a user who passed the first factor. The time limit
+    /// (`totalAllowedTimeForVerification`) starts now.
+    pub async fn open_challenge(&self, ctx: &RequestContext, user: &User) -> Result<Challenge> {
+        if user.disabled {
+            return Err(Error::Disabled);
+        }
+        if user.locked {
+            return Err(Error::Locked);
+        }
+        let settings = self.twofa_settings().await?;
+        if self.usable_providers(&user.id, &settings).await?.is_empty() {
+            return Err(Error::Refused(
+                "no second factor is set up for this account".into(),
+            ));
+        }
+        let now = self.now();
+        let c = Challenge {
+            id: new_challenge_id(),
+            user_id: user.id.clone(),
+            state: ChallengeState::Pending,
+            verified_provider: None,
+            created_at: now,
+            expires_at: now + i64::from(settings.total_allowed_time_for_verification),
+        };
+        let mut tx = self.db.begin().await?;
+        // Finished and stale challenges of this user are no longer needed.
+        sqlx::query("DELETE FROM challenges WHERE user_id = $1 AND (state <> 'pending' OR expires_at < $2)")
+            .bind(&user.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5)",
+        )
+        .bind(&c.id)
+        .bind(&user.id)
+        .bind(ctx.source.as_str())
+        .bind(now)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::ChallengeOpened).user(&user.id, &user.username),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Reads a challenge (unknown ids are `NotFound`).
+    pub async fn challenge(&self, id: &str) -> Result<Challenge> {
+        let row = sqlx::query(
+            "SELECT id, user_id, state, verified_provider, created_at, expires_at FROM challenges WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(Error::NotFound("challenge"))?;
+        let mut c = Challenge {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            state: ChallengeState::parse(&row.try_get::<String, _>("state")?),
+            verified_provider: row
+                .try_get::<Option<String>, _>("verified_provider")?
+                .and_then(|p| p.parse().ok()),
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        if c.state == ChallengeState::Pending && self.now() >= c.expires_at {
+            c.state = ChallengeState::Expired;
+        }
+        Ok(c)
+    }
+
+    /// The providers this challenge may use, with masked destinations; one is the default.
+    pub async fn challenge_providers(&self, id: &str) -> Result<Vec<EnrolledProvider>> {
+        let c = self.challenge(id).await?;
+        let settings = self.twofa_settings().await?;
+        self.usable_providers(&c.user_id, &settings).await
+    }
+
+    /// Loads a challenge that may still be acted on, with its user.
+    async fn live_challenge(&self, id: &str) -> Result<(Challenge, User)> {
+        let c = self.challenge(id).await?;
+        match c.state {
+            ChallengeState::Pending => {}
+            ChallengeState::Expired => return Err(Error::ChallengeExpired),
+            ChallengeState::Locked => return Err(Error::Locked),
+            ChallengeState::Verified | ChallengeState::Failed => return Err(Error::ChallengeClosed),
+        }
+        let user = self
+            .user_by_id(&c.user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if user.locked {
+            return Err(Error::Locked);
+        }
+        if user.disabled {
+            return Err(Error::Disabled);
+        }
+        Ok((c, user))
+    }
+
+    /// Sends a code by SMS or email for this challenge. Obeys `minVerificationCodeSendPeriod`;
+    /// a new code replaces the previous one; a failed delivery spends nothing.
+    pub async fn send_code(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        provider: ProviderType,
+    ) -> Result<SentCode> {
+        let (_, user) = self.live_challenge(challenge_id).await?;
+        if !provider.is_sent() {
+            return Err(Error::invalid("provider", format!("{provider} codes are not sent")));
+        }
+        let settings = self.twofa_settings().await?;
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        if !usable.iter().any(|p| p.provider == provider) {
+            return Err(Error::ProviderUnavailable(provider));
+        }
+        self.send_login_code(ctx, &user, provider, &settings).await
+    }
+
+    /// Checks a code with one of the challenge's providers. A backup code is accepted wherever
+    /// a code is asked (it has 8 digits, the others 6). Wrong codes count towards lockout;
+    /// checks beyond the rate limit are refused without counting.
+    pub async fn check_code(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        provider: ProviderType,
+        code: &str,
+    ) -> Result<CheckOutcome> {
+        let (_, user) = self.live_challenge(challenge_id).await?;
+        let code = crate::codes::normalize_code(code);
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        // Re-read inside the lock: another process may have finished or locked it meanwhile.
+        let user = self.user_by_id_tx(&mut tx, &user.id).await?;
+        let (state, expires_at): (String, i64) =
+            sqlx::query_as("SELECT state, expires_at FROM challenges WHERE id = $1")
+                .bind(challenge_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(Error::NotFound("challenge"))?;
+        if user.locked {
+            return Err(Error::Locked);
+        }
+        if state != "pending" {
+            return Err(Error::ChallengeClosed);
+        }
+        if now >= expires_at {
+            self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Expired, None, now)
+                .await?;
+            tx.commit().await?;
+            return Err(Error::ChallengeExpired);
+        }
+        let settings = self.twofa_settings_tx(&mut tx).await?;
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        let has = |p: ProviderType| usable.iter().any(|u| u.provider == p);
+        if !has(provider) {
+            return Err(Error::ProviderUnavailable(provider));
+        }
+        let provider = if provider != ProviderType::BackupCode
+            && code.len() == BACKUP_CODE_DIGITS
+            && has(ProviderType::BackupCode)
+        {
+            ProviderType::BackupCode
+        } else {
+            provider
+        };
+        if let Err(e) = policy::admit_check(&mut tx, &user.id, &settings, now).await {
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::CodeCheckRateLimited)
+                    .user(&user.id, &user.username)
+                    .provider(provider),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+        let ok = self
+            .verify_enrolled(&mut tx, &user.id, provider, &code, now)
+            .await?;
+        if ok {
+            policy::record_success(&mut tx, &user.id).await?;
+            self.set_challenge_state(
+                &mut tx,
+                challenge_id,
+                ChallengeState::Verified,
+                Some(provider),
+                now,
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::CodeCheckOk)
+                    .user(&user.id, &user.username)
+                    .provider(provider),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(CheckOutcome::Verified(provider));
+        }
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::CodeCheckBad)
+                .user(&user.id, &user.username)
+                .provider(provider),
+        )
+        .await?;
+        let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
+        if locked {
+            self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Locked, None, now)
+                .await?;
+        }
+        let (failures,): (i64,) = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")
+            .bind(&user.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if locked {
+            self.tell_admin_about_lockout(&user).await;
+            return Err(Error::Locked);
+        }
+        let max = i64::from(settings.max_verification_failures_before_user_lockout);
+        Ok(CheckOutcome::WrongCode {
+            attempts_left: (max > 0).then(|| (max - failures).max(0) as u32),
+        })
+    }
+
+    async fn set_challenge_state(
+        &self,
+        tx: &mut crate::db::Tx,
+        id: &str,
+        state: ChallengeState,
+        provider: Option<ProviderType>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE challenges SET state = $1, verified_provider = $2, completed_at = $3 WHERE id = $4",
+        )
+        .bind(state.as_str())
+        .bind(provider.map(|p| p.as_str()))
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Emails `[twofa] lockout_notification_email`; a failure is logged, never fatal.
+    async fn tell_admin_about_lockout(&self, user: &User) {
+        let Some(to) = self.config.twofa.lockout_notification_email.clone() else {
+            return;
+        };
+        if self.mailer.is_none() {
+            tracing::warn!(user = %user.username, "account locked; no [smtp] to notify the administrator");
+            return;
+        }
+        let body = format!(
+            "The account {:?} was locked after too many failed second-factor checks.\n\n\
+             Unlock it with: stepgate user unlock {}\n",
+            user.username, user.username
+        );
+        if let Err(e) = self
+            .send_email(&to, &format!("Stepgate: account {} locked", user.username), &body)
+            .await
+        {
+            tracing::warn!(user = %user.username, error = %e, "could not send the lockout notification");
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! `stepgate.toml`: one file read by `stepgate serve`, the admin CLI and the PAM module.
+//!
+//! Every section denies unknown keys, so a typo fails start-up with the key's name instead of
+//! being silently ignored. `STEPGATE_SECTION__KEY` environment variables override the file
+//! (values are read as TOML when they parse, e.g. `true`, `30`, `["TOTP"]`, else as strings).
+//! Relative paths are resolved against the config file's folder, so the server and the PAM
+//! module (whose working directory is someone else's) agree on where the data lives.
+
+use crate::error::Error;
+use crate::notify::{SmsConfig, SmtpConfig};
+use crate::password::PasswordParams;
+use crate::providers::ProviderType;
+use crate::settings::{
+    EnforcedUsersFilter, ProviderConfig, TwoFaSettings, DEFAULT_CODES_QUANTITY,
+    DEFAULT_CODE_LIFETIME, DEFAULT_ISSUER, DEFAULT_SMS_TEMPLATE,
+};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, naming the key (`section.key`) to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration {source_name}: {key}: {message}")]
+pub struct ConfigError {
+    pub source_name: String,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub password: PasswordParams,
+    pub smtp: Option<SmtpConfig>,
+    pub sms: Option<SmsConfig>,
+    #[serde(default)]
+    pub twofa: TwofaConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Socket address `stepgate serve` listens on.
+    pub listen: String,
+    /// The OpenID Connect issuer URL, exactly as clients see it.
+    pub issuer: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/stepgate.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The key that encrypts TOTP secrets and keys code hashes; created 0600 on first use.
+    pub key_file: PathBuf,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            key_file: "data/secrets.key".into(),
+        }
+    }
+}
+
+/// The `[twofa]` section: the defaults of the platform settings (snake_case here; the admin API
+/// uses ThingsBoard's camelCase names), and the few settings only an operator changes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwofaConfig {
+    pub providers: Vec<ProviderType>,
+    pub totp_issuer_name: String,
+    pub sms_verification_message_template: String,
+    pub sms_verification_code_lifetime: u32,
+    pub email_verification_code_lifetime: u32,
+    pub backup_codes_quantity: u32,
+    pub min_verification_code_send_period: u32,
+    /// `"off"` or `"N:S"`.
+    pub verification_code_check_rate_limit: String,
+    pub max_verification_failures_before_user_lockout: u32,
+    pub total_allowed_time_for_verification: u32,
+    pub enforce_two_fa: bool,
+    /// `"all"` or `"admins"`.
+    pub enforced_users: String,
+    /// Who is emailed when an account is locked by failed second-factor checks.
+    pub lockout_notification_email: Option<String>,
+    /// Email users when one of their second factors is turned off.
+    pub notify_user_on_provider_removal: bool,
+}
+
+impl Default for TwofaConfig {
+    fn default() -> Self {
+        let d = TwoFaSettings::default();
+        TwofaConfig {
+            providers: d.providers.iter().map(|p| p.provider_type()).collect(),
+            totp_issuer_name: DEFAULT_ISSUER.into(),
+            sms_verification_message_template: DEFAULT_SMS_TEMPLATE.into(),
+            sms_verification_code_lifetime: DEFAULT_CODE_LIFETIME,
+            email_verification_code_lifetime: DEFAULT_CODE_LIFETIME,
+            backup_codes_quantity: DEFAULT_CODES_QUANTITY,
+            min_verification_code_send_period: d.min_verification_code_send_period,
+            verification_code_check_rate_limit: "off".into(),
+            max_verification_failures_before_user_lockout: d
+                .max_verification_failures_before_user_lockout,
+            total_allowed_time_for_verification: d.total_allowed_time_for_verification,
+            enforce_two_fa: false,
+            enforced_users: "all".into(),
+            lockout_notification_email: None,
+            notify_user_on_provider_removal: true,
+        }
+    }
+}
+
+impl TwofaConfig {
+    /// The platform settings these defaults describe.
+    pub fn to_settings(&self) -> Result<TwoFaSettings, (String, String)> {
+        let mut providers: Vec<ProviderType> = Vec::new();
+        for p in &self.providers {
+            if providers.contains(p) {
+                return Err(("twofa.providers".into(), format!("{p} is listed twice")));
+            }
+            providers.push(*p);
+        }
+        let providers = providers
+            .into_iter()
+            .map(|p| match p {
+                ProviderType::Totp => ProviderConfig::Totp {
+                    issuer_name: self.totp_issuer_name.clone(),
+                },
+                ProviderType::Sms => ProviderConfig::Sms {
+                    sms_verification_message_template: self
+                        .sms_verification_message_template
+                        .clone(),
+                    verification_code_lifetime: self.sms_verification_code_lifetime,
+                },
+                ProviderType::Email => ProviderConfig::Email {
+                    verification_code_lifetime: self.email_verification_code_lifetime,
+                },
+                ProviderType::BackupCode => ProviderConfig::BackupCode {
+                    codes_quantity: self.backup_codes_quantity,
+                },
+            })
+            .collect();
+        let rate_limit = match self.verification_code_check_rate_limit.trim() {
+            "" | "off" => None,
+            "on" => Some(crate::settings::DEFAULT_RATE_LIMIT_WHEN_ON.to_string()),
+            other => Some(other.to_string()),
+        };
+        let enforced_users_filter = match self.enforced_users.as_str() {
+            "all" => EnforcedUsersFilter::All,
+            "admins" => EnforcedUsersFilter::Admins,
+            other => {
+                return Err((
+                    "twofa.enforced_users".into(),
+                    format!("{other:?} is neither \"all\" nor \"admins\""),
+                ))
+            }
+        };
+        let settings = TwoFaSettings {
+            providers,
+            min_verification_code_send_period: self.min_verification_code_send_period,
+            verification_code_check_rate_limit: rate_limit,
+            max_verification_failures_before_user_lockout: self
+                .max_verification_failures_before_user_lockout,
+            total_allowed_time_for_verification: self.total_allowed_time_for_verification,
+            enforce_two_fa: self.enforce_two_fa,
+            enforced_users_filter,
+        };
+        settings.validate().map_err(|e| match e {
+            Error::Invalid { field, message } => (toml_key_for(&field), message),
+            other => ("twofa".into(), other.to_string()),
+        })?;
+        Ok(settings)
+    }
+}
+
+/// Maps a settings field (API spelling) to the `[twofa]` key that sets its default.
+fn toml_key_for(field: &str) -> String {
+    let key = match field.rsplit('.').next().unwrap_or(field) {
+        "issuerName" => "totp_issuer_name",
+        "smsVerificationMessageTemplate" => "sms_verification_message_template",
+        "verificationCodeLifetime" if field.contains("SMS") => "sms_verification_code_lifetime",
+        "verificationCodeLifetime" => "sms_or_email_verification_code_lifetime",
+        "codesQuantity" => "backup_codes_quantity",
+        "minVerificationCodeSendPeriod" => "min_verification_code_send_period",
+        "verificationCodeCheckRateLimit" => "verification_code_check_rate_limit",
+        "maxVerificationFailuresBeforeUserLockout" => {
+            "max_verification_failures_before_user_lockout"
+        }
+        "totalAllowedTimeForVerification" => "total_allowed_time_for_verification",
+        _ => "providers",
+    };
+    format!("twofa.{key}")
+}
+
+impl Config {
+    /// Reads `path` with environment overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            key: "-".into(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(
+            &text,
+            &path.display().to_string(),
+            std::env::vars(),
+            Some(base),
+        )
+    }
+
+    /// Parses TOML text plus `STEPGATE_SECTION__KEY` overrides; paths are made absolute
+    /// against `base_dir` when given.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        base_dir: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            source_name: source_name.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            err("-", format!("not valid TOML: {}", e.message()))
+        })?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("STEPGATE_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => {
+                    t.insert(key, parsed);
+                }
+                _ => {
+                    return Err(err(
+                        &section,
+                        format!("{name} overrides a key of {section}, which is not a section"),
+                    ))
+                }
+            }
+        }
+        let mut config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                let key = match unknown_field(&inner) {
+                    Some(f) if path == "." || path.is_empty() => f.to_string(),
+                    Some(f) => format!("{path}.{f}"),
+                    None => path,
+                };
+                err(&key, inner)
+            })?;
+        if let Some(base) = base_dir {
+            config.resolve_paths(base);
+        }
+        config
+            .validate()
+            .map_err(|(key, message)| err(&key, message))?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        self.secrets.key_file = abs(&self.secrets.key_file);
+        if let Some(SmsConfig::File { path }) = &mut self.sms {
+            *path = abs(path);
+        }
+        if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
+            let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
+            if !file.is_empty() && file != ":memory:" && !Path::new(file).is_absolute() {
+                let joined = abs(Path::new(file));
+                self.database.url = match query {
+                    Some(q) => format!("sqlite://{}?{q}", joined.display()),
+                    None => format!("sqlite://{}", joined.display()),
+                };
+            }
+        }
+    }
+
+    /// Checks what serde cannot: value ranges and the keys that depend on each other.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err((
+                "database.url".into(),
+                format!("{url:?} must start with sqlite:// or postgres://"),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(("database.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err((
+                "server.listen".into(),
+                format!("{:?} is not an address like 127.0.0.1:8080", self.server.listen),
+            ));
+        }
+        if !(self.server.issuer.starts_with("https://") || self.server.issuer.starts_with("http://")) {
+            return Err((
+                "server.issuer".into(),
+                "must be an http:// or https:// URL".into(),
+            ));
+        }
+        self.password
+            .validate()
+            .map_err(|m| ("password".to_string(), m))?;
+        if let Some(smtp) = &self.smtp {
+            smtp.validate()
+                .map_err(|(k, m)| (format!("smtp.{k}"), m))?;
+        }
+        if let Some(sms) = &self.sms {
+            sms.validate().map_err(|(k, m)| (format!("sms.{k}"), m))?;
+        }
+        let settings = self.twofa.to_settings()?;
+        check_senders(&settings, self.smtp.is_some(), self.sms.is_some())
+            .map_err(|m| ("twofa.providers".to_string(), m))?;
+        if let Some(addr) = &self.twofa.lockout_notification_email {
+            crate::codes::validate_email(addr).map_err(|m| {
+                ("twofa.lockout_notification_email".to_string(), m.to_string())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The platform settings to use until an administrator saves others.
+    pub fn default_settings(&self) -> TwoFaSettings {
+        self.twofa.to_settings().unwrap_or_default()
+    }
+}
+
+/// EMAIL and SMS can only be offered when something can deliver their codes.
+pub fn check_senders(settings: &TwoFaSettings, mail: bool, sms: bool) -> Result<(), String> {
+    if settings.is_available(ProviderType::Email) && !mail {
+        return Err("Mail service is not set up: configure [smtp] before enabling EMAIL".into());
+    }
+    if settings.is_available(ProviderType::Sms) && !sms {
+        return Err("SMS service is not configured: configure [sms] before enabling SMS".into());
+    }
+    Ok(())
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::parse(
+            text,
+            "test.toml",
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            Some(Path::new("/etc/stepgate")),
+        )
+    }
+
+    #[test]
+    fn empty_file_gives_working_defaults() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.database.url, "sqlite:///etc/stepgate/data/stepgate.db");
+        assert_eq!(c.secrets.key_file, Path::new("/etc/stepgate/data/secrets.key"));
+        assert_eq!(c.default_settings(), TwoFaSettings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse("[server]\nlsten = \"x\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.lsten", "{e}");
+        let e = parse("[sever]\nlisten = \"x\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "sever", "{e}");
+        let e = parse("[twofa]\nmax_failures = 3\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.max_failures", "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = parse("[twofa]\nmin_verification_code_send_period = 2\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.min_verification_code_send_period");
+        let e = parse("[twofa]\ntotal_allowed_time_for_verification = 10\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.total_allowed_time_for_verification");
+        let e = parse("[twofa]\nverification_code_check_rate_limit = \"3/900\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.verification_code_check_rate_limit");
+        let e = parse("[twofa]\nenforced_users = \"some\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.enforced_users");
+        let e = parse("[database]\nurl = \"mysql://x\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "database.url");
+        let e = parse("[server]\nlisten = \"nowhere\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.listen");
+        let e = parse("[twofa]\nmin_verification_code_send_period = \"x\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.min_verification_code_send_period", "{e}");
+    }
+
+    #[test]
+    fn email_and_sms_need_a_sender() {
+        let e = parse("[twofa]\nproviders = [\"TOTP\", \"EMAIL\"]\n", &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.providers");
+        assert!(e.message.contains("Mail service is not set up"), "{e}");
+        let e = parse("[twofa]\nproviders = [\"SMS\"]\n", &[]).unwrap_err();
+        assert!(e.message.contains("SMS service is not configured"), "{e}");
+        let ok = parse(
+            "[twofa]\nproviders = [\"SMS\"]\n[sms]\nkind = \"file\"\npath = \"sms.log\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(ok.default_settings().is_available(ProviderType::Sms));
+        match ok.sms {
+            Some(SmsConfig::File { path }) => {
+                assert_eq!(path, Path::new("/etc/stepgate/sms.log"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = parse(
+            "[twofa]\nmax_verification_failures_before_user_lockout = 5\n",
+            &[
+                ("STEPGATE_TWOFA__MAX_VERIFICATION_FAILURES_BEFORE_USER_LOCKOUT", "7"),
+                ("STEPGATE_TWOFA__VERIFICATION_CODE_CHECK_RATE_LIMIT", "on"),
+                ("STEPGATE_DATABASE__URL", "postgres://u@127.0.0.1/db"),
+                ("STEPGATE_ADMIN_PASSWORD", "not a config key"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        let s = c.default_settings();
+        assert_eq!(s.max_verification_failures_before_user_lockout, 7);
+        assert_eq!(s.verification_code_check_rate_limit.as_deref(), Some("3:900"));
+        assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
+        let e = parse("", &[("STEPGATE_NOPE__X", "1")]).unwrap_err();
+        assert_eq!(e.key, "nope");
+    }
+}

@@ -1,0 +1,227 @@
+//! [`Core`]: the one object both front doors hold. It owns the database, the secrets, the
+//! notifiers and the clock, and exposes the login, enrolment and administration operations
+//! implemented in the sibling modules.
+
+use crate::config::{check_senders, Config};
+use crate::db::{Db, Tx};
+use crate::error::{Error, Result};
+use crate::notify::{build_sms_sender, Mailer, SmsSender};
+use crate::password::PasswordHasher;
+use crate::secrets::Secrets;
+use crate::settings::TwoFaSettings;
+use crate::time::{Clock, SystemClock};
+use std::sync::Arc;
+
+/// Which front door a request came through; recorded in audit events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Oidc,
+    Pam,
+    Admin,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Oidc => "oidc",
+            Source::Pam => "pam",
+            Source::Admin => "admin",
+        }
+    }
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub source: Source,
+    pub remote_addr: Option<String>,
+    /// For PAM: the service (`sshd`, `login`, `service_id=`); for the web: unused.
+    pub service: Option<String>,
+}
+
+impl RequestContext {
+    pub fn new(source: Source) -> Self {
+        RequestContext {
+            source,
+            remote_addr: None,
+            service: None,
+        }
+    }
+    pub fn with_remote_addr(mut self, addr: impl Into<String>) -> Self {
+        self.remote_addr = Some(addr.into());
+        self
+    }
+    pub fn with_service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+}
+
+const SETTINGS_NAME: &str = "twofa";
+
+/// The verification core. Cheap to clone (everything inside is shared).
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) db: Db,
+    pub(crate) secrets: Arc<Secrets>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) mailer: Option<Arc<Mailer>>,
+    pub(crate) sms: Option<Arc<dyn SmsSender>>,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("backend", &self.db.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Opens the database (migrating it), loads or creates the secrets key, builds notifiers.
+    pub async fn open(config: Config) -> Result<Core> {
+        Self::open_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Core> {
+        let secrets = Secrets::load_or_create(&config.secrets.key_file)?;
+        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        let mailer = match &config.smtp {
+            Some(smtp) => Some(Arc::new(
+                Mailer::new(smtp).map_err(|e| Error::invalid("smtp", e.to_string()))?,
+            )),
+            None => None,
+        };
+        let sms = match &config.sms {
+            Some(sms) => {
+                Some(build_sms_sender(sms).map_err(|e| Error::invalid("sms", e.to_string()))?)
+            }
+            None => None,
+        };
+        let hasher = PasswordHasher::new(&config.password)?;
+        Ok(Core {
+            db,
+            secrets: Arc::new(secrets),
+            config: Arc::new(config),
+            mailer,
+            sms,
+            hasher: Arc::new(hasher),
+            clock,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn mailer(&self) -> Option<&Mailer> {
+        self.mailer.as_deref()
+    }
+
+    pub fn sms_sender(&self) -> Option<&dyn SmsSender> {
+        self.sms.as_deref()
+    }
+
+    /// Closes the database pool; the PAM module calls it before returning to its host.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// The platform settings in force: the administrator's saved ones, else the config's.
+    pub async fn twofa_settings(&self) -> Result<TwoFaSettings> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
+                .bind(SETTINGS_NAME)
+                .fetch_optional(self.db.pool())
+                .await?;
+        match row {
+            Some((json,)) => serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}"))),
+            None => Ok(self.config.default_settings()),
+        }
+    }
+
+    pub(crate) async fn twofa_settings_tx(&self, tx: &mut Tx) -> Result<TwoFaSettings> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
+                .bind(SETTINGS_NAME)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match row {
+            Some((json,)) => serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}"))),
+            None => Ok(self.config.default_settings()),
+        }
+    }
+
+    /// Saves new platform settings after validating every field; a rejected update changes
+    /// nothing.
+    pub async fn update_twofa_settings(
+        &self,
+        ctx: &RequestContext,
+        actor: Option<&crate::users::User>,
+        settings: &TwoFaSettings,
+    ) -> Result<()> {
+        settings.validate()?;
+        check_senders(settings, self.mailer.is_some(), self.sms.is_some())
+            .map_err(|m| Error::invalid("providers", m))?;
+        let json = serde_json::to_string(settings)
+            .map_err(|e| Error::Internal(format!("cannot encode settings: {e}")))?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("DELETE FROM platform_settings WHERE name = $1")
+            .bind(SETTINGS_NAME)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO platform_settings (name, value, updated_at) VALUES ($1, $2, $3)")
+            .bind(SETTINGS_NAME)
+            .bind(&json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut ev = crate::audit::Event::new(crate::audit::EventKind::SettingsChanged);
+        if let Some(a) = actor {
+            ev = ev.user(&a.id, &a.username);
+        }
+        crate::audit::record(&mut tx, ctx, now, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sends an email through the configured SMTP server.
+    pub(crate) async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<()> {
+        let mailer = self.mailer.as_ref().ok_or(Error::SendFailed(
+            crate::notify::NotifyError::NotConfigured,
+        ))?;
+        mailer
+            .send(to, subject, body)
+            .await
+            .map_err(Error::SendFailed)
+    }
+
+    /// Runs argon2 off the async executor (it is deliberately slow).
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+    ) -> Result<T> {
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || f(&hasher))
+            .await
+            .map_err(|e| Error::Internal(format!("password task failed: {e}")))
+    }
+}

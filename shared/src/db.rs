@@ -1,0 +1,145 @@
+//! Storage: one pool over SQLite (embedded default) or PostgreSQL, chosen by the URL.
+//!
+//! Queries are written once against sqlx's `Any` driver with `$N` placeholders, which both
+//! backends accept; types stay within what `Any` carries (TEXT, BIGINT, NULL), so no query is
+//! written twice. Only the migrations and [`lock_user`] differ per backend.
+//!
+//! Concurrency: every policy decision runs in one transaction that first takes the user's
+//! lock — `SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` (the database write lock) on
+//! SQLite — so two processes checking codes for one user are serialised and counters cannot
+//! be raced past their limits.
+
+use crate::error::Result;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects, prepares SQLite for several writing processes, and applies migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = if backend == Backend::Sqlite {
+            sqlite_url_with_create(url)?
+        } else {
+            url.to_string()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes a
+                        // second process wait for the write lock instead of failing at once.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that may write. On SQLite it takes the write lock up front, so two
+    /// writers never deadlock upgrading a read lock.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Closes every connection (the PAM module must leave no thread behind).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Serialises policy decisions for one user across processes (see the module docs).
+pub async fn lock_user(tx: &mut Tx, backend: Backend, user_id: &str) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes sure the SQLite file and its folder can be created on first start.
+fn sqlite_url_with_create(url: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (file, query) = rest.split_once('?').map_or((rest, ""), |(f, q)| (f, q));
+    if !file.is_empty() && file != ":memory:" {
+        if let Some(dir) = std::path::Path::new(file).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::error::Error::Internal(format!(
+                        "cannot create the database folder {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(if query.contains("mode=") {
+        url.to_string()
+    } else if query.is_empty() {
+        format!("sqlite://{file}?mode=rwc")
+    } else {
+        format!("sqlite://{file}?{query}&mode=rwc")
+    })
+}

@@ -1,0 +1,59 @@
+//! The core's error type: one enum that both front doors can match to choose a page, an OAuth
+//! error or a PAM return code.
+
+use crate::providers::ProviderType;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error("password hashing: {0}")]
+    Password(#[from] crate::password::PasswordError),
+    /// A bad value from a person or a script; `field` names what to fix.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// Wrong password or unknown user: one message for both, so nobody learns who exists.
+    #[error("invalid username or password")]
+    BadCredentials,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    /// A rule of the 2FA policy refused the request (e.g. "set up another method first").
+    #[error("{0}")]
+    Refused(String),
+    #[error("the provider {0} is not available for this user")]
+    ProviderUnavailable(ProviderType),
+    /// The notifier failed; no counter was spent, the user may try another way.
+    #[error("could not send the code; try another way")]
+    SendFailed(#[source] crate::notify::NotifyError),
+    #[error("a code was sent recently; wait {retry_after} s before asking for another")]
+    SendTooSoon { retry_after: i64 },
+    #[error("too many attempts; wait {retry_after} s and try again")]
+    RateLimited { retry_after: i64 },
+    #[error("the account is locked; ask an administrator to unlock it")]
+    Locked,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("the time allowed for verification has run out; sign in again")]
+    ChallengeExpired,
+    #[error("this verification is already finished; sign in again")]
+    ChallengeClosed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

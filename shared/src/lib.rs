@@ -1,0 +1,28 @@
+//! Stepgate's verification core.
+//!
+//! Both front doors — the OpenID Connect provider (`stepgate-idp`) and the PAM module
+//! (`pam_stepgate`) — call this crate and nothing else to decide whether a login passes. Every
+//! rule (send period, check rate limit, lockout, time limit, replay) lives here, once, and every
+//! counter lives in the database so that many processes enforce one policy.
+
+pub mod audit;
+pub mod challenge;
+pub mod codes;
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod enrolment;
+pub mod error;
+pub mod notify;
+pub mod password;
+pub mod policy;
+pub mod providers;
+pub mod secrets;
+pub mod settings;
+pub mod time;
+pub mod totp;
+pub mod users;
+
+pub use crate::core::{Core, RequestContext, Source};
+pub use crate::error::{Error, Result};
+pub use crate::providers::ProviderType;

@@ -1,0 +1,253 @@
+//! The counters of the 2FA policy: send period, check rate limit, failures and lockout, and
+//! the one outstanding sent code per user and provider. Login challenges and enrolment both
+//! call these, always inside a transaction that holds the user's lock (see [`crate::db`]).
+
+use crate::audit::{self, Event, EventKind};
+use crate::core::{Core, RequestContext};
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::providers::ProviderType;
+use crate::settings::TwoFaSettings;
+use crate::users::User;
+
+/// Why a code was sent: login codes and enrolment codes are separate, one outstanding each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Login,
+    Enrol,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::Enrol => "enrol",
+        }
+    }
+}
+
+/// Refuses a send inside `minVerificationCodeSendPeriod` of the previous one to this user, else
+/// records this send. Returns the previous send time so a failed delivery can be undone.
+pub(crate) async fn reserve_send(
+    tx: &mut Tx,
+    user_id: &str,
+    settings: &TwoFaSettings,
+    now: i64,
+) -> Result<Option<i64>> {
+    let (last,): (Option<i64>,) =
+        sqlx::query_as("SELECT last_code_sent_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    if let Some(last) = last {
+        let period = i64::from(settings.min_verification_code_send_period);
+        if now < last + period {
+            return Err(Error::SendTooSoon {
+                retry_after: last + period - now,
+            });
+        }
+    }
+    sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(last)
+}
+
+/// Undoes [`reserve_send`] and drops the unsent code after a delivery failure, so a failed
+/// send burns no counter. Only undoes it if no other send happened since.
+pub(crate) async fn release_send(
+    core: &Core,
+    user_id: &str,
+    provider: ProviderType,
+    purpose: Purpose,
+    reserved_at: i64,
+    previous: Option<i64>,
+) -> Result<()> {
+    let mut tx = core.db.begin().await?;
+    crate::db::lock_user(&mut tx, core.db.backend(), user_id).await?;
+    sqlx::query(
+        "UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3",
+    )
+    .bind(previous)
+    .bind(user_id)
+    .bind(reserved_at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3 \
+         AND created_at = $4",
+    )
+    .bind(user_id)
+    .bind(provider.as_str())
+    .bind(purpose.as_str())
+    .bind(reserved_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Applies `verificationCodeCheckRateLimit` ("N:S"): refuses the (N+1)th check within S seconds
+/// and otherwise counts this one. A refused check is not a failure and counts nothing.
+pub(crate) async fn admit_check(
+    tx: &mut Tx,
+    user_id: &str,
+    settings: &TwoFaSettings,
+    now: i64,
+) -> Result<()> {
+    let Some(limit) = settings.rate_limit() else {
+        return Ok(());
+    };
+    let window_start = now - i64::from(limit.per_seconds);
+    sqlx::query("DELETE FROM code_checks WHERE user_id = $1 AND at <= $2")
+        .bind(user_id)
+        .bind(window_start)
+        .execute(&mut **tx)
+        .await?;
+    let (count, oldest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM code_checks WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    if count >= i64::from(limit.max_checks) {
+        let oldest = oldest.unwrap_or(now);
+        return Err(Error::RateLimited {
+            retry_after: (oldest + i64::from(limit.per_seconds) - now).max(1),
+        });
+    }
+    sqlx::query("INSERT INTO code_checks (user_id, at) VALUES ($1, $2)")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Counts a failed second-factor check; locks the user when the count reaches
+/// `maxVerificationFailuresBeforeUserLockout`. Returns whether this failure locked them.
+pub(crate) async fn record_failure(
+    tx: &mut Tx,
+    ctx: &RequestContext,
+    user: &User,
+    settings: &TwoFaSettings,
+    now: i64,
+) -> Result<bool> {
+    let (failures,): (i64,) = sqlx::query_as(
+        "UPDATE users SET twofa_failures = twofa_failures + 1 WHERE id = $1 RETURNING twofa_failures",
+    )
+    .bind(&user.id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let max = i64::from(settings.max_verification_failures_before_user_lockout);
+    if max > 0 && failures >= max && !user.locked {
+        sqlx::query("UPDATE users SET locked = 1, locked_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut **tx)
+            .await?;
+        audit::record(
+            tx,
+            ctx,
+            now,
+            Event::new(EventKind::Lockout)
+                .user(&user.id, &user.username)
+                .detail(format!("{failures} failed second-factor checks")),
+        )
+        .await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// A verified second factor is the only thing (besides an admin unlock) that clears failures.
+pub(crate) async fn record_success(tx: &mut Tx, user_id: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET twofa_failures = 0 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn code_scope(user_id: &str, provider: ProviderType, purpose: Purpose) -> String {
+    format!("sent:{user_id}:{}:{}", provider.as_str(), purpose.as_str())
+}
+
+/// Stores a freshly sent code as a keyed hash, replacing (invalidating) any earlier one.
+pub(crate) async fn store_code(
+    core: &Core,
+    tx: &mut Tx,
+    user_id: &str,
+    provider: ProviderType,
+    purpose: Purpose,
+    code: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<()> {
+    let hash = core
+        .secrets
+        .code_hash(&code_scope(user_id, provider, purpose), code);
+    sqlx::query(
+        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3",
+    )
+    .bind(user_id)
+    .bind(provider.as_str())
+    .bind(purpose.as_str())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO verification_codes (user_id, provider, purpose, code_hash, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user_id)
+    .bind(provider.as_str())
+    .bind(purpose.as_str())
+    .bind(hash)
+    .bind(now + lifetime)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Checks a sent code; a match that has not expired is consumed (single use).
+pub(crate) async fn consume_code(
+    core: &Core,
+    tx: &mut Tx,
+    user_id: &str,
+    provider: ProviderType,
+    purpose: Purpose,
+    code: &str,
+    now: i64,
+) -> Result<bool> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT code_hash, expires_at FROM verification_codes \
+         WHERE user_id = $1 AND provider = $2 AND purpose = $3",
+    )
+    .bind(user_id)
+    .bind(provider.as_str())
+    .bind(purpose.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((stored, expires_at)) = row else {
+        return Ok(false);
+    };
+    let given = core
+        .secrets
+        .code_hash(&code_scope(user_id, provider, purpose), code);
+    if now >= expires_at || !crate::secrets::hashes_equal(&stored, &given) {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3 \
+         AND code_hash = $4",
+    )
+    .bind(user_id)
+    .bind(provider.as_str())
+    .bind(purpose.as_str())
+    .bind(&stored)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,102 @@
+//! The four second-factor providers, named as the API and the configuration spell them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Declared in the order that picks the default after a removal: TOTP < SMS < EMAIL, and a
+/// backup code last (it is never a default while another provider exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ProviderType {
+    #[serde(rename = "TOTP")]
+    Totp,
+    #[serde(rename = "SMS")]
+    Sms,
+    #[serde(rename = "EMAIL")]
+    Email,
+    #[serde(rename = "BACKUP_CODE")]
+    BackupCode,
+}
+
+impl ProviderType {
+    pub const ALL: [ProviderType; 4] = [
+        ProviderType::Totp,
+        ProviderType::Sms,
+        ProviderType::Email,
+        ProviderType::BackupCode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderType::Totp => "TOTP",
+            ProviderType::Sms => "SMS",
+            ProviderType::Email => "EMAIL",
+            ProviderType::BackupCode => "BACKUP_CODE",
+        }
+    }
+
+    /// Providers whose code the core sends (and therefore obey the send period).
+    pub fn is_sent(self) -> bool {
+        matches!(self, ProviderType::Sms | ProviderType::Email)
+    }
+
+    /// How many digits a user types for this provider.
+    pub fn code_digits(self) -> usize {
+        match self {
+            ProviderType::BackupCode => crate::enrolment::BACKUP_CODE_DIGITS,
+            _ => 6,
+        }
+    }
+
+    /// Words a page or a PAM prompt can use to name the provider.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderType::Totp => "authenticator app",
+            ProviderType::Sms => "SMS",
+            ProviderType::Email => "email",
+            ProviderType::BackupCode => "backup code",
+        }
+    }
+}
+
+impl fmt::Display for ProviderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown provider {0:?}; expected one of TOTP, SMS, EMAIL, BACKUP_CODE")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for ProviderType {
+    type Err = UnknownProvider;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderType::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownProvider(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_order_is_totp_sms_email_backup() {
+        for p in ProviderType::ALL {
+            assert_eq!(p.as_str().parse::<ProviderType>().unwrap(), p);
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
+        }
+        let mut v = vec![
+            ProviderType::BackupCode,
+            ProviderType::Email,
+            ProviderType::Totp,
+            ProviderType::Sms,
+        ];
+        v.sort();
+        assert_eq!(v, ProviderType::ALL.to_vec());
+        assert!("PUSH".parse::<ProviderType>().is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! Platform two-factor settings, with ThingsBoard's names and meaning.
+//!
+//! The configuration file gives their defaults; an administrator changes them at run time and
+//! they are stored in the database, so every instance and every PAM process reads the same
+//! policy. [`TwoFaSettings::validate`] is the one place their limits are checked.
+
+use crate::error::{Error, Result};
+use crate::providers::ProviderType;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_SMS_TEMPLATE: &str = "Your Stepgate verification code: ${code}";
+pub const DEFAULT_CODE_LIFETIME: u32 = 120;
+pub const DEFAULT_CODES_QUANTITY: u32 = 10;
+pub const DEFAULT_ISSUER: &str = "Stepgate";
+pub const DEFAULT_RATE_LIMIT_WHEN_ON: &str = "3:900";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "providerType", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum ProviderConfig {
+    #[serde(rename = "TOTP")]
+    Totp { issuer_name: String },
+    #[serde(rename = "SMS")]
+    Sms {
+        sms_verification_message_template: String,
+        verification_code_lifetime: u32,
+    },
+    #[serde(rename = "EMAIL")]
+    Email { verification_code_lifetime: u32 },
+    #[serde(rename = "BACKUP_CODE")]
+    BackupCode { codes_quantity: u32 },
+}
+
+impl ProviderConfig {
+    pub fn provider_type(&self) -> ProviderType {
+        match self {
+            ProviderConfig::Totp { .. } => ProviderType::Totp,
+            ProviderConfig::Sms { .. } => ProviderType::Sms,
+            ProviderConfig::Email { .. } => ProviderType::Email,
+            ProviderConfig::BackupCode { .. } => ProviderType::BackupCode,
+        }
+    }
+
+    /// The provider with ThingsBoard's defaults.
+    pub fn default_for(p: ProviderType) -> ProviderConfig {
+        match p {
+            ProviderType::Totp => ProviderConfig::Totp {
+                issuer_name: DEFAULT_ISSUER.into(),
+            },
+            ProviderType::Sms => ProviderConfig::Sms {
+                sms_verification_message_template: DEFAULT_SMS_TEMPLATE.into(),
+                verification_code_lifetime: DEFAULT_CODE_LIFETIME,
+            },
+            ProviderType::Email => ProviderConfig::Email {
+                verification_code_lifetime: DEFAULT_CODE_LIFETIME,
+            },
+            ProviderType::BackupCode => ProviderConfig::BackupCode {
+                codes_quantity: DEFAULT_CODES_QUANTITY,
+            },
+        }
+    }
+}
+
+/// Which users `enforceTwoFa` applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EnforcedUsersFilter {
+    #[serde(rename = "ALL")]
+    All,
+    #[serde(rename = "ADMINS")]
+    Admins,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TwoFaSettings {
+    pub providers: Vec<ProviderConfig>,
+    pub min_verification_code_send_period: u32,
+    /// `"N:S"`: at most N checks per S seconds per user; `None` is off.
+    pub verification_code_check_rate_limit: Option<String>,
+    /// 0 = never lock.
+    pub max_verification_failures_before_user_lockout: u32,
+    pub total_allowed_time_for_verification: u32,
+    pub enforce_two_fa: bool,
+    pub enforced_users_filter: EnforcedUsersFilter,
+}
+
+impl Default for TwoFaSettings {
+    fn default() -> Self {
+        TwoFaSettings {
+            providers: vec![
+                ProviderConfig::default_for(ProviderType::Totp),
+                ProviderConfig::default_for(ProviderType::BackupCode),
+            ],
+            min_verification_code_send_period: 30,
+            verification_code_check_rate_limit: None,
+            max_verification_failures_before_user_lockout: 30,
+            total_allowed_time_for_verification: 3600,
+            enforce_two_fa: false,
+            enforced_users_filter: EnforcedUsersFilter::All,
+        }
+    }
+}
+
+/// A parsed `verificationCodeCheckRateLimit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max_checks: u32,
+    pub per_seconds: u32,
+}
+
+impl RateLimit {
+    pub fn parse(s: &str) -> std::result::Result<RateLimit, String> {
+        let bad = || format!("{s:?} is not of the form N:S (at most N checks per S seconds)");
+        let (n, secs) = s.split_once(':').ok_or_else(bad)?;
+        let max_checks: u32 = n.trim().parse().map_err(|_| bad())?;
+        let per_seconds: u32 = secs.trim().parse().map_err(|_| bad())?;
+        if max_checks == 0 || per_seconds == 0 {
+            return Err("both N and S must be at least 1".into());
+        }
+        Ok(RateLimit {
+            max_checks,
+            per_seconds,
+        })
+    }
+}
+
+impl TwoFaSettings {
+    pub fn provider(&self, p: ProviderType) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|c| c.provider_type() == p)
+    }
+
+    pub fn is_available(&self, p: ProviderType) -> bool {
+        self.provider(p).is_some()
+    }
+
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.verification_code_check_rate_limit
+            .as_deref()
+            .and_then(|s| RateLimit::parse(s).ok())
+    }
+
+    /// Whether a user of this role must have a second factor.
+    pub fn enforced_for(&self, is_admin: bool) -> bool {
+        self.enforce_two_fa
+            && match self.enforced_users_filter {
+                EnforcedUsersFilter::All => true,
+                EnforcedUsersFilter::Admins => is_admin,
+            }
+    }
+
+    /// Lifetime in seconds of a sent code (SMS/EMAIL); `None` for other providers.
+    pub fn code_lifetime(&self, p: ProviderType) -> Option<u32> {
+        match self.provider(p)? {
+            ProviderConfig::Sms {
+                verification_code_lifetime,
+                ..
+            }
+            | ProviderConfig::Email {
+                verification_code_lifetime,
+            } => Some(*verification_code_lifetime),
+            _ => None,
+        }
+    }
+
+    pub fn codes_quantity(&self) -> u32 {
+        match self.provider(ProviderType::BackupCode) {
+            Some(ProviderConfig::BackupCode { codes_quantity }) => *codes_quantity,
+            _ => DEFAULT_CODES_QUANTITY,
+        }
+    }
+
+    pub fn issuer_name(&self) -> &str {
+        match self.provider(ProviderType::Totp) {
+            Some(ProviderConfig::Totp { issuer_name }) => issuer_name,
+            _ => DEFAULT_ISSUER,
+        }
+    }
+
+    pub fn sms_template(&self) -> &str {
+        match self.provider(ProviderType::Sms) {
+            Some(ProviderConfig::Sms {
+                sms_verification_message_template,
+                ..
+            }) => sms_verification_message_template,
+            _ => DEFAULT_SMS_TEMPLATE,
+        }
+    }
+
+    /// Checks every limit; the error names the field as the API spells it.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = Vec::new();
+        for (i, p) in self.providers.iter().enumerate() {
+            let t = p.provider_type();
+            let at = |f: &str| format!("providers[{i}].{f}");
+            if seen.contains(&t) {
+                return Err(Error::invalid(
+                    format!("providers[{i}].providerType"),
+                    format!("{t} is listed twice"),
+                ));
+            }
+            seen.push(t);
+            match p {
+                ProviderConfig::Totp { issuer_name } => {
+                    let n = issuer_name.trim();
+                    if n.is_empty() || n.len() > 64 {
+                        return Err(Error::invalid(
+                            at("issuerName"),
+                            "must be 1 to 64 characters",
+                        ));
+                    }
+                    if n.contains(':') {
+                        return Err(Error::invalid(
+                            at("issuerName"),
+                            "must not contain ':' (authenticator apps split the label on it)",
+                        ));
+                    }
+                }
+                ProviderConfig::Sms {
+                    sms_verification_message_template,
+                    verification_code_lifetime,
+                } => {
+                    if !sms_verification_message_template.contains("${code}") {
+                        return Err(Error::invalid(
+                            at("smsVerificationMessageTemplate"),
+                            "must contain ${code}",
+                        ));
+                    }
+                    if sms_verification_message_template.len() > 320 {
+                        return Err(Error::invalid(
+                            at("smsVerificationMessageTemplate"),
+                            "must be at most 320 characters",
+                        ));
+                    }
+                    check_lifetime(*verification_code_lifetime, &at("verificationCodeLifetime"))?;
+                }
+                ProviderConfig::Email {
+                    verification_code_lifetime,
+                } => check_lifetime(*verification_code_lifetime, &at("verificationCodeLifetime"))?,
+                ProviderConfig::BackupCode { codes_quantity } => {
+                    if !(1..=100).contains(codes_quantity) {
+                        return Err(Error::invalid(
+                            at("codesQuantity"),
+                            "must be between 1 and 100",
+                        ));
+                    }
+                }
+            }
+        }
+        if !(5..=86_400).contains(&self.min_verification_code_send_period) {
+            return Err(Error::invalid(
+                "minVerificationCodeSendPeriod",
+                "must be between 5 and 86400 seconds",
+            ));
+        }
+        if let Some(rl) = &self.verification_code_check_rate_limit {
+            RateLimit::parse(rl)
+                .map_err(|m| Error::invalid("verificationCodeCheckRateLimit", m))?;
+        }
+        if self.max_verification_failures_before_user_lockout > 65_535 {
+            return Err(Error::invalid(
+                "maxVerificationFailuresBeforeUserLockout",
+                "must be between 0 (never lock) and 65535",
+            ));
+        }
+        if !(60..=86_400).contains(&self.total_allowed_time_for_verification) {
+            return Err(Error::invalid(
+                "totalAllowedTimeForVerification",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_lifetime(v: u32, field: &str) -> Result<()> {
+    if !(30..=86_400).contains(&v) {
+        return Err(Error::invalid(field, "must be between 30 and 86400 seconds"));
+    }
+    Ok(())
+}
+
+/// Renders a code message template: `${code}`, `${userEmail}` and `${username}` are replaced.
+pub fn render_template(template: &str, code: &str, username: &str, email: &str) -> String {
+    template
+        .replace("${userEmail}", email)
+        .replace("${username}", username)
+        .replace("${code}", code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: Result<()>) -> String {
+        match r {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_thingsboards_and_valid() {
+        let s = TwoFaSettings::default();
+        s.validate().unwrap();
+        assert_eq!(s.min_verification_code_send_period, 30);
+        assert_eq!(s.max_verification_failures_before_user_lockout, 30);
+        assert_eq!(s.total_allowed_time_for_verification, 3600);
+        assert_eq!(s.verification_code_check_rate_limit, None);
+        assert_eq!(s.codes_quantity(), 10);
+        assert_eq!(s.issuer_name(), "Stepgate");
+        assert_eq!(
+            ProviderConfig::default_for(ProviderType::Email),
+            ProviderConfig::Email {
+                verification_code_lifetime: 120
+            }
+        );
+    }
+
+    #[test]
+    fn json_uses_thingsboard_names() {
+        let json = serde_json::json!({
+            "providers": [
+                {"providerType": "TOTP", "issuerName": "Acme"},
+                {"providerType": "SMS", "smsVerificationMessageTemplate": "code ${code}", "verificationCodeLifetime": 60},
+                {"providerType": "EMAIL", "verificationCodeLifetime": 300},
+                {"providerType": "BACKUP_CODE", "codesQuantity": 5}
+            ],
+            "minVerificationCodeSendPeriod": 10,
+            "verificationCodeCheckRateLimit": "3:900",
+            "maxVerificationFailuresBeforeUserLockout": 5,
+            "totalAllowedTimeForVerification": 600,
+            "enforceTwoFa": true,
+            "enforcedUsersFilter": {"type": "ADMINS"}
+        });
+        let s: TwoFaSettings = serde_json::from_value(json.clone()).unwrap();
+        s.validate().unwrap();
+        assert_eq!(serde_json::to_value(&s).unwrap(), json);
+        assert_eq!(s.code_lifetime(ProviderType::Sms), Some(60));
+        assert!(s.enforced_for(true) && !s.enforced_for(false));
+        assert_eq!(
+            s.rate_limit(),
+            Some(RateLimit {
+                max_checks: 3,
+                per_seconds: 900
+            })
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        let mut s = TwoFaSettings::default();
+        s.min_verification_code_send_period = 4;
+        assert_eq!(field_of(s.validate()), "minVerificationCodeSendPeriod");
+
+        let mut s = TwoFaSettings::default();
+        s.total_allowed_time_for_verification = 59;
+        assert_eq!(field_of(s.validate()), "totalAllowedTimeForVerification");
+
+        let mut s = TwoFaSettings::default();
+        s.max_verification_failures_before_user_lockout = 65_536;
+        assert_eq!(
+            field_of(s.validate()),
+            "maxVerificationFailuresBeforeUserLockout"
+        );
+
+        for bad in ["3", "a:b", "0:10", "3:0", ""] {
+            let mut s = TwoFaSettings::default();
+            s.verification_code_check_rate_limit = Some(bad.into());
+            assert_eq!(field_of(s.validate()), "verificationCodeCheckRateLimit");
+        }
+
+        let mut s = TwoFaSettings::default();
+        s.providers.push(ProviderConfig::Sms {
+            sms_verification_message_template: "no placeholder".into(),
+            verification_code_lifetime: 120,
+        });
+        assert_eq!(
+            field_of(s.validate()),
+            "providers[2].smsVerificationMessageTemplate"
+        );
+
+        let mut s = TwoFaSettings::default();
+        s.providers.push(ProviderConfig::default_for(ProviderType::Totp));
+        assert_eq!(field_of(s.validate()), "providers[2].providerType");
+
+        let mut s = TwoFaSettings::default();
+        s.providers[1] = ProviderConfig::BackupCode { codes_quantity: 0 };
+        assert_eq!(field_of(s.validate()), "providers[1].codesQuantity");
+    }
+
+    #[test]
+    fn unknown_json_fields_are_refused() {
+        let mut v = serde_json::to_value(TwoFaSettings::default()).unwrap();
+        v["maxFailures"] = 3.into();
+        assert!(serde_json::from_value::<TwoFaSettings>(v).is_err());
+    }
+
+    #[test]
+    fn template_placeholders() {
+        assert_eq!(
+            render_template("${username} (${userEmail}): ${code}", "123456", "bob", "b@x.io"),
+            "bob (b@x.io): 123456"
+        );
+    }
+}

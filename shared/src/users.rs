@@ -1,0 +1,406 @@
+//! Users and the first factor (password).
+//!
+//! Password failures are counted apart from second-factor failures and never lock an account:
+//! a stranger who knows only a username must not be able to lock its owner out.
+
+use crate::audit::{self, Event, EventKind};
+use crate::core::{Core, RequestContext};
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+    fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct User {
+    /// Stable UUID; the OIDC `sub`.
+    pub id: String,
+    /// Unique; also the Linux login name PAM sees.
+    pub username: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub locked: bool,
+    pub locked_at: Option<i64>,
+    /// Second-factor failures since the last verified second factor or unlock.
+    pub twofa_failures: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, email, phone, display_name, role, disabled, locked, \
+                            locked_at, twofa_failures, created_at, updated_at";
+
+fn user_from_row(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        display_name: r.try_get("display_name")?,
+        role: Role::parse(&r.try_get::<String, _>("role")?),
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        locked: r.try_get::<i64, _>("locked")? != 0,
+        locked_at: r.try_get("locked_at")?,
+        twofa_failures: r.try_get("twofa_failures")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// What an administrator (or the CLI) gives to create a user.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Role,
+    pub password: Option<String>,
+}
+
+/// Usernames double as Linux login names, so they follow the portable login-name rules.
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok_len = (1..=64).contains(&name.len());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok_len || !ok_chars || name.starts_with('-') {
+        return Err(Error::invalid(
+            "username",
+            "use 1 to 64 letters, digits, '.', '_' or '-', not starting with '-'",
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::invalid("password", "must be at least 8 characters"));
+    }
+    if password.len() > 1024 {
+        return Err(Error::invalid("password", "must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
+impl Core {
+    pub async fn create_user(&self, ctx: &RequestContext, new: NewUser) -> Result<User> {
+        validate_username(&new.username)?;
+        crate::codes::validate_email(&new.email).map_err(|m| Error::invalid("email", m))?;
+        if let Some(phone) = &new.phone {
+            crate::codes::validate_e164(phone).map_err(|m| Error::invalid("phone", m))?;
+        }
+        let hash = match new.password.clone() {
+            Some(pw) => {
+                validate_password(&pw)?;
+                Some(self.blocking(move |h| h.hash(&pw)).await??)
+            }
+            None => None,
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+            .bind(&new.username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::Conflict(format!(
+                "a user named {:?} already exists",
+                new.username
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO users (id, username, email, phone, display_name, role, password_hash, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(&id)
+        .bind(&new.username)
+        .bind(&new.email)
+        .bind(new.phone.as_deref())
+        .bind(new.display_name.as_deref().unwrap_or(""))
+        .bind(new.role.as_str())
+        .bind(hash.as_deref())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::UserCreated).user(&id, &new.username),
+        )
+        .await?;
+        tx.commit().await?;
+        self.user_by_id(&id).await?.ok_or(Error::NotFound("user"))
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub(crate) async fn user_by_id_tx(&self, tx: &mut Tx, id: &str) -> Result<User> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// Users whose username, email or name contains `query` (all when empty), by username.
+    pub async fn list_users(&self, query: &str, limit: u32, offset: u32) -> Result<Vec<User>> {
+        let pattern = format!("%{}%", query.to_lowercase());
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE LOWER(username) LIKE $1 OR LOWER(email) LIKE $1 \
+             OR LOWER(display_name) LIKE $1 ORDER BY username LIMIT $2 OFFSET $3"
+        ))
+        .bind(pattern)
+        .bind(i64::from(limit.clamp(1, 1000)))
+        .bind(i64::from(offset))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn require_user(&self, username: &str) -> Result<User> {
+        self.user_by_username(username)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// Checks a username and password. Unknown users, users without a password and wrong
+    /// passwords all return [`Error::BadCredentials`] after the same argon2 work.
+    ///
+    /// A correct password deliberately leaves the second-factor failure counter alone (unlike
+    /// ThingsBoard), so alternating logins cannot keep guessing codes below the lockout.
+    pub async fn first_factor(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        password: &str,
+    ) -> Result<User> {
+        let found: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(self.db.pool())
+                .await?;
+        let pw = password.to_string();
+        let ok = match found.clone() {
+            Some((_, Some(hash))) => self.blocking(move |h| h.verify(&hash, &pw)).await?,
+            _ => self.blocking(move |h| h.verify_unknown_user(&pw)).await?,
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let Some((id, _)) = found else {
+            let shown = truncate(username, 64);
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::FirstFactorFailed)
+                    .detail(format!("unknown user {shown:?}")),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(Error::BadCredentials);
+        };
+        let user = self.user_by_id_tx(&mut tx, &id).await?;
+        if !ok {
+            sqlx::query("UPDATE users SET password_failures = password_failures + 1 WHERE id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::FirstFactorFailed)
+                    .user(&user.id, &user.username)
+                    .detail("wrong password"),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(Error::BadCredentials);
+        }
+        sqlx::query("UPDATE users SET password_failures = 0 WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::FirstFactorOk).user(&user.id, &user.username),
+        )
+        .await?;
+        tx.commit().await?;
+        if user.disabled {
+            return Err(Error::Disabled);
+        }
+        if user.locked {
+            return Err(Error::Locked);
+        }
+        Ok(user)
+    }
+
+    pub async fn set_password(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        password: &str,
+    ) -> Result<()> {
+        validate_password(password)?;
+        let user = self.require_user(username).await?;
+        let pw = password.to_string();
+        let hash = self.blocking(move |h| h.hash(&pw)).await??;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::PasswordChanged).user(&user.id, &user.username),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_disabled(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User> {
+        let user = self.require_user(username).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        let kind = if disabled {
+            EventKind::UserDisabled
+        } else {
+            EventKind::UserEnabled
+        };
+        audit::record(&mut tx, ctx, now, Event::new(kind).user(&user.id, &user.username)).await?;
+        tx.commit().await?;
+        self.require_user(username).await
+    }
+
+    pub async fn set_role(&self, ctx: &RequestContext, username: &str, role: Role) -> Result<User> {
+        let user = self.require_user(username).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+            .bind(role.as_str())
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::UserUpdated)
+                .user(&user.id, &user.username)
+                .detail(format!("role set to {}", role.as_str())),
+        )
+        .await?;
+        tx.commit().await?;
+        self.require_user(username).await
+    }
+
+    /// Lifts a second-factor lockout and clears the failure counter (the only way, besides a
+    /// verified second factor, that the counter goes back to zero).
+    pub async fn unlock_user(&self, ctx: &RequestContext, username: &str) -> Result<User> {
+        let user = self.require_user(username).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        crate::db::lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        sqlx::query(
+            "UPDATE users SET locked = 0, locked_at = NULL, twofa_failures = 0, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
+        // Old rate-limit entries would otherwise still count against the unlocked user.
+        sqlx::query("DELETE FROM code_checks WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(EventKind::Unlock).user(&user.id, &user.username),
+        )
+        .await?;
+        tx.commit().await?;
+        self.require_user(username).await
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
