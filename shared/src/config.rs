@@ -50,6 +50,17 @@ pub struct ServerConfig {
     pub listen: String,
     /// The OpenID Connect issuer URL, exactly as clients see it.
     pub issuer: String,
+    /// Seconds an access token (a JWT, RFC 9068) is valid.
+    pub access_token_lifetime: u32,
+    /// Seconds an ID token is valid.
+    pub id_token_lifetime: u32,
+    /// Seconds a refresh-token family lives from the login that started it (rotation does not
+    /// extend it).
+    pub refresh_token_lifetime: u32,
+    /// Seconds a browser session (single sign-on) lasts after the login that created it.
+    pub session_lifetime: u32,
+    /// Seconds a rotated-out signing key stays in the JWKS so tokens it signed still verify.
+    pub retired_key_lifetime: u32,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +68,11 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             issuer: "http://127.0.0.1:8080".into(),
+            access_token_lifetime: 600,
+            id_token_lifetime: 600,
+            refresh_token_lifetime: 30 * 24 * 3600,
+            session_lifetime: 8 * 3600,
+            retired_key_lifetime: 24 * 3600,
         }
     }
 }
@@ -256,6 +272,9 @@ impl Config {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             err("-", format!("not valid TOML: {}", e.message()))
         })?;
+        // Overrides read as a number, bool or array; if the key wants a string (a numeric
+        // password, say) it is retried as the string it was.
+        let mut typed_overrides: Vec<(String, String)> = Vec::new();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("STEPGATE_") else {
                 continue;
@@ -268,7 +287,11 @@ impl Config {
                 .parse::<toml::Table>()
                 .ok()
                 .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(value));
+                .filter(|v| !v.is_str())
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            if !parsed.is_str() {
+                typed_overrides.push((format!("{section}.{key}"), value));
+            }
             let entry = table
                 .entry(section.clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -284,17 +307,30 @@ impl Config {
                 }
             }
         }
-        let mut config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner().to_string();
-                let key = match unknown_field(&inner) {
-                    Some(f) if path == "." || path.is_empty() => f.to_string(),
-                    Some(f) => format!("{path}.{f}"),
-                    None => path,
-                };
-                err(&key, inner)
-            })?;
+        let mut config: Config = loop {
+            match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
+                Ok(c) => break c,
+                Err(e) => {
+                    let path = e.path().to_string();
+                    if let Some(i) = typed_overrides.iter().position(|(k, _)| *k == path) {
+                        let (k, v) = typed_overrides.remove(i);
+                        if let Some((section, key)) = k.split_once('.') {
+                            if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+                                t.insert(key.to_string(), toml::Value::String(v));
+                                continue;
+                            }
+                        }
+                    }
+                    let inner = e.into_inner().to_string();
+                    // The path already ends with an unknown key's own name.
+                    let key = match unknown_field(&inner) {
+                        Some(f) if path == "." || path.is_empty() => f.to_string(),
+                        _ => path,
+                    };
+                    return Err(err(&key, inner));
+                }
+            }
+        };
         if let Some(base) = base_dir {
             config.resolve_paths(base);
         }
@@ -474,6 +510,10 @@ mod tests {
                 ("STEPGATE_TWOFA__VERIFICATION_CODE_CHECK_RATE_LIMIT", "on"),
                 ("STEPGATE_DATABASE__URL", "postgres://u@127.0.0.1/db"),
                 ("STEPGATE_ADMIN_PASSWORD", "not a config key"),
+                ("STEPGATE_SMTP__HOST", "127.0.0.1"),
+                ("STEPGATE_SMTP__FROM", "a@example.com"),
+                ("STEPGATE_SMTP__USERNAME", "mailer"),
+                ("STEPGATE_SMTP__PASSWORD", "123456"),
                 ("HOME", "/root"),
             ],
         )
@@ -482,6 +522,8 @@ mod tests {
         assert_eq!(s.max_verification_failures_before_user_lockout, 7);
         assert_eq!(s.verification_code_check_rate_limit.as_deref(), Some("3:900"));
         assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
+        // A numeric password stays the string it was.
+        assert_eq!(c.smtp.unwrap().password.as_deref(), Some("123456"));
         let e = parse("", &[("STEPGATE_NOPE__X", "1")]).unwrap_err();
         assert_eq!(e.key, "nope");
     }

@@ -131,7 +131,9 @@ impl Drop for SmtpSink {
 }
 
 fn require_aiosmtpd() {
-    let probe = Command::new(PYTHON).args(["-c", "import aiosmtpd"]).output();
+    let probe = Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .output();
     match probe {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
@@ -166,7 +168,9 @@ struct Email {
 impl Email {
     fn parse(raw: &[u8]) -> Email {
         let text = String::from_utf8(raw.to_vec()).expect("the message is ASCII on the wire");
-        let (head, body) = text.split_once("\r\n\r\n").expect("headers end with a blank line");
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .expect("headers end with a blank line");
         let mut headers: Vec<(String, String)> = Vec::new();
         for line in head.split("\r\n") {
             if line.starts_with([' ', '\t']) {
@@ -207,7 +211,9 @@ impl Email {
 
     /// The header with RFC 2047 encoded words decoded.
     fn decoded(&self, name: &str) -> String {
-        let value = self.header(name).unwrap_or_else(|| panic!("no {name} header"));
+        let value = self
+            .header(name)
+            .unwrap_or_else(|| panic!("no {name} header"));
         decode_words(value)
     }
 }
@@ -230,28 +236,46 @@ fn decode_qp(text: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// Decodes `=?utf-8?b?…?=` words (what lettre writes); other text is kept as is.
+/// Decodes RFC 2047 `=?charset?b?…?=` words (what lettre writes). Whitespace between two encoded
+/// words is dropped, as the RFC says; elsewhere it is kept.
 fn decode_words(value: &str) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    while let Some(start) = rest.find("=?") {
-        out.push_str(rest[..start].trim_end_matches([' ', '\t']));
-        let word = &rest[start + 2..];
-        let end = word.find("?=").expect("an encoded word ends with ?=");
-        let mut parts = word[..end].splitn(3, '?');
-        let (_charset, encoding, data) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
+    let decode = |token: &str| -> Option<String> {
+        let inner = token.strip_prefix("=?")?.strip_suffix("?=")?;
+        let mut parts = inner.splitn(3, '?');
+        let (_charset, encoding, data) = (parts.next()?, parts.next()?, parts.next()?);
+        assert!(
+            encoding.eq_ignore_ascii_case("b"),
+            "unexpected encoding in {value}"
         );
-        assert!(encoding.eq_ignore_ascii_case("b"), "unexpected encoding in {value}");
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)
             .unwrap();
-        out.push_str(&String::from_utf8(bytes).unwrap());
-        rest = word[end + 2..].trim_start_matches([' ', '\t']);
+        Some(String::from_utf8(bytes).unwrap())
+    };
+    // Split into alternating runs of whitespace and of other characters.
+    let mut tokens: Vec<String> = Vec::new();
+    for c in value.chars() {
+        match tokens.last_mut() {
+            Some(t) if t.starts_with(char::is_whitespace) == c.is_whitespace() => t.push(c),
+            _ => tokens.push(c.to_string()),
+        }
     }
-    out.push_str(rest);
+    let mut out = String::new();
+    let mut space = String::new();
+    let mut previous_was_encoded = false;
+    for token in tokens {
+        if token.starts_with(char::is_whitespace) {
+            space = token;
+            continue;
+        }
+        let decoded = decode(&token);
+        if !(previous_was_encoded && decoded.is_some()) {
+            out.push_str(&space);
+        }
+        space.clear();
+        previous_was_encoded = decoded.is_some();
+        out.push_str(&decoded.unwrap_or(token));
+    }
     out
 }
 
@@ -280,12 +304,15 @@ async fn mail_reaches_a_real_smtp_server() {
     assert_eq!(m.header("from"), Some(FROM));
     assert_eq!(m.header("to"), Some("alice@example.com"));
     assert_eq!(m.header("subject"), Some("Your Stepgate code"));
-    assert!(m
-        .header("content-type")
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/plain; charset=utf-8")));
+    assert!(m.header("content-type").is_some_and(|v| v
+        .to_ascii_lowercase()
+        .starts_with("text/plain; charset=utf-8")));
     assert!(m.header("date").is_some(), "lettre sets Date");
     let id = m.header("message-id").expect("a Message-ID is set");
-    assert!(id.starts_with('<') && id.ends_with('>') && id.contains('@'), "{id}");
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{id}"
+    );
     assert_eq!(m.body.trim_end(), body);
 
     let m = &messages[1];
@@ -365,7 +392,45 @@ async fn a_server_that_is_not_listening_is_a_transport_error() {
     };
     let mailer = Mailer::new(&config).unwrap();
     let result = mailer.send("alice@example.com", "s", "b").await;
-    assert!(matches!(result, Err(NotifyError::Transport(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(NotifyError::Transport(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_transport_error_after_the_timeout() {
+    // Accepts TCP and never sends the SMTP greeting.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        from: FROM.into(),
+        timeout_seconds: 1,
+    };
+    let mailer = Mailer::new(&config).unwrap();
+    let started = Instant::now();
+    let result = mailer.send("alice@example.com", "s", "b").await;
+    assert!(
+        matches!(result, Err(NotifyError::Transport(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    hold.abort();
 }
 
 #[tokio::test]
@@ -540,7 +605,10 @@ async fn twilio_gets_a_form_with_basic_auth() {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("AC0123456789abcdef:twilio-secret-token")
     );
-    assert_eq!(request.header("authorization"), Some(expected_auth.as_str()));
+    assert_eq!(
+        request.header("authorization"),
+        Some(expected_auth.as_str())
+    );
     assert_eq!(
         request.header("content-type"),
         Some("application/x-www-form-urlencoded")
@@ -575,8 +643,8 @@ async fn twilio_refusal_is_rejected_with_its_status() {
 #[tokio::test]
 async fn webhook_gets_json_and_the_bearer_token() {
     let (base, server) = one_request_server(200, "{}").await;
-    let sender = build_sms_sender(&webhook(&format!("{base}/sms/send"), Some("hook-token"), 5))
-        .unwrap();
+    let sender =
+        build_sms_sender(&webhook(&format!("{base}/sms/send"), Some("hook-token"), 5)).unwrap();
     assert_eq!(sender.kind(), "webhook");
     sender
         .send("+15005550006", "Your code is 771205 \"quoted\"")
@@ -584,7 +652,10 @@ async fn webhook_gets_json_and_the_bearer_token() {
         .unwrap();
 
     let request = server.await.unwrap();
-    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/sms/send"));
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/sms/send")
+    );
     assert_eq!(request.header("authorization"), Some("Bearer hook-token"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     let json: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
@@ -651,7 +722,10 @@ async fn unreachable_or_silent_gateways_are_transport_errors() {
     let silent = build_sms_sender(&webhook(&url, None, 1)).unwrap();
     let started = Instant::now();
     let result = silent.send("+15005550006", "x").await;
-    assert!(matches!(result, Err(NotifyError::Transport(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(NotifyError::Transport(_))),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     hold.abort();
 }
@@ -763,5 +837,8 @@ async fn file_sink_reports_an_unwritable_path() {
     })
     .unwrap();
     let result = sender.send("+447700900123", "x").await;
-    assert!(matches!(result, Err(NotifyError::Transport(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(NotifyError::Transport(_))),
+        "{result:?}"
+    );
 }

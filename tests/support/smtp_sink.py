@@ -70,7 +70,9 @@ class Authenticator:
             and auth_data.login == self.user
             and auth_data.password == self.password
         )
-        return AuthResult(success=ok)
+        # handled=False: let aiosmtpd send the 235/535 reply; the default (True) sends nothing
+        # on failure and leaves the client waiting.
+        return AuthResult(success=ok, handled=False)
 
 
 def main():

@@ -39,8 +39,8 @@ pub struct SmtpConfig {
     pub password: Option<String>,
     /// The `From` of every message, e.g. `Stepgate <no-reply@example.com>`.
     pub from: String,
-    /// Limit for connecting and for each SMTP command, so a dead server cannot hold a login
-    /// page (or a PAM conversation) open.
+    /// Limit for a whole delivery (connect, greeting, AUTH, MAIL … DATA), so a dead or silent
+    /// server cannot hold a login page (or a PAM conversation) open.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
 }
@@ -68,12 +68,18 @@ impl SmtpConfig {
         if let Err(e) = self.from.parse::<Mailbox>() {
             return Err((
                 "from",
-                format!("{:?} is not an address like \"Stepgate <no-reply@example.com>\": {e}", self.from),
+                format!(
+                    "{:?} is not an address like \"Stepgate <no-reply@example.com>\": {e}",
+                    self.from
+                ),
             ));
         }
         match (&self.username, &self.password) {
             (Some(u), _) if u.is_empty() => {
-                return Err(("username", "must not be empty; remove the key instead".into()))
+                return Err((
+                    "username",
+                    "must not be empty; remove the key instead".into(),
+                ))
             }
             (Some(_), None) => return Err(("password", "is required when username is set".into())),
             (None, Some(_)) => return Err(("username", "is required when password is set".into())),
@@ -103,13 +109,15 @@ impl fmt::Debug for SmtpConfig {
 /// Sends plain-text email through the configured server.
 ///
 /// lettre keeps a pool of connections whose clean-up task runs on the Tokio runtime current at
-/// [`Mailer::new`]; create the mailer inside the runtime that will use it.
+/// [`Mailer::new`]; create and use the mailer inside one runtime.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// `None` only while dropping; see the `Drop` impl.
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     host: String,
     port: u16,
     tls: SmtpTls,
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -138,10 +146,8 @@ impl Mailer {
             SmtpTls::None => {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str())
             }
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
-                    .map_err(tls_error)?
-            }
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .map_err(tls_error)?,
             SmtpTls::Tls => {
                 AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(tls_error)?
             }
@@ -158,11 +164,12 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(Mailer {
-            transport: builder.build(),
+            transport: Some(builder.build()),
             from,
             host: config.host.clone(),
             port: config.port,
             tls: config.tls,
+            timeout: Duration::from_secs(config.timeout_seconds),
         })
     }
 
@@ -187,7 +194,18 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(text_body.to_owned())
             .map_err(|e| NotifyError::InvalidAddress(format!("{masked}: {e}")))?;
-        let result = self.transport.send(message).await.map(drop).map_err(smtp_error);
+        let transport = self.transport.as_ref().ok_or(NotifyError::NotConfigured)?;
+        // lettre's own timeout covers only the TCP connect; a server that accepts and then
+        // stays silent would otherwise block this call forever.
+        let result = match tokio::time::timeout(self.timeout, transport.send(message)).await {
+            Ok(sent) => sent.map(drop).map_err(smtp_error),
+            Err(_) => Err(NotifyError::Transport(format!(
+                "no complete answer from {}:{} within {} s",
+                self.host,
+                self.port,
+                self.timeout.as_secs()
+            ))),
+        };
         match &result {
             Ok(()) => tracing::debug!(to = %masked, outcome = "sent", "email"),
             Err(e) => tracing::debug!(to = %masked, outcome = %e, "email"),
@@ -204,6 +222,19 @@ impl fmt::Debug for Mailer {
             .field("tls", &self.tls)
             .field("from", &self.from.to_string())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Mailer {
+    /// lettre's pool spawns a Tokio task when dropped, which panics outside a runtime. A PAM
+    /// module may drop the core after its runtime is gone, and a panic there takes down the
+    /// host process; leaking a few idle connections at that point is the lesser harm.
+    fn drop(&mut self) {
+        if let Some(transport) = self.transport.take() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                std::mem::forget(transport);
+            }
+        }
     }
 }
 
@@ -238,7 +269,10 @@ mod tests {
     fn defaults_and_validation() {
         let c = config("host = \"mail.example.com\"\nfrom = \"Stepgate <no-reply@example.com>\"\n")
             .unwrap();
-        assert_eq!((c.port, c.tls, c.timeout_seconds), (587, SmtpTls::Starttls, 10));
+        assert_eq!(
+            (c.port, c.tls, c.timeout_seconds),
+            (587, SmtpTls::Starttls, 10)
+        );
         assert!(c.validate().is_ok());
 
         let c = config("host = \"\"\nfrom = \"a@b.c\"\n").unwrap();
@@ -276,5 +310,14 @@ mod tests {
     fn mailer_needs_a_runtime_but_does_not_panic_without_one() {
         let c = config("host = \"127.0.0.1\"\nfrom = \"a@b.c\"\ntls = \"none\"\n").unwrap();
         assert!(matches!(Mailer::new(&c), Err(NotifyError::Transport(_))));
+
+        // Dropped after its runtime is gone, as a PAM module might do.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mailer = runtime.block_on(async { Mailer::new(&c) }).unwrap();
+        drop(runtime);
+        drop(mailer);
     }
 }

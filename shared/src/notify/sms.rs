@@ -66,7 +66,10 @@ impl SmsConfig {
                 // The SID becomes part of the URL path, so it must not be able to change it.
                 if account_sid.is_empty() || !account_sid.chars().all(|c| c.is_ascii_alphanumeric())
                 {
-                    return Err(("account_sid", "must be a Twilio account SID like AC0123…".into()));
+                    return Err((
+                        "account_sid",
+                        "must be a Twilio account SID like AC0123…".into(),
+                    ));
                 }
                 if auth_token.is_empty() {
                     return Err(("auth_token", "must not be empty".into()));

@@ -143,7 +143,7 @@ impl Env {
         let secret = base32_decode(secret_base32);
         stepgate_core::totp::code_at(
             &secret,
-            stepgate_core::totp::Algorithm::Sha1,
+            stepgate_core::totp::Algorithm::SHA1,
             6,
             (self.clock_now() + offset) as u64,
         )

@@ -1,0 +1,366 @@
+//! Registered OpenID Connect clients (relying parties).
+//!
+//! A confidential client's secret is 256 random bits shown once; only its SHA-256 is stored
+//! and it is compared in constant time. Redirect URIs are matched exactly, so registration
+//! checks that each one is an absolute URL without a fragment, https unless it points at the
+//! loopback interface (development) or uses a private scheme (native apps, RFC 8252).
+
+use super::{from_json_list, to_json_list};
+use crate::crypto;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use stepgate_core::db::Db;
+use stepgate_core::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GrantType> {
+        Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// The JWS algorithm a client's ID tokens are signed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    Es256,
+    Rs256,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 2] = [SigningAlg::Es256, SigningAlg::Rs256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::Rs256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SigningAlg> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// `None` for a public client (it authenticates with PKCE only).
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may ask for with `client_credentials` (beyond the OIDC ones, which
+    /// only user logins get).
+    pub scopes: Vec<String>,
+    /// Every login to this client must pass a second factor.
+    pub require_2fa: bool,
+    pub id_token_alg: SigningAlg,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+
+    /// A name for pages: the registered name, else the id.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.client_id
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// What `stepgate client add` (and later the admin console) registers.
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub require_2fa: bool,
+    pub id_token_alg: SigningAlg,
+}
+
+const COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
+                       grant_types, scopes, require_2fa, id_token_alg, created_at";
+
+fn from_row(r: &AnyRow) -> Result<Client, Error> {
+    let grant_types = from_json_list(&r.try_get::<String, _>("grant_types")?)?
+        .iter()
+        .filter_map(|g| GrantType::parse(g))
+        .collect();
+    let alg: String = r.try_get("id_token_alg")?;
+    Ok(Client {
+        client_id: r.try_get("client_id")?,
+        name: r.try_get("name")?,
+        secret_hash: r.try_get("secret_hash")?,
+        redirect_uris: from_json_list(&r.try_get::<String, _>("redirect_uris")?)?,
+        post_logout_redirect_uris: from_json_list(
+            &r.try_get::<String, _>("post_logout_redirect_uris")?,
+        )?,
+        grant_types,
+        scopes: from_json_list(&r.try_get::<String, _>("scopes")?)?,
+        require_2fa: r.try_get::<i64, _>("require_2fa")? != 0,
+        id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::Es256),
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub fn validate_client_id(id: &str) -> Result<(), Error> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "client_id",
+            "use 1 to 128 letters, digits, '.', '_', '-' or ':'",
+        ))
+    }
+}
+
+/// Checks a redirect URI (or post-logout redirect URI) at registration.
+pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
+    let parsed = url::Url::parse(uri)
+        .map_err(|e| Error::invalid(field, format!("{uri:?} is not an absolute URL: {e}")))?;
+    if parsed.fragment().is_some() {
+        return Err(Error::invalid(field, format!("{uri:?} must not contain a fragment")));
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("{uri:?} must use https (plain http is only allowed for localhost)"),
+                ))
+            }
+        }
+        // RFC 8252 §7.1: native apps use a private-use scheme in reverse-domain form.
+        s if s.contains('.') => Ok(()),
+        s => Err(Error::invalid(
+            field,
+            format!("{uri:?}: the scheme {s:?} is not allowed; use https"),
+        )),
+    }
+}
+
+/// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn validate(new: &NewClient) -> Result<(), Error> {
+    validate_client_id(&new.client_id)?;
+    if new.name.chars().count() > 200 {
+        return Err(Error::invalid("name", "must be at most 200 characters"));
+    }
+    for uri in &new.redirect_uris {
+        validate_redirect_uri("redirect_uri", uri)?;
+    }
+    for uri in &new.post_logout_redirect_uris {
+        validate_redirect_uri("post_logout_redirect_uri", uri)?;
+    }
+    if new.grant_types.is_empty() {
+        return Err(Error::invalid("grant", "give at least one grant type"));
+    }
+    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(Error::invalid(
+            "redirect_uri",
+            "the authorization_code grant needs at least one --redirect-uri",
+        ));
+    }
+    if new.grant_types.contains(&GrantType::RefreshToken)
+        && !new.grant_types.contains(&GrantType::AuthorizationCode)
+    {
+        return Err(Error::invalid(
+            "grant",
+            "refresh_token only makes sense with authorization_code",
+        ));
+    }
+    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(Error::invalid(
+            "grant",
+            "a public client cannot use client_credentials (it has no secret)",
+        ));
+    }
+    for s in &new.scopes {
+        if !is_scope_token(s) || matches!(s.as_str(), "openid" | "offline_access") {
+            return Err(Error::invalid(
+                "scope",
+                format!("{s:?} cannot be granted through client_credentials"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Registers a client; returns it with its secret (confidential clients), shown only now.
+pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option<String>), Error> {
+    validate(&new)?;
+    let secret = (!new.public).then(crypto::random_token);
+    let mut tx = db.begin().await?;
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT client_id FROM oidc_clients WHERE client_id = $1")
+            .bind(&new.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if exists.is_some() {
+        return Err(Error::Conflict(format!(
+            "a client {:?} already exists",
+            new.client_id
+        )));
+    }
+    let grants: Vec<String> = new.grant_types.iter().map(|g| g.as_str().to_string()).collect();
+    sqlx::query(
+        "INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, \
+         post_logout_redirect_uris, grant_types, scopes, require_2fa, id_token_alg, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(&new.client_id)
+    .bind(&new.name)
+    .bind(secret.as_deref().map(crypto::hash_token))
+    .bind(to_json_list(&new.redirect_uris))
+    .bind(to_json_list(&new.post_logout_redirect_uris))
+    .bind(to_json_list(&grants))
+    .bind(to_json_list(&new.scopes))
+    .bind(i64::from(new.require_2fa))
+    .bind(new.id_token_alg.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let client = get(db, &new.client_id)
+        .await?
+        .ok_or(Error::NotFound("client"))?;
+    Ok((client, secret))
+}
+
+pub async fn get(db: &Db, client_id: &str) -> Result<Option<Client>, Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM oidc_clients WHERE client_id = $1"
+    ))
+    .bind(client_id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Client>, Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM oidc_clients ORDER BY client_id"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Removes a client with everything issued to it (grants, codes, tokens cascade).
+pub async fn remove(db: &Db, client_id: &str) -> Result<(), Error> {
+    let done = sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1")
+        .bind(client_id)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("client"));
+    }
+    Ok(())
+}
+
+/// Replaces a confidential client's secret; the old one stops working at once.
+pub async fn rotate_secret(db: &Db, client_id: &str, now: i64) -> Result<String, Error> {
+    let client = get(db, client_id).await?.ok_or(Error::NotFound("client"))?;
+    if client.is_public() {
+        return Err(Error::Refused(format!(
+            "{client_id} is a public client: it has no secret to rotate"
+        )));
+    }
+    let secret = crypto::random_token();
+    sqlx::query("UPDATE oidc_clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
+        .bind(crypto::hash_token(&secret))
+        .bind(now)
+        .bind(client_id)
+        .execute(db.pool())
+        .await?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_must_be_safe() {
+        for ok in [
+            "https://app.example.com/cb",
+            "http://127.0.0.1:8000/cb",
+            "http://localhost/cb",
+            "http://[::1]:9/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(validate_redirect_uri("r", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#x",
+            "/relative",
+            "javascript:alert(1)",
+        ] {
+            assert!(validate_redirect_uri("r", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("api:read"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+}

@@ -1,0 +1,86 @@
+//! Browser sessions (single sign-on). A session exists only after a completed login: after the
+//! core verified the second factor, or after the password when the user has no second factor
+//! and nothing requires one. The cookie carries a 256-bit token; the table keeps its hash, and
+//! a separate public `sid` goes into ID tokens.
+
+use super::{from_json_list, to_json_list};
+use crate::crypto;
+use sqlx::Row;
+use stepgate_core::db::Db;
+use stepgate_core::Error;
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub expires_at: i64,
+}
+
+/// Creates a session; returns the cookie value (shown to the browser only) and the session.
+pub async fn create(
+    db: &Db,
+    user_id: &str,
+    amr: &[String],
+    acr: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<(String, Session), Error> {
+    let token = crypto::random_token();
+    let session = Session {
+        sid: crypto::random_id(),
+        user_id: user_id.to_string(),
+        auth_time: now,
+        amr: amr.to_vec(),
+        acr: acr.to_string(),
+        expires_at: now + lifetime,
+    };
+    sqlx::query(
+        "INSERT INTO oidc_sessions (token_hash, sid, user_id, auth_time, amr, acr, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
+    )
+    .bind(crypto::hash_token(&token))
+    .bind(&session.sid)
+    .bind(user_id)
+    .bind(now)
+    .bind(to_json_list(amr))
+    .bind(acr)
+    .bind(session.expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok((token, session))
+}
+
+/// The live session a cookie names, if any.
+pub async fn find(db: &Db, token: &str, now: i64) -> Result<Option<Session>, Error> {
+    let row = sqlx::query(
+        "SELECT sid, user_id, auth_time, amr, acr, expires_at FROM oidc_sessions \
+         WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(crypto::hash_token(token))
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        sid: r.try_get("sid")?,
+        user_id: r.try_get("user_id")?,
+        auth_time: r.try_get("auth_time")?,
+        amr: from_json_list(&r.try_get::<String, _>("amr")?)?,
+        acr: r.try_get("acr")?,
+        expires_at: r.try_get("expires_at")?,
+    }))
+}
+
+/// Ends the session a cookie names (logout). Unknown tokens are ignored.
+pub async fn delete(db: &Db, token: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM oidc_sessions WHERE token_hash = $1")
+        .bind(crypto::hash_token(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
