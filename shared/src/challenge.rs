@@ -77,7 +77,9 @@ pub enum SecondFactor {
 pub enum CheckOutcome {
     Verified(ProviderType),
     /// The code was wrong; `attempts_left` before lockout, when lockout is on.
-    WrongCode { attempts_left: Option<u32> },
+    WrongCode {
+        attempts_left: Option<u32>,
+    },
 }
 
 fn new_challenge_id() -> String {
@@ -126,11 +128,13 @@ impl Core {
         };
         let mut tx = self.db.begin().await?;
         // Finished and stale challenges of this user are no longer needed.
-        sqlx::query("DELETE FROM challenges WHERE user_id = $1 AND (state <> 'pending' OR expires_at < $2)")
-            .bind(&user.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM challenges WHERE user_id = $1 AND (state <> 'pending' OR expires_at < $2)",
+        )
+        .bind(&user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at) \
              VALUES ($1, $2, $3, 'pending', $4, $5)",
@@ -192,7 +196,9 @@ impl Core {
             ChallengeState::Pending => {}
             ChallengeState::Expired => return Err(Error::ChallengeExpired),
             ChallengeState::Locked => return Err(Error::Locked),
-            ChallengeState::Verified | ChallengeState::Failed => return Err(Error::ChallengeClosed),
+            ChallengeState::Verified | ChallengeState::Failed => {
+                return Err(Error::ChallengeClosed)
+            }
         }
         let user = self
             .user_by_id(&c.user_id)
@@ -217,7 +223,10 @@ impl Core {
     ) -> Result<SentCode> {
         let (_, user) = self.live_challenge(challenge_id).await?;
         if !provider.is_sent() {
-            return Err(Error::invalid("provider", format!("{provider} codes are not sent")));
+            return Err(Error::invalid(
+                "provider",
+                format!("{provider} codes are not sent"),
+            ));
         }
         let settings = self.twofa_settings().await?;
         let usable = self.usable_providers(&user.id, &settings).await?;
@@ -378,7 +387,11 @@ impl Core {
             user.username, user.username
         );
         if let Err(e) = self
-            .send_email(&to, &format!("Stepgate: account {} locked", user.username), &body)
+            .send_email(
+                &to,
+                &format!("Stepgate: account {} locked", user.username),
+                &body,
+            )
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not send the lockout notification");

@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(mask_phone("+15551231234"), "+1*****1234");
         assert_eq!(mask_email("alice@example.com"), "a***@example.com");
         let short = mask_phone("+12345678");
-        assert!(short.ends_with("5678") && !short.contains("1234"), "{short}");
+        assert!(
+            short.ends_with("5678") && !short.contains("1234"),
+            "{short}"
+        );
         let visible = short.chars().filter(|c| c.is_ascii_digit()).count();
         assert!(visible <= 4, "{short}");
     }
@@ -123,11 +126,19 @@ mod tests {
     #[test]
     fn e164_and_email_validation() {
         assert!(validate_e164("+15551231234").is_ok());
-        for bad in ["15551231234", "+0555123123", "+1555", "+1555123123412345", "+1555a231234"] {
+        for bad in [
+            "15551231234",
+            "+0555123123",
+            "+1555",
+            "+1555123123412345",
+            "+1555a231234",
+        ] {
             assert!(validate_e164(bad).is_err(), "{bad}");
         }
         assert!(validate_email("a@b.io").is_ok());
-        for bad in ["", "a", "@b.io", "a@b", "a b@c.io", "a@.io", "a@b..io", "a@b.io."] {
+        for bad in [
+            "", "a", "@b.io", "a@b", "a b@c.io", "a@.io", "a@b..io", "a@b.io.",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

@@ -269,9 +269,9 @@ impl Config {
             key: key.to_string(),
             message,
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            err("-", format!("not valid TOML: {}", e.message()))
-        })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err("-", format!("not valid TOML: {}", e.message())))?;
         // Overrides read as a number, bool or array; if the key wants a string (a numeric
         // password, say) it is retried as the string it was.
         let mut typed_overrides: Vec<(String, String)> = Vec::new();
@@ -353,7 +353,9 @@ impl Config {
             *path = abs(path);
         }
         if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
-            let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
+            let (file, query) = rest
+                .split_once('?')
+                .map_or((rest, None), |(f, q)| (f, Some(q)));
             if !file.is_empty() && file != ":memory:" && !Path::new(file).is_absolute() {
                 let joined = abs(Path::new(file));
                 self.database.url = match query {
@@ -367,22 +369,33 @@ impl Config {
     /// Checks what serde cannot: value ranges and the keys that depend on each other.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err((
                 "database.url".into(),
                 format!("{url:?} must start with sqlite:// or postgres://"),
             ));
         }
         if self.database.max_connections == 0 {
-            return Err(("database.max_connections".into(), "must be at least 1".into()));
+            return Err((
+                "database.max_connections".into(),
+                "must be at least 1".into(),
+            ));
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err((
                 "server.listen".into(),
-                format!("{:?} is not an address like 127.0.0.1:8080", self.server.listen),
+                format!(
+                    "{:?} is not an address like 127.0.0.1:8080",
+                    self.server.listen
+                ),
             ));
         }
-        if !(self.server.issuer.starts_with("https://") || self.server.issuer.starts_with("http://")) {
+        if !(self.server.issuer.starts_with("https://")
+            || self.server.issuer.starts_with("http://"))
+        {
             return Err((
                 "server.issuer".into(),
                 "must be an http:// or https:// URL".into(),
@@ -392,8 +405,7 @@ impl Config {
             .validate()
             .map_err(|m| ("password".to_string(), m))?;
         if let Some(smtp) = &self.smtp {
-            smtp.validate()
-                .map_err(|(k, m)| (format!("smtp.{k}"), m))?;
+            smtp.validate().map_err(|(k, m)| (format!("smtp.{k}"), m))?;
         }
         if let Some(sms) = &self.sms {
             sms.validate().map_err(|(k, m)| (format!("sms.{k}"), m))?;
@@ -403,7 +415,10 @@ impl Config {
             .map_err(|m| ("twofa.providers".to_string(), m))?;
         if let Some(addr) = &self.twofa.lockout_notification_email {
             crate::codes::validate_email(addr).map_err(|m| {
-                ("twofa.lockout_notification_email".to_string(), m.to_string())
+                (
+                    "twofa.lockout_notification_email".to_string(),
+                    m.to_string(),
+                )
             })?;
         }
         Ok(())
@@ -448,7 +463,10 @@ mod tests {
     fn empty_file_gives_working_defaults() {
         let c = parse("", &[]).unwrap();
         assert_eq!(c.database.url, "sqlite:///etc/stepgate/data/stepgate.db");
-        assert_eq!(c.secrets.key_file, Path::new("/etc/stepgate/data/secrets.key"));
+        assert_eq!(
+            c.secrets.key_file,
+            Path::new("/etc/stepgate/data/secrets.key")
+        );
         assert_eq!(c.default_settings(), TwoFaSettings::default());
     }
 
@@ -468,7 +486,11 @@ mod tests {
         assert_eq!(e.key, "twofa.min_verification_code_send_period");
         let e = parse("[twofa]\ntotal_allowed_time_for_verification = 10\n", &[]).unwrap_err();
         assert_eq!(e.key, "twofa.total_allowed_time_for_verification");
-        let e = parse("[twofa]\nverification_code_check_rate_limit = \"3/900\"\n", &[]).unwrap_err();
+        let e = parse(
+            "[twofa]\nverification_code_check_rate_limit = \"3/900\"\n",
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.key, "twofa.verification_code_check_rate_limit");
         let e = parse("[twofa]\nenforced_users = \"some\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "twofa.enforced_users");
@@ -506,7 +528,10 @@ mod tests {
         let c = parse(
             "[twofa]\nmax_verification_failures_before_user_lockout = 5\n",
             &[
-                ("STEPGATE_TWOFA__MAX_VERIFICATION_FAILURES_BEFORE_USER_LOCKOUT", "7"),
+                (
+                    "STEPGATE_TWOFA__MAX_VERIFICATION_FAILURES_BEFORE_USER_LOCKOUT",
+                    "7",
+                ),
                 ("STEPGATE_TWOFA__VERIFICATION_CODE_CHECK_RATE_LIMIT", "on"),
                 ("STEPGATE_DATABASE__URL", "postgres://u@127.0.0.1/db"),
                 ("STEPGATE_ADMIN_PASSWORD", "not a config key"),
@@ -520,7 +545,10 @@ mod tests {
         .unwrap();
         let s = c.default_settings();
         assert_eq!(s.max_verification_failures_before_user_lockout, 7);
-        assert_eq!(s.verification_code_check_rate_limit.as_deref(), Some("3:900"));
+        assert_eq!(
+            s.verification_code_check_rate_limit.as_deref(),
+            Some("3:900")
+        );
         assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
         // A numeric password stays the string it was.
         assert_eq!(c.smtp.unwrap().password.as_deref(), Some("123456"));

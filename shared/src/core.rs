@@ -205,9 +205,10 @@ impl Core {
 
     /// Sends an email through the configured SMTP server.
     pub(crate) async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<()> {
-        let mailer = self.mailer.as_ref().ok_or(Error::SendFailed(
-            crate::notify::NotifyError::NotConfigured,
-        ))?;
+        let mailer = self
+            .mailer
+            .as_ref()
+            .ok_or(Error::SendFailed(crate::notify::NotifyError::NotConfigured))?;
         mailer
             .send(to, subject, body)
             .await

@@ -142,8 +142,15 @@ impl Core {
         let sealed = self.seal(&user.id, ProviderType::Totp, &StoredConfig::Totp { secret })?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        self.put_pending(&mut tx, &user.id, ProviderType::Totp, &sealed, now + PENDING_TOTP_LIFETIME, now)
-            .await?;
+        self.put_pending(
+            &mut tx,
+            &user.id,
+            ProviderType::Totp,
+            &sealed,
+            now + PENDING_TOTP_LIFETIME,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         let _ = ctx;
         Ok(enrolment)
@@ -157,8 +164,15 @@ impl Core {
         phone: &str,
     ) -> Result<SentCode> {
         crate::codes::validate_e164(phone).map_err(|m| Error::invalid("phone", m))?;
-        self.begin_sent_enrolment(ctx, user, ProviderType::Sms, StoredConfig::Sms { phone: phone.into() })
-            .await
+        self.begin_sent_enrolment(
+            ctx,
+            user,
+            ProviderType::Sms,
+            StoredConfig::Sms {
+                phone: phone.into(),
+            },
+        )
+        .await
     }
 
     /// Starts email enrolment: validates the address and sends it a code.
@@ -169,8 +183,15 @@ impl Core {
         email: &str,
     ) -> Result<SentCode> {
         crate::codes::validate_email(email).map_err(|m| Error::invalid("email", m))?;
-        self.begin_sent_enrolment(ctx, user, ProviderType::Email, StoredConfig::Email { email: email.into() })
-            .await
+        self.begin_sent_enrolment(
+            ctx,
+            user,
+            ProviderType::Email,
+            StoredConfig::Email {
+                email: email.into(),
+            },
+        )
+        .await
     }
 
     async fn begin_sent_enrolment(
@@ -190,8 +211,17 @@ impl Core {
         let previous = policy::reserve_send(&mut tx, &user.id, &settings, now).await?;
         self.put_pending(&mut tx, &user.id, provider, &sealed, now + lifetime, now)
             .await?;
-        policy::store_code(self, &mut tx, &user.id, provider, Purpose::Enrol, &code, now, lifetime)
-            .await?;
+        policy::store_code(
+            self,
+            &mut tx,
+            &user.id,
+            provider,
+            Purpose::Enrol,
+            &code,
+            now,
+            lifetime,
+        )
+        .await?;
         tx.commit().await?;
         let destination = Self::destination_of(&cfg).unwrap_or_default();
         let sent = self.deliver(user, &cfg, &code, &settings).await;
@@ -214,9 +244,10 @@ impl Core {
     ) -> Result<()> {
         match cfg {
             StoredConfig::Sms { phone } => {
-                let sms = self.sms.as_ref().ok_or(Error::SendFailed(
-                    crate::notify::NotifyError::NotConfigured,
-                ))?;
+                let sms = self
+                    .sms
+                    .as_ref()
+                    .ok_or(Error::SendFailed(crate::notify::NotifyError::NotConfigured))?;
                 let text =
                     render_template(settings.sms_template(), code, &user.username, &user.email);
                 sms.send(phone, &text).await.map_err(Error::SendFailed)
@@ -261,7 +292,9 @@ impl Core {
             &mut tx,
             ctx,
             self.now(),
-            Event::new(kind).user(&user.id, &user.username).provider(provider),
+            Event::new(kind)
+                .user(&user.id, &user.username)
+                .provider(provider),
         )
         .await?;
         tx.commit().await?;
@@ -290,8 +323,17 @@ impl Core {
         let mut tx = self.db.begin().await?;
         lock_user(&mut tx, self.db.backend(), &user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
-        policy::store_code(self, &mut tx, &user.id, provider, Purpose::Login, &code, now, lifetime)
-            .await?;
+        policy::store_code(
+            self,
+            &mut tx,
+            &user.id,
+            provider,
+            Purpose::Login,
+            &code,
+            now,
+            lifetime,
+        )
+        .await?;
         tx.commit().await?;
         let sent = self.deliver(user, &cfg, &code, settings).await;
         self.after_delivery(ctx, user, provider, Purpose::Login, now, previous, sent)
@@ -341,8 +383,16 @@ impl Core {
                 }
             }
             StoredConfig::Sms { .. } | StoredConfig::Email { .. } => (
-                policy::consume_code(self, &mut tx, &user.id, provider, Purpose::Enrol, &code, now)
-                    .await?,
+                policy::consume_code(
+                    self,
+                    &mut tx,
+                    &user.id,
+                    provider,
+                    Purpose::Enrol,
+                    &code,
+                    now,
+                )
+                .await?,
                 None,
             ),
             StoredConfig::BackupCode => (false, None),
@@ -505,8 +555,16 @@ impl Core {
             .execute(&mut *tx)
             .await?;
         }
-        self.save_provider(&mut tx, ctx, user, ProviderType::BackupCode, &StoredConfig::BackupCode, None, now)
-            .await?;
+        self.save_provider(
+            &mut tx,
+            ctx,
+            user,
+            ProviderType::BackupCode,
+            &StoredConfig::BackupCode,
+            None,
+            now,
+        )
+        .await?;
         audit::record(
             &mut tx,
             ctx,
@@ -604,7 +662,8 @@ impl Core {
                         .into(),
                 ));
             }
-            if provider != ProviderType::BackupCode && enrolled.contains(&ProviderType::BackupCode) {
+            if provider != ProviderType::BackupCode && enrolled.contains(&ProviderType::BackupCode)
+            {
                 removed.push(ProviderType::BackupCode);
             }
         }
@@ -692,11 +751,13 @@ impl Core {
             .filter(|p| *p != ProviderType::BackupCode)
             .min();
         if let Some(p) = next {
-            sqlx::query("UPDATE user_providers SET is_default = 1 WHERE user_id = $1 AND provider = $2")
-                .bind(user_id)
-                .bind(p.as_str())
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE user_providers SET is_default = 1 WHERE user_id = $1 AND provider = $2",
+            )
+            .bind(user_id)
+            .bind(p.as_str())
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(())
     }
@@ -715,7 +776,11 @@ impl Core {
             names.join(", ")
         );
         if let Err(e) = self
-            .send_email(&user.email, "Two-factor authentication was turned off", &body)
+            .send_email(
+                &user.email,
+                "Two-factor authentication was turned off",
+                &body,
+            )
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not email the user about a removed second factor");
@@ -780,7 +845,8 @@ impl Core {
                 let Some((blob, last)) = row else {
                     return Ok(false);
                 };
-                let StoredConfig::Totp { secret } = self.open_sealed(user_id, provider, &blob)? else {
+                let StoredConfig::Totp { secret } = self.open_sealed(user_id, provider, &blob)?
+                else {
                     return Ok(false);
                 };
                 let Some(step) = crate::totp::verify(&secret, code, now.max(0) as u64, last) else {
@@ -824,7 +890,11 @@ fn backup_scope(user_id: &str) -> String {
 pub fn effective_default(list: &[EnrolledProvider]) -> Option<ProviderType> {
     list.iter()
         .find(|p| p.is_default)
-        .or_else(|| list.iter().filter(|p| p.provider != ProviderType::BackupCode).min_by_key(|p| p.provider))
+        .or_else(|| {
+            list.iter()
+                .filter(|p| p.provider != ProviderType::BackupCode)
+                .min_by_key(|p| p.provider)
+        })
         .or_else(|| list.first())
         .map(|p| p.provider)
 }

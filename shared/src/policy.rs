@@ -67,14 +67,12 @@ pub(crate) async fn release_send(
 ) -> Result<()> {
     let mut tx = core.db.begin().await?;
     crate::db::lock_user(&mut tx, core.db.backend(), user_id).await?;
-    sqlx::query(
-        "UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3",
-    )
-    .bind(previous)
-    .bind(user_id)
-    .bind(reserved_at)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3")
+        .bind(previous)
+        .bind(user_id)
+        .bind(reserved_at)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3 \
          AND created_at = $4",

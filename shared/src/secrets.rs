@@ -84,7 +84,13 @@ impl Secrets {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
             .aead
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("XChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
         let mut out = nonce.to_vec();
         out.extend(sealed);
@@ -167,7 +173,10 @@ mod tests {
     fn round_trip_and_binding() {
         let s = Secrets::from_bytes([7; 32]);
         let blob = s.encrypt(b"JBSWY3DPEHPK3PXP", b"user-1 TOTP");
-        assert_eq!(s.decrypt(&blob, b"user-1 TOTP").unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            s.decrypt(&blob, b"user-1 TOTP").unwrap(),
+            b"JBSWY3DPEHPK3PXP"
+        );
         assert!(s.decrypt(&blob, b"user-2 TOTP").is_err());
         let mut tampered = blob.clone();
         let last = tampered.len() - 1;
@@ -176,7 +185,9 @@ mod tests {
         assert!(s.decrypt(&[1, 2, 3], b"").is_err());
         let text = s.encrypt_to_string(b"x", b"a");
         assert_eq!(s.decrypt_from_string(&text, b"a").unwrap(), b"x");
-        assert!(Secrets::from_bytes([8; 32]).decrypt_from_string(&text, b"a").is_err());
+        assert!(Secrets::from_bytes([8; 32])
+            .decrypt_from_string(&text, b"a")
+            .is_err());
     }
 
     #[test]
@@ -190,7 +201,10 @@ mod tests {
         let blob = a.encrypt(b"secret", b"aad");
         assert_eq!(b.decrypt(&blob, b"aad").unwrap(), b"secret");
         assert_eq!(a.code_hash("s", "123456"), b.code_hash("s", "123456"));
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@ pub const DEFAULT_ISSUER: &str = "Stepgate";
 pub const DEFAULT_RATE_LIMIT_WHEN_ON: &str = "3:900";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "providerType", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "providerType",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum ProviderConfig {
     #[serde(rename = "TOTP")]
     Totp { issuer_name: String },
@@ -274,7 +278,10 @@ impl TwoFaSettings {
 
 fn check_lifetime(v: u32, field: &str) -> Result<()> {
     if !(30..=86_400).contains(&v) {
-        return Err(Error::invalid(field, "must be between 30 and 86400 seconds"));
+        return Err(Error::invalid(
+            field,
+            "must be between 30 and 86400 seconds",
+        ));
     }
     Ok(())
 }
@@ -380,7 +387,8 @@ mod tests {
         );
 
         let mut s = TwoFaSettings::default();
-        s.providers.push(ProviderConfig::default_for(ProviderType::Totp));
+        s.providers
+            .push(ProviderConfig::default_for(ProviderType::Totp));
         assert_eq!(field_of(s.validate()), "providers[2].providerType");
 
         let mut s = TwoFaSettings::default();
@@ -398,7 +406,12 @@ mod tests {
     #[test]
     fn template_placeholders() {
         assert_eq!(
-            render_template("${username} (${userEmail}): ${code}", "123456", "bob", "b@x.io"),
+            render_template(
+                "${username} (${userEmail}): ${code}",
+                "123456",
+                "bob",
+                "b@x.io"
+            ),
             "bob (b@x.io): 123456"
         );
     }

@@ -23,7 +23,9 @@ pub fn generate_secret() -> Vec<u8> {
 
 /// Base32 without padding, as authenticator apps expect it typed.
 pub fn secret_to_base32(secret: &[u8]) -> String {
-    totp_rs::Secret::Raw(secret.to_vec()).to_encoded().to_string()
+    totp_rs::Secret::Raw(secret.to_vec())
+        .to_encoded()
+        .to_string()
 }
 
 fn totp(secret: &[u8], algorithm: Algorithm, digits: usize) -> TOTP {
@@ -65,7 +67,12 @@ pub fn step_of(unix_time: u64) -> i64 {
 /// Checks a 6-digit SHA-1 code at `unix_time` ± one step; returns the matched step. Steps at
 /// or before `last_used_step` never match (replay). All candidates are compared in constant
 /// time and all are computed, so timing does not tell which step matched.
-pub fn verify(secret: &[u8], code: &str, unix_time: u64, last_used_step: Option<i64>) -> Option<i64> {
+pub fn verify(
+    secret: &[u8],
+    code: &str,
+    unix_time: u64,
+    last_used_step: Option<i64>,
+) -> Option<i64> {
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -107,8 +114,16 @@ mod tests {
         ];
         for (t, sha1, sha256, sha512) in table {
             assert_eq!(code_at(SEED20, Algorithm::SHA1, 8, t), sha1, "SHA1 at {t}");
-            assert_eq!(code_at(SEED32, Algorithm::SHA256, 8, t), sha256, "SHA256 at {t}");
-            assert_eq!(code_at(SEED64, Algorithm::SHA512, 8, t), sha512, "SHA512 at {t}");
+            assert_eq!(
+                code_at(SEED32, Algorithm::SHA256, 8, t),
+                sha256,
+                "SHA256 at {t}"
+            );
+            assert_eq!(
+                code_at(SEED64, Algorithm::SHA512, 8, t),
+                sha512,
+                "SHA512 at {t}"
+            );
         }
     }
 
@@ -116,9 +131,19 @@ mod tests {
     fn window_is_one_step_either_side() {
         let s = generate_secret();
         let t = 1_800_000_015;
-        for (offset, ok) in [(-60i64, false), (-30, true), (0, true), (30, true), (60, false)] {
+        for (offset, ok) in [
+            (-60i64, false),
+            (-30, true),
+            (0, true),
+            (30, true),
+            (60, false),
+        ] {
             let code = code_at(&s, Algorithm::SHA1, 6, (t + offset) as u64);
-            assert_eq!(verify(&s, &code, t as u64, None).is_some(), ok, "offset {offset}");
+            assert_eq!(
+                verify(&s, &code, t as u64, None).is_some(),
+                ok,
+                "offset {offset}"
+            );
         }
     }
 
@@ -148,7 +173,10 @@ mod tests {
     fn otpauth_uri_round_trips() {
         let s = generate_secret();
         let uri = otpauth_uri("Stepgate", "alice", &s);
-        assert!(uri.starts_with("otpauth://totp/Stepgate:alice?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Stepgate:alice?secret="),
+            "{uri}"
+        );
         let parsed = TOTP::from_url(&uri).unwrap();
         assert_eq!(parsed.secret, s);
         assert_eq!(parsed.issuer.as_deref(), Some("Stepgate"));
@@ -176,10 +204,20 @@ mod tests {
                 (Algorithm::SHA512, "sha512"),
             ] {
                 let out = std::process::Command::new(oathtool)
-                    .args([&format!("--totp={name}"), "-b", "-N", &format!("@{t}"), &b32])
+                    .args([
+                        &format!("--totp={name}"),
+                        "-b",
+                        "-N",
+                        &format!("@{t}"),
+                        &b32,
+                    ])
                     .output()
                     .expect("run oathtool");
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
                 assert_eq!(code_at(&s, alg, 6, t), theirs, "{name} at {t}");
             }

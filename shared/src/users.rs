@@ -246,8 +246,7 @@ impl Core {
                 &mut tx,
                 ctx,
                 now,
-                Event::new(EventKind::FirstFactorFailed)
-                    .detail(format!("unknown user {shown:?}")),
+                Event::new(EventKind::FirstFactorFailed).detail(format!("unknown user {shown:?}")),
             )
             .await?;
             tx.commit().await?;
@@ -341,7 +340,13 @@ impl Core {
         } else {
             EventKind::UserEnabled
         };
-        audit::record(&mut tx, ctx, now, Event::new(kind).user(&user.id, &user.username)).await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            now,
+            Event::new(kind).user(&user.id, &user.username),
+        )
+        .await?;
         tx.commit().await?;
         self.require_user(username).await
     }

@@ -11,7 +11,10 @@ use support::{ctx, env_with, Env};
 async fn settings(env: &Env, f: impl FnOnce(&mut TwoFaSettings)) {
     let mut s = env.core.twofa_settings().await.unwrap();
     f(&mut s);
-    env.core.update_twofa_settings(&ctx(), None, &s).await.unwrap();
+    env.core
+        .update_twofa_settings(&ctx(), None, &s)
+        .await
+        .unwrap();
 }
 
 /// A user with TOTP provisioned; returns the base32 secret.
@@ -151,6 +154,11 @@ both_backends! {
         let u = env.user("erin").await;
         let sent = env.core.begin_sms_enrolment(&ctx(), &u, "+15551231234").await.unwrap();
         assert_eq!(sent.destination, "+1*****1234");
+        // Enrolment sends obey the send period like login sends.
+        assert!(matches!(
+            env.core.begin_sms_enrolment(&ctx(), &u, "+15551231234").await,
+            Err(Error::SendTooSoon { .. })
+        ));
         let code = env.last_sms_code("+15551231234");
         env.core.finish_enrolment(&ctx(), &u, Sms, &code).await.unwrap();
 

@@ -1,1 +1,30 @@
+//! Test kit shared by the core's integration tests and the end-to-end suite: real peers on
+//! loopback (an SMTP server, a fresh PostgreSQL database) and small helpers to read what they
+//! received. Nothing here is a mock.
 
+pub mod postgres;
+pub mod smtp;
+
+/// A loopback port that was free a moment ago (callers retry if another process takes it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// The first run of exactly `n` digits in `text` (a code in a message).
+pub fn digits_in(text: &str, n: usize) -> String {
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            if run.len() == n {
+                return run;
+            }
+            run.clear();
+        }
+    }
+    panic!("no {n}-digit code in {text:?}")
+}

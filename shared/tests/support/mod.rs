@@ -34,25 +34,7 @@ pub fn ctx() -> RequestContext {
 pub async fn fresh_db_url(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("stepgate.db").display()),
-        Backend::Postgres => {
-            let base = std::env::var("STEPGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-                panic!(
-                    "STEPGATE_TEST_POSTGRES_URL is not set: run the suite with scripts/test.sh, \
-                     which starts PostgreSQL on loopback and sets it"
-                )
-            });
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&base)
-                .await
-                .expect("connect to the test PostgreSQL");
-            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create a test database");
-            let (prefix, _) = base.rsplit_once('/').expect("URL has a database part");
-            format!("{prefix}/{name}")
-        }
+        Backend::Postgres => stepgate_tests::postgres::fresh_database_url().await,
     }
 }
 
@@ -98,8 +80,13 @@ impl Env {
     /// A second core on the same database and key: another process as far as the policy can
     /// tell (its own pool, nothing shared in memory).
     pub async fn second_core(&self) -> Core {
-        let config = Config::parse(&self.config_text, "test.toml", Vec::new(), Some(self.dir.path()))
-            .expect("config");
+        let config = Config::parse(
+            &self.config_text,
+            "test.toml",
+            Vec::new(),
+            Some(self.dir.path()),
+        )
+        .expect("config");
         Core::open_with_clock(config, self.clock.clone())
             .await
             .expect("open second core")
@@ -135,7 +122,7 @@ impl Env {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
             .find(|v| v["to"] == to)
             .unwrap_or_else(|| panic!("no SMS to {to} in {text}"));
-        digits_in(line["message"].as_str().expect("message"), 6)
+        stepgate_tests::digits_in(line["message"].as_str().expect("message"), 6)
     }
 
     /// The TOTP code for `secret_base32` at the clock's time plus `offset` seconds.
@@ -153,21 +140,6 @@ impl Env {
         use stepgate_core::time::Clock;
         self.clock.now()
     }
-}
-
-pub fn digits_in(text: &str, n: usize) -> String {
-    let mut run = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-            if run.len() == n {
-                return run;
-            }
-        } else {
-            run.clear();
-        }
-    }
-    panic!("no {n}-digit code in {text:?}")
 }
 
 pub fn base32_decode(s: &str) -> Vec<u8> {

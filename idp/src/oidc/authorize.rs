@@ -1,0 +1,336 @@
+//! The authorization endpoint (OIDC Core §3.1.2; RFC 6749 §4.1; PKCE RFC 7636; RFC 9207).
+//!
+//! Only the code flow. Until the client and its exact redirect URI are known, every problem is
+//! shown as a page and never redirected (an open redirector otherwise); after that, problems go
+//! back to the client as `error=…&state=…&iss=…`. A request that needs a login is stored and
+//! the browser goes to the login page; a code is issued only for a browser session, and a
+//! session exists only after a completed login (second factor included when the user has one).
+
+use crate::crypto;
+use crate::error::Error;
+use crate::oidc::tokens::ACR_2FA;
+use crate::params::Params;
+use crate::state::{AppState, AUTH_REQUEST_LIFETIME, CODE_LIFETIME};
+use crate::store::clients::{self, Client, GrantType};
+use crate::store::grants::{self, Code, Grant};
+use crate::store::requests::{self, AuthRequest};
+use crate::store::sessions::Session;
+use crate::web::login::current_session;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use stepgate_core::users::User;
+
+/// Scopes this provider knows, in the order they are echoed back.
+pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
+
+/// A `303 See Other` to `location` (works after GET and POST alike).
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => Error::internal_page("redirect target is not a valid header value").into_response(),
+    }
+}
+
+/// Redirects to a client's registered URI with extra query parameters (keeping its own).
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return Error::internal_page("a registered redirect URI does not parse").into_response();
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    see_other(url.as_str())
+}
+
+/// An OAuth error sent back to the client (RFC 6749 §4.1.2.1) with RFC 9207's `iss`.
+pub struct ErrorRedirect {
+    redirect_uri: String,
+    state: Option<String>,
+    error: &'static str,
+    description: String,
+}
+
+impl ErrorRedirect {
+    pub fn to_response(&self, issuer: &str) -> Response {
+        let mut p: Vec<(&str, &str)> = vec![
+            ("error", self.error),
+            ("error_description", &self.description),
+        ];
+        if let Some(s) = &self.state {
+            p.push(("state", s));
+        }
+        p.push(("iss", issuer));
+        redirect_with(&self.redirect_uri, &p)
+    }
+}
+
+enum Rejection {
+    Page(Error),
+    Redirect(ErrorRedirect),
+}
+
+fn bad_page(message: impl Into<String>) -> Rejection {
+    Rejection::Page(Error::page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request cannot be completed",
+        message,
+    ))
+}
+
+/// Checks an authorization request; on success the client, the request to store, and
+/// whether `prompt=none` was asked (never stored: it only matters now).
+async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, bool), Rejection> {
+    let repeated = |r: crate::params::Repeated| {
+        bad_page(format!("The parameter {} is repeated.", r.0))
+    };
+    let client_id = p
+        .get("client_id")
+        .map_err(repeated)?
+        .ok_or_else(|| bad_page("The request names no client (client_id is missing)."))?;
+    let client = clients::get(st.core.db(), client_id)
+        .await
+        .map_err(|e| Rejection::Page(Error::internal_page(e)))?
+        .ok_or_else(|| bad_page("The application that sent you here is not registered."))?;
+    let redirect_uri = p
+        .get("redirect_uri")
+        .map_err(repeated)?
+        .ok_or_else(|| bad_page("The request has no redirect_uri."))?;
+    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+        return Err(bad_page(
+            "The redirect_uri is not registered for this application.",
+        ));
+    }
+    // From here on the client can be told.
+    let state = p.get("state").ok().flatten().map(str::to_string);
+    let fail = |error: &'static str, description: &str| {
+        Rejection::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.to_string(),
+            state: state.clone(),
+            error,
+            description: description.to_string(),
+        })
+    };
+    let get = |name: &str| {
+        p.get(name).map_err(|r| {
+            fail(
+                "invalid_request",
+                &format!("the parameter {} is repeated", r.0),
+            )
+        })
+    };
+    get("state")?;
+    if get("request")?.is_some() {
+        return Err(fail("request_not_supported", "request objects are not supported"));
+    }
+    if get("request_uri")?.is_some() {
+        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+    }
+    match get("response_type")? {
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ))
+        }
+        None => return Err(fail("invalid_request", "response_type is missing")),
+    }
+    if let Some(m) = get("response_mode")? {
+        if m != "query" {
+            return Err(fail("invalid_request", "only response_mode=query is supported"));
+        }
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            "unauthorized_client",
+            "this client may not use the authorization code flow",
+        ));
+    }
+    let asked: Vec<&str> = get("scope")?.unwrap_or("").split_whitespace().collect();
+    if !asked.contains(&"openid") {
+        return Err(fail("invalid_scope", "the openid scope is required"));
+    }
+    let scopes: Vec<String> = SCOPES
+        .iter()
+        .filter(|s| asked.contains(s))
+        .filter(|s| **s != "offline_access" || client.allows(GrantType::RefreshToken))
+        .map(|s| s.to_string())
+        .collect();
+    let code_challenge = match (get("code_challenge")?, get("code_challenge_method")?) {
+        (None, None) => None,
+        (Some(c), Some("S256")) if crypto::is_pkce_value(c) => Some(c.to_string()),
+        (Some(_), Some("S256")) => {
+            return Err(fail("invalid_request", "code_challenge is malformed"));
+        }
+        (None, Some(_)) => {
+            return Err(fail("invalid_request", "code_challenge_method without code_challenge"));
+        }
+        (_, _) => {
+            return Err(fail(
+                "invalid_request",
+                "only PKCE with code_challenge_method=S256 is supported",
+            ));
+        }
+    };
+    if client.is_public() && code_challenge.is_none() {
+        return Err(fail(
+            "invalid_request",
+            "public clients must use PKCE (code_challenge with S256)",
+        ));
+    }
+    let prompts: Vec<&str> = get("prompt")?.unwrap_or("").split_whitespace().collect();
+    for v in &prompts {
+        if !matches!(*v, "none" | "login" | "consent" | "select_account") {
+            return Err(fail("invalid_request", "unknown prompt value"));
+        }
+    }
+    let prompt_none = prompts.contains(&"none");
+    if prompt_none && prompts.len() > 1 {
+        return Err(fail("invalid_request", "prompt=none cannot be combined"));
+    }
+    let max_age = match get("max_age")? {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(fail("invalid_request", "max_age must be a non-negative integer")),
+        },
+    };
+    let nonce = get("nonce")?.map(str::to_string);
+    if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
+        return Err(fail("invalid_request", "nonce or state is too long"));
+    }
+    let acr_2fa = get("acr_values")?
+        .unwrap_or("")
+        .split_whitespace()
+        .any(|v| v == ACR_2FA);
+    let req = AuthRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scopes,
+        state: state.clone(),
+        nonce,
+        code_challenge,
+        prompt_login: prompts.contains(&"login"),
+        max_age,
+        login_hint: get("login_hint")?.map(|h| h.chars().take(256).collect()),
+        require_2fa: client.require_2fa || acr_2fa,
+    };
+    Ok((client, req, prompt_none))
+}
+
+/// Whether a live session may answer this request without a new login.
+pub fn session_satisfies(req: &AuthRequest, session: &Session, now: i64) -> bool {
+    if req.prompt_login {
+        return false;
+    }
+    if let Some(max_age) = req.max_age {
+        if now - session.auth_time > max_age {
+            return false;
+        }
+    }
+    !req.require_2fa || session.acr == ACR_2FA
+}
+
+async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
+    let (client, req, prompt_none) = match validate(&st, &p).await {
+        Ok(ok) => ok,
+        Err(Rejection::Page(e)) => return e.into_response(),
+        Err(Rejection::Redirect(r)) => return r.to_response(&st.settings.issuer),
+    };
+    let now = st.now();
+    let session = match current_session(&st, &jar).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    if let Some((session, user)) = session {
+        if session_satisfies(&req, &session, now) {
+            return match issue_code(&st, &client, &req, &session, &user).await {
+                Ok(r) => r,
+                Err(e) => e.into_page().into_response(),
+            };
+        }
+    }
+    if prompt_none {
+        return ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            state: req.state.clone(),
+            error: "login_required",
+            description: "the user must sign in".into(),
+        }
+        .to_response(&st.settings.issuer);
+    }
+    match requests::save(st.core.db(), &req, now, AUTH_REQUEST_LIFETIME).await {
+        Ok(id) => see_other(&format!("/login?req={id}")),
+        Err(e) => Error::internal_page(e).into_response(),
+    }
+}
+
+pub async fn authorize_get(State(st): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q.unwrap_or_default().as_bytes());
+    handle(st, jar, p).await
+}
+
+/// OIDC Core §3.1.2.1: the request may also be a form POST.
+pub async fn authorize_post(State(st): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
+    handle(st, jar, Params::parse(&body)).await
+}
+
+/// Issues a code for a signed-in user and sends the browser back to the client.
+pub async fn issue_code(
+    st: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    session: &Session,
+    user: &User,
+) -> Result<Response, Error> {
+    let now = st.now();
+    let offline = req.has_scope("offline_access") && client.allows(GrantType::RefreshToken);
+    let grant = Grant {
+        id: crypto::random_token(),
+        client_id: client.client_id.clone(),
+        user_id: Some(user.id.clone()),
+        sid: Some(session.sid.clone()),
+        scopes: req.scopes.clone(),
+        auth_time: Some(session.auth_time),
+        amr: session.amr.clone(),
+        acr: Some(session.acr.clone()),
+        created_at: now,
+        expires_at: now
+            + if offline {
+                st.settings.refresh_token_lifetime
+            } else {
+                CODE_LIFETIME + st.settings.access_token_lifetime
+            },
+        revoked_at: None,
+    };
+    grants::create(st.core.db(), &grant)
+        .await
+        .map_err(Error::internal_page)?;
+    let code = crypto::random_token();
+    grants::insert_code(
+        st.core.db(),
+        &code,
+        &Code {
+            grant_id: grant.id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            expires_at: now + CODE_LIFETIME,
+        },
+        now,
+    )
+    .await
+    .map_err(Error::internal_page)?;
+    let mut p: Vec<(&str, &str)> = vec![("code", &code)];
+    if let Some(s) = &req.state {
+        p.push(("state", s));
+    }
+    p.push(("iss", &st.settings.issuer));
+    Ok(redirect_with(&req.redirect_uri, &p))
+}

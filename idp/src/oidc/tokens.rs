@@ -1,0 +1,194 @@
+//! The JWTs the provider signs (ID tokens, RFC 9068 access tokens) and the check of tokens it
+//! signed itself. Signing and verification are josekit's; here are only the claims.
+
+use crate::error::Error;
+use crate::state::AppState;
+use crate::store::clients::{Client, SigningAlg};
+use crate::store::grants::{self, Grant};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jws::JwsHeader;
+use josekit::jwt::{self, JwtPayload};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use stepgate_core::users::User;
+
+/// RFC 8176 methods and our two ACR values (the issue's contract with relying parties).
+pub const ACR_2FA: &str = "urn:stepgate:acr:2fa";
+pub const ACR_PWD: &str = "urn:stepgate:acr:pwd";
+
+/// The header `typ` of an access token (RFC 9068 §2.1).
+const AT_TYP: &str = "at+jwt";
+
+/// The claims a user's scopes release, for the ID token and userinfo.
+pub fn user_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let mut m = Map::new();
+    m.insert("sub".into(), json!(user.id));
+    if has("profile") {
+        let name = if user.display_name.is_empty() {
+            &user.username
+        } else {
+            &user.display_name
+        };
+        m.insert("name".into(), json!(name));
+        m.insert("preferred_username".into(), json!(user.username));
+        m.insert("updated_at".into(), json!(user.updated_at));
+    }
+    if has("email") {
+        m.insert("email".into(), json!(user.email));
+        // Addresses are set by administrators and never confirmed by a message.
+        m.insert("email_verified".into(), json!(false));
+    }
+    if has("phone") {
+        if let Some(phone) = &user.phone {
+            m.insert("phone_number".into(), json!(phone));
+            m.insert("phone_number_verified".into(), json!(false));
+        }
+    }
+    m
+}
+
+fn sign(
+    key: &crate::store::keys::LoadedKey,
+    typ: &str,
+    claims: Map<String, Value>,
+) -> Result<String, Error> {
+    let payload = JwtPayload::from_map(claims).map_err(Error::server_error)?;
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    header.set_key_id(key.kid.clone());
+    jwt::encode_with_signer(&payload, &header, key.signer()).map_err(Error::server_error)
+}
+
+/// An access token: an RFC 9068 JWT, recorded by `jti` so it can be revoked.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+pub async fn issue_access_token(
+    st: &AppState,
+    grant: &Grant,
+    scopes: &[String],
+) -> Result<AccessToken, Error> {
+    let now = st.now();
+    let exp = now + st.settings.access_token_lifetime;
+    let jti = crate::crypto::random_id();
+    let key = st
+        .keys
+        .active(SigningAlg::Es256)
+        .await
+        .map_err(Error::server_error)?;
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(st.settings.issuer));
+    c.insert(
+        "sub".into(),
+        json!(grant.user_id.as_deref().unwrap_or(&grant.client_id)),
+    );
+    c.insert("aud".into(), json!(grant.client_id));
+    c.insert("client_id".into(), json!(grant.client_id));
+    c.insert("iat".into(), json!(now));
+    c.insert("exp".into(), json!(exp));
+    c.insert("jti".into(), json!(jti));
+    c.insert("scope".into(), json!(scopes.join(" ")));
+    if grant.user_id.is_some() {
+        if let Some(t) = grant.auth_time {
+            c.insert("auth_time".into(), json!(t));
+        }
+        if let Some(acr) = &grant.acr {
+            c.insert("acr".into(), json!(acr));
+        }
+        c.insert("amr".into(), json!(grant.amr));
+    }
+    let token = sign(&key, AT_TYP, c)?;
+    grants::insert_access(st.core.db(), &jti, &grant.id, exp)
+        .await
+        .map_err(Error::server_error)?;
+    Ok(AccessToken {
+        token,
+        expires_in: st.settings.access_token_lifetime,
+    })
+}
+
+/// OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token (ES256 and RS256 both
+/// hash with SHA-256).
+fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+pub async fn issue_id_token(
+    st: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &User,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String, Error> {
+    let now = st.now();
+    let key = st
+        .keys
+        .active(client.id_token_alg)
+        .await
+        .map_err(Error::server_error)?;
+    let mut c = user_claims(user, &grant.scopes);
+    c.insert("iss".into(), json!(st.settings.issuer));
+    c.insert("aud".into(), json!([client.client_id]));
+    c.insert("azp".into(), json!(client.client_id));
+    c.insert("iat".into(), json!(now));
+    c.insert("exp".into(), json!(now + st.settings.id_token_lifetime));
+    if let Some(t) = grant.auth_time {
+        c.insert("auth_time".into(), json!(t));
+    }
+    if let Some(n) = nonce {
+        c.insert("nonce".into(), json!(n));
+    }
+    if let Some(sid) = &grant.sid {
+        c.insert("sid".into(), json!(sid));
+    }
+    c.insert("amr".into(), json!(grant.amr));
+    if let Some(acr) = &grant.acr {
+        c.insert("acr".into(), json!(acr));
+    }
+    c.insert("at_hash".into(), json!(at_hash(access_token)));
+    sign(&key, "JWT", c)
+}
+
+/// A JWT this provider signed with a key still in its JWKS, and whose `iss` is ours. Expiry
+/// and type are the caller's to check (logout accepts an expired ID token as a hint).
+pub async fn verify_own(st: &AppState, token: &str) -> Option<(JwtPayload, JwsHeader)> {
+    let header = jwt::decode_header(token).ok()?;
+    let kid = header.claim("kid")?.as_str()?.to_string();
+    let key = st.keys.by_kid(&kid).await.ok()??;
+    let (payload, header) = jwt::decode_with_verifier(token, key.verifier()).ok()?;
+    (payload.issuer() == Some(st.settings.issuer.as_str())).then_some((payload, header))
+}
+
+/// A live access token: ours, `at+jwt`, unexpired, and neither it nor its grant revoked.
+pub struct LiveAccess {
+    pub claims: Map<String, Value>,
+    pub grant: Grant,
+}
+
+pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<LiveAccess>, Error> {
+    let Some((payload, header)) = verify_own(st, token).await else {
+        return Ok(None);
+    };
+    if header.token_type() != Some(AT_TYP) {
+        return Ok(None);
+    }
+    let claims = payload.claims_set().clone();
+    let now = st.now();
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    if now >= exp {
+        return Ok(None);
+    }
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let grant = grants::live_access_grant(st.core.db(), jti, now)
+        .await
+        .map_err(Error::server_error)?;
+    Ok(grant.map(|grant| LiveAccess { claims, grant }))
+}

@@ -1,0 +1,259 @@
+//! The sign-in page (first factor) and what happens after a login completes.
+//!
+//! Every decision about the second factor is the core's: `first_factor` checks the password,
+//! `second_factor_for` says whether a challenge, enrolment or nothing is needed, and
+//! `open_challenge` starts the challenge the next page continues. This module only turns those
+//! answers into pages, cookies and redirects.
+
+use super::{cookies, csrf, ClientAddr};
+use crate::error::Error;
+use crate::oidc::authorize::{issue_code, see_other};
+use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
+use crate::state::AppState;
+use crate::store::requests::{self, AuthRequest};
+use crate::store::sessions::{self, Session};
+use crate::store::clients;
+use crate::templates::render;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use serde::Deserialize;
+use stepgate_core::challenge::SecondFactor;
+use stepgate_core::users::User;
+use stepgate_core::{Error as CoreError, ProviderType};
+
+/// The live browser session and its user, if the cookie names one whose user may still sign
+/// in (a disabled or locked account ends its sessions).
+pub async fn current_session(st: &AppState, jar: &CookieJar) -> Result<Option<(Session, User)>, Error> {
+    let Some(token) = cookies::get(jar, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let Some(session) = sessions::find(st.core.db(), &token, st.now())
+        .await
+        .map_err(Error::internal_page)?
+    else {
+        return Ok(None);
+    };
+    let user = st
+        .core
+        .user_by_id(&session.user_id)
+        .await
+        .map_err(Error::internal_page)?;
+    Ok(user
+        .filter(|u| !u.disabled && !u.locked)
+        .map(|u| (session, u)))
+}
+
+/// RFC 8176 methods for a login that ended with `provider` (or with the password alone).
+pub fn amr_for(provider: Option<ProviderType>) -> Vec<String> {
+    let second = match provider {
+        None => return vec!["pwd".into()],
+        Some(ProviderType::Sms) => "sms",
+        Some(ProviderType::Totp | ProviderType::Email | ProviderType::BackupCode) => "otp",
+    };
+    vec!["pwd".into(), second.into(), "mfa".into()]
+}
+
+/// Loads the pending authorization request a login page works for; a missing or expired one
+/// is a page telling the user to start again from the application.
+pub async fn pending_request(st: &AppState, req: Option<&str>) -> Result<Option<AuthRequest>, Error> {
+    let Some(id) = req.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    match requests::load(st.core.db(), id, st.now())
+        .await
+        .map_err(Error::internal_page)?
+    {
+        Some(r) => Ok(Some(r)),
+        None => Err(Error::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "Go back to the application you came from and sign in again.",
+        )),
+    }
+}
+
+/// A login is complete: create the session, forget the challenge, and answer the pending
+/// authorization request (or go to the home page when the user came to /login directly).
+pub async fn finish_login(
+    st: &AppState,
+    jar: CookieJar,
+    req_id: Option<&str>,
+    user: &User,
+    provider: Option<ProviderType>,
+) -> Result<Response, Error> {
+    let now = st.now();
+    let acr = if provider.is_some() { ACR_2FA } else { ACR_PWD };
+    let (token, session) = sessions::create(
+        st.core.db(),
+        &user.id,
+        &amr_for(provider),
+        acr,
+        now,
+        st.settings.session_lifetime,
+    )
+    .await
+    .map_err(Error::internal_page)?;
+    let secure = st.settings.secure_cookies;
+    let jar = jar
+        .add(cookies::build(cookies::SESSION, token, secure))
+        .add(cookies::removal(cookies::CHALLENGE, secure));
+    st.metrics.logins.with_label_values(&["completed"]).inc();
+    tracing::info!(user = %user.username, acr, "login completed");
+    let Some(id) = req_id.filter(|r| !r.is_empty()) else {
+        return Ok((jar, see_other("/")).into_response());
+    };
+    let Some(req) = pending_request(st, Some(id)).await? else {
+        return Ok((jar, see_other("/")).into_response());
+    };
+    // A request is answered once, even if the same login is submitted twice.
+    if !requests::take(st.core.db(), id).await.map_err(Error::internal_page)? {
+        return Ok((jar, see_other("/")).into_response());
+    }
+    let client = clients::get(st.core.db(), &req.client_id)
+        .await
+        .map_err(Error::internal_page)?
+        .ok_or_else(|| {
+            Error::page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in cannot be completed",
+                "The application was removed while you were signing in.",
+            )
+        })?;
+    let resp = issue_code(st, &client, &req, &session, user).await?;
+    Ok((jar, resp).into_response())
+}
+
+/// The refusal shown while enrolment pages do not exist (issue 5): a login that must have a
+/// second factor, by a user who has none.
+fn must_enrol_page() -> Error {
+    Error::page(
+        StatusCode::FORBIDDEN,
+        "Two-factor authentication is required",
+        "Signing in here requires a second factor (an authenticator app, SMS, email or backup \
+         codes), and your account has none set up yet. Ask your administrator to set one up \
+         for you, then sign in again.",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    req: Option<String>,
+}
+
+fn login_page(
+    csrf: &str,
+    req: Option<&str>,
+    client_name: Option<&str>,
+    username: Option<&str>,
+    error: Option<&str>,
+) -> axum::response::Html<String> {
+    render(
+        "login.html",
+        context! { csrf, req, client_name, username, error },
+    )
+}
+
+async fn client_name(st: &AppState, req: Option<&AuthRequest>) -> Option<String> {
+    let req = req?;
+    let client = clients::get(st.core.db(), &req.client_id).await.ok()??;
+    Some(client.display_name().to_string())
+}
+
+pub async fn login_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, Error> {
+    let req = pending_request(&st, q.req.as_deref()).await?;
+    let name = client_name(&st, req.as_ref()).await;
+    let hint = req.as_ref().and_then(|r| r.login_hint.clone());
+    let (jar, token) = csrf::ensure(&st, jar);
+    let page = login_page(&token, q.req.as_deref(), name.as_deref(), hint.as_deref(), None);
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    req: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+pub async fn login_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req_id = form.req.as_deref().filter(|r| !r.is_empty());
+    let req = pending_request(&st, req_id).await?;
+    let ctx = addr.context();
+    let user = match st.core.first_factor(&ctx, &form.username, &form.password).await {
+        Ok(u) => u,
+        Err(e) => {
+            let (outcome, status, message) = match &e {
+                CoreError::BadCredentials => (
+                    "bad_credentials",
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or password.",
+                ),
+                CoreError::Locked => (
+                    "locked",
+                    StatusCode::FORBIDDEN,
+                    "This account is locked after too many failed verification attempts. Ask \
+                     an administrator to unlock it.",
+                ),
+                CoreError::Disabled => (
+                    "disabled",
+                    StatusCode::FORBIDDEN,
+                    "This account is disabled.",
+                ),
+                _ => return Err(Error::internal_page(e)),
+            };
+            st.metrics.logins.with_label_values(&[outcome]).inc();
+            let name = client_name(&st, req.as_ref()).await;
+            let (jar, token) = csrf::ensure(&st, jar);
+            let page = login_page(
+                &token,
+                req_id,
+                name.as_deref(),
+                Some(&form.username),
+                Some(message),
+            );
+            return Ok((status, jar, page).into_response());
+        }
+    };
+    st.metrics.logins.with_label_values(&["password_ok"]).inc();
+    let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa);
+    match st
+        .core
+        .second_factor_for(&user)
+        .await
+        .map_err(Error::internal_page)?
+    {
+        SecondFactor::Required => {
+            super::second_factor::start(&st, jar, &ctx, req_id, &user).await
+        }
+        SecondFactor::MustEnrol => Err(must_enrol_page()),
+        SecondFactor::NotConfigured if needs_2fa => Err(must_enrol_page()),
+        SecondFactor::NotConfigured => finish_login(&st, jar, req_id, &user, None).await,
+    }
+}
