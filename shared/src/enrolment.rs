@@ -6,7 +6,7 @@ use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::db::{lock_user, Tx};
 use crate::error::{Error, Result};
-use crate::policy::{self, Purpose};
+use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
 use crate::settings::{render_template, TwoFaSettings};
 use crate::users::User;
@@ -214,9 +214,11 @@ impl Core {
         policy::store_code(
             self,
             &mut tx,
-            &user.id,
-            provider,
-            Purpose::Enrol,
+            CodeSlot {
+                user_id: &user.id,
+                provider,
+                purpose: Purpose::Enrol,
+            },
             &code,
             now,
             lifetime,
@@ -281,7 +283,17 @@ impl Core {
         let kind = if sent.is_ok() {
             EventKind::CodeSent
         } else {
-            policy::release_send(self, &user.id, provider, purpose, reserved_at, previous).await?;
+            policy::release_send(
+                self,
+                CodeSlot {
+                    user_id: &user.id,
+                    provider,
+                    purpose,
+                },
+                reserved_at,
+                previous,
+            )
+            .await?;
             EventKind::CodeSendFailed
         };
         if let Err(e) = &sent {
@@ -326,9 +338,11 @@ impl Core {
         policy::store_code(
             self,
             &mut tx,
-            &user.id,
-            provider,
-            Purpose::Login,
+            CodeSlot {
+                user_id: &user.id,
+                provider,
+                purpose: Purpose::Login,
+            },
             &code,
             now,
             lifetime,
@@ -386,9 +400,11 @@ impl Core {
                 policy::consume_code(
                     self,
                     &mut tx,
-                    &user.id,
-                    provider,
-                    Purpose::Enrol,
+                    CodeSlot {
+                        user_id: &user.id,
+                        provider,
+                        purpose: Purpose::Enrol,
+                    },
                     &code,
                     now,
                 )
@@ -863,7 +879,18 @@ impl Core {
                 Ok(updated.rows_affected() == 1)
             }
             ProviderType::Sms | ProviderType::Email => {
-                policy::consume_code(self, tx, user_id, provider, Purpose::Login, code, now).await
+                policy::consume_code(
+                    self,
+                    tx,
+                    CodeSlot {
+                        user_id,
+                        provider,
+                        purpose: Purpose::Login,
+                    },
+                    code,
+                    now,
+                )
+                .await
             }
             ProviderType::BackupCode => {
                 let hash = self.secrets.code_hash(&backup_scope(user_id), code);

@@ -1,14 +1,18 @@
 //! Passwords, hashed with argon2id.
 //!
-//! Hashing is deliberately slow: async callers run it on `spawn_blocking` (see
-//! `Core::blocking`). An unknown user costs one verification too, so response time does not
-//! tell who exists.
+//! Hashing and verifying are deliberately slow and CPU-bound (tens of milliseconds), so they
+//! are plain blocking functions: async callers must run them on
+//! `tokio::task::spawn_blocking` (the core does, in `Core::blocking`) rather than stall an
+//! executor thread. An unknown user costs one verification too ([`PasswordHasher::verify_unknown_user`]),
+//! so response time does not tell who has an account.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+/// Argon2id cost parameters, as configured. Missing keys take the defaults; unknown keys are
+/// refused so that a typo ("memory_kb") is not silently ignored.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordParams {
@@ -29,90 +33,161 @@ impl Default for PasswordParams {
 }
 
 impl PasswordParams {
-    fn argon2_params(&self) -> Result<Params, argon2::Error> {
-        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-    }
-
+    /// Explains, in the configuration's own terms, why argon2 would refuse these parameters,
+    /// so the operator sees it at startup rather than at the first login.
     pub fn validate(&self) -> Result<(), String> {
+        let p = self.parallelism;
+        if !(Params::MIN_P_COST..=Params::MAX_P_COST).contains(&p) {
+            return Err(format!(
+                "parallelism = {p}: must be between {} and {}",
+                Params::MIN_P_COST,
+                Params::MAX_P_COST
+            ));
+        }
+        if self.iterations < Params::MIN_T_COST {
+            return Err(format!(
+                "iterations = {}: must be at least {}",
+                self.iterations,
+                Params::MIN_T_COST
+            ));
+        }
+        // Checked after parallelism, which bounds 8 × p well inside u32.
+        let min_memory = Params::MIN_M_COST.max(8 * p);
+        if self.memory_kib < min_memory {
+            return Err(format!(
+                "memory_kib = {}: must be at least 8 × parallelism = {min_memory}",
+                self.memory_kib
+            ));
+        }
         self.argon2_params().map(|_| ()).map_err(|e| {
             format!(
-                "argon2 refuses memory_kib={}, iterations={}, parallelism={}: {e} \
-                 (memory_kib must be at least 8 × parallelism; iterations ≥ 1)",
-                self.memory_kib, self.iterations, self.parallelism
+                "argon2 refuses memory_kib = {}, iterations = {}, parallelism = {p}: {e}",
+                self.memory_kib, self.iterations
             )
         })
+    }
+
+    fn argon2_params(&self) -> Result<Params, argon2::Error> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("argon2: {0}")]
-pub struct PasswordError(String);
+pub enum PasswordError {
+    #[error("invalid password hashing parameters: {0}")]
+    InvalidParams(String),
+    #[error("argon2 could not hash the password: {0}")]
+    Hash(String),
+}
 
+/// Hashes and verifies passwords with one configured set of argon2id parameters.
 pub struct PasswordHasher {
+    params: PasswordParams,
     argon2: Argon2<'static>,
-    dummy: OnceLock<String>,
+    /// A hash of a fixed password under `params`, made on first use. `None` if hashing failed.
+    dummy: OnceLock<Option<String>>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordHasher")
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
 impl PasswordHasher {
     pub fn new(params: &PasswordParams) -> Result<PasswordHasher, PasswordError> {
+        params.validate().map_err(PasswordError::InvalidParams)?;
         let p = params
             .argon2_params()
-            .map_err(|e| PasswordError(e.to_string()))?;
+            .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
         Ok(PasswordHasher {
+            params: params.clone(),
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
             dummy: OnceLock::new(),
         })
     }
 
-    /// A PHC string with a fresh random salt.
+    pub fn params(&self) -> &PasswordParams {
+        &self.params
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh random salt from
+    /// the OS CSPRNG, so equal passwords never hash alike. Blocking; see the module docs.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         self.argon2
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| PasswordError(e.to_string()))
+            .map_err(|e| PasswordError::Hash(e.to_string()))
     }
 
-    /// Constant-time verification (argon2's); a malformed hash is simply a mismatch.
+    /// Whether `password` matches the stored `phc` string, using the parameters recorded in it
+    /// (so hashes made under older settings keep working). argon2 compares the outputs in
+    /// constant time. A malformed or absurd hash is a mismatch, never a panic or a huge
+    /// allocation. Blocking; see the module docs.
     pub fn verify(&self, phc: &str, password: &str) -> bool {
-        match PasswordHash::new(phc) {
-            Ok(parsed) => self
-                .argon2
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-            Err(_) => false,
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        if !self.costs_are_sane(&parsed) {
+            return false;
         }
+        self.argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     }
 
-    /// Always false, at the cost of a real verification with the configured parameters.
+    /// Always false, but only after a real verification under the configured parameters, so a
+    /// login for a user who does not exist takes as long as one with a wrong password.
     pub fn verify_unknown_user(&self, password: &str) -> bool {
-        let dummy = self.dummy.get_or_init(|| {
-            self.hash("stepgate dummy password for unknown users")
-                .unwrap_or_default()
-        });
-        let _ = self.verify(dummy, password);
+        let dummy = self
+            .dummy
+            .get_or_init(|| self.hash("stepgate: no such user").ok());
+        match dummy {
+            Some(phc) => {
+                let _ = self.verify(phc, password);
+            }
+            // Cannot happen with parameters that passed `new`; still spend the same work.
+            None => {
+                let _ = self.hash(password);
+            }
+        }
         false
     }
 
-    /// Whether a stored hash was made with other parameters than the configured ones.
+    /// Whether a stored hash should be replaced (after a successful login, when the plain
+    /// password is at hand) because it was made with another algorithm, version or costs than
+    /// the configured ones. A hash that cannot be read needs replacing too.
     pub fn needs_rehash(&self, phc: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return true;
         };
-        let Ok(stored) = Params::try_from(&parsed) else {
-            return true;
-        };
-        let current = self.argon2.params();
+        let decimal = |name: &str| parsed.params.get_decimal(name);
         parsed.algorithm != argon2::ARGON2ID_IDENT
-            || stored.m_cost() != current.m_cost()
-            || stored.t_cost() != current.t_cost()
-            || stored.p_cost() != current.p_cost()
+            || parsed.version != Some(Version::V0x13.into())
+            || decimal("m") != Some(self.params.memory_kib)
+            || decimal("t") != Some(self.params.iterations)
+            || decimal("p") != Some(self.params.parallelism)
+            || parsed.hash.map(|h| h.len()) != Some(Params::DEFAULT_OUTPUT_LEN)
+    }
+
+    /// Refuses stored costs that would make argon2 misbehave rather than fail: parallelism
+    /// beyond its limit overflows inside `argon2` (a panic in debug builds), and an enormous
+    /// memory cost would abort the process on allocation. Anything up to the configured costs
+    /// or 1 GiB, whichever is larger, is accepted.
+    fn costs_are_sane(&self, parsed: &PasswordHash<'_>) -> bool {
+        const MEMORY_CEILING_KIB: u32 = 1024 * 1024;
+        let p_ok = parsed
+            .params
+            .get_decimal("p")
+            .is_none_or(|p| p <= Params::MAX_P_COST);
+        let m_ok = parsed
+            .params
+            .get_decimal("m")
+            .is_none_or(|m| m <= MEMORY_CEILING_KIB.max(self.params.memory_kib));
+        p_ok && m_ok
     }
 }
 
@@ -120,44 +195,163 @@ impl PasswordHasher {
 mod tests {
     use super::*;
 
-    fn small() -> PasswordHasher {
-        PasswordHasher::new(&PasswordParams {
+    fn small_params() -> PasswordParams {
+        PasswordParams {
             memory_kib: 1024,
             iterations: 1,
             parallelism: 1,
-        })
-        .unwrap()
+        }
+    }
+
+    fn small() -> PasswordHasher {
+        PasswordHasher::new(&small_params()).unwrap()
     }
 
     #[test]
     fn hash_and_verify() {
         let h = small();
         let phc = h.hash("correct horse").unwrap();
-        assert!(phc.starts_with("$argon2id$"));
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
         assert!(h.verify(&phc, "correct horse"));
-        assert!(!h.verify(&phc, "wrong horse"));
-        assert!(!h.verify("not a hash", "correct horse"));
-        assert!(!h.verify_unknown_user("correct horse"));
         assert_ne!(phc, h.hash("correct horse").unwrap(), "salted");
+        let unicode = h.hash("pässwörd 🔑").unwrap();
+        assert!(h.verify(&unicode, "pässwörd 🔑"));
+        assert!(h.verify(&h.hash("").unwrap(), ""));
     }
 
     #[test]
-    fn default_parameters_are_owasps_and_detected_for_rehash() {
+    fn wrong_password_is_refused() {
+        let h = small();
+        let phc = h.hash("correct horse").unwrap();
+        for wrong in ["wrong horse", "", "correct horse ", "Correct horse"] {
+            assert!(!h.verify(&phc, wrong), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn hashes_made_under_other_parameters_still_verify() {
+        let phc = small().hash("pw").unwrap();
+        let other = PasswordHasher::new(&PasswordParams {
+            memory_kib: 2048,
+            iterations: 2,
+            parallelism: 2,
+        })
+        .unwrap();
+        assert!(other.verify(&phc, "pw"));
+        assert!(!other.verify(&phc, "px"));
+    }
+
+    #[test]
+    fn malformed_hashes_are_a_mismatch_not_a_panic() {
+        let h = small();
+        let phc = h.hash("pw").unwrap();
+        let truncated = &phc[..phc.len() - 5];
+        let cases = [
+            "",
+            "not a hash",
+            "$argon2id$",
+            "$argon2id$v=19$m=1024,t=1,p=1$",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=1024,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=4294967295$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=7$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+            truncated,
+        ];
+        for bad in cases {
+            assert!(!h.verify(bad, "pw"), "{bad:?}");
+            assert!(h.needs_rehash(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_users_cost_a_real_verification_and_always_fail() {
+        let h = small();
+        assert!(!h.verify_unknown_user("stepgate: no such user"));
+        assert!(!h.verify_unknown_user("anything"));
+        // The dummy was hashed once, under the configured parameters, so it costs the same.
+        let dummy = h.dummy.get().unwrap().as_deref().unwrap();
+        assert!(!h.needs_rehash(dummy), "{dummy}");
+        assert!(h.verify(dummy, "stepgate: no such user"));
+    }
+
+    #[test]
+    fn default_parameters_are_owasps_and_drive_rehash() {
         let d = PasswordHasher::new(&PasswordParams::default()).unwrap();
         let phc = d.hash("pw").unwrap();
-        assert!(phc.contains("m=19456,t=2,p=1"), "{phc}");
+        assert!(phc.contains("$m=19456,t=2,p=1$"), "{phc}");
+        assert!(d.verify(&phc, "pw"));
         assert!(!d.needs_rehash(&phc));
         assert!(small().needs_rehash(&phc));
+        assert!(d.needs_rehash(&small().hash("pw").unwrap()));
     }
 
     #[test]
-    fn bad_parameters_are_explained() {
-        let bad = PasswordParams {
-            memory_kib: 1,
-            iterations: 0,
-            parallelism: 1,
+    fn other_algorithms_need_rehash() {
+        let p = Params::new(1024, 1, 1, None).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, p)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        let h = small();
+        assert!(h.verify(&argon2i, "pw"), "legacy hashes still verify");
+        assert!(h.needs_rehash(&argon2i));
+        assert!(!h.needs_rehash(&h.hash("pw").unwrap()));
+    }
+
+    #[test]
+    fn params_validation_explains_the_problem() {
+        let with = |memory_kib, iterations, parallelism| PasswordParams {
+            memory_kib,
+            iterations,
+            parallelism,
         };
-        assert!(bad.validate().unwrap_err().contains("memory_kib=1"));
-        assert!(PasswordHasher::new(&bad).is_err());
+        assert!(PasswordParams::default().validate().is_ok());
+        assert!(small_params().validate().is_ok());
+        assert!(with(8, 1, 1).validate().is_ok());
+        let cases = [
+            (with(1024, 1, 0), "parallelism = 0"),
+            (with(1024, 1, u32::MAX), "parallelism = 4294967295"),
+            (with(1024, 0, 1), "iterations = 0"),
+            (
+                with(7, 1, 1),
+                "memory_kib = 7: must be at least 8 × parallelism = 8",
+            ),
+            (
+                with(31, 1, 4),
+                "memory_kib = 31: must be at least 8 × parallelism = 32",
+            ),
+        ];
+        for (params, expected) in cases {
+            let message = params.validate().unwrap_err();
+            assert!(message.contains(expected), "{message}");
+            let e = PasswordHasher::new(&params).unwrap_err();
+            assert!(matches!(e, PasswordError::InvalidParams(_)));
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+    }
+
+    #[test]
+    fn params_deserialize_strictly_with_defaults() {
+        let p: PasswordParams = toml::from_str("memory_kib = 65536").unwrap();
+        assert_eq!(p.memory_kib, 65536);
+        assert_eq!((p.iterations, p.parallelism), (2, 1));
+        let empty: PasswordParams = toml::from_str("").unwrap();
+        assert_eq!(empty, PasswordParams::default());
+        let e = toml::from_str::<PasswordParams>("memory_kb = 1").unwrap_err();
+        assert!(e.to_string().contains("memory_kb"), "{e}");
+    }
+
+    #[test]
+    fn debug_shows_parameters_only() {
+        let h = small();
+        let _ = h.verify_unknown_user("hunter2");
+        let shown = format!("{h:?}");
+        assert!(shown.contains("memory_kib: 1024"), "{shown}");
+        assert!(!shown.contains("argon2id$"), "{shown}");
     }
 }

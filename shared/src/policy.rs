@@ -26,6 +26,14 @@ impl Purpose {
     }
 }
 
+/// Where a sent code lives: one outstanding code per user, provider and purpose.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CodeSlot<'a> {
+    pub user_id: &'a str,
+    pub provider: ProviderType,
+    pub purpose: Purpose,
+}
+
 /// Refuses a send inside `minVerificationCodeSendPeriod` of the previous one to this user, else
 /// records this send. Returns the previous send time so a failed delivery can be undone.
 pub(crate) async fn reserve_send(
@@ -59,12 +67,15 @@ pub(crate) async fn reserve_send(
 /// send burns no counter. Only undoes it if no other send happened since.
 pub(crate) async fn release_send(
     core: &Core,
-    user_id: &str,
-    provider: ProviderType,
-    purpose: Purpose,
+    slot: CodeSlot<'_>,
     reserved_at: i64,
     previous: Option<i64>,
 ) -> Result<()> {
+    let CodeSlot {
+        user_id,
+        provider,
+        purpose,
+    } = slot;
     let mut tx = core.db.begin().await?;
     crate::db::lock_user(&mut tx, core.db.backend(), user_id).await?;
     sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3")
@@ -168,24 +179,30 @@ pub(crate) async fn record_success(tx: &mut Tx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-fn code_scope(user_id: &str, provider: ProviderType, purpose: Purpose) -> String {
-    format!("sent:{user_id}:{}:{}", provider.as_str(), purpose.as_str())
+fn code_scope(slot: CodeSlot<'_>) -> String {
+    format!(
+        "sent:{}:{}:{}",
+        slot.user_id,
+        slot.provider.as_str(),
+        slot.purpose.as_str()
+    )
 }
 
 /// Stores a freshly sent code as a keyed hash, replacing (invalidating) any earlier one.
 pub(crate) async fn store_code(
     core: &Core,
     tx: &mut Tx,
-    user_id: &str,
-    provider: ProviderType,
-    purpose: Purpose,
+    slot: CodeSlot<'_>,
     code: &str,
     now: i64,
     lifetime: i64,
 ) -> Result<()> {
-    let hash = core
-        .secrets
-        .code_hash(&code_scope(user_id, provider, purpose), code);
+    let hash = core.secrets.code_hash(&code_scope(slot), code);
+    let CodeSlot {
+        user_id,
+        provider,
+        purpose,
+    } = slot;
     sqlx::query(
         "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3",
     )
@@ -213,12 +230,15 @@ pub(crate) async fn store_code(
 pub(crate) async fn consume_code(
     core: &Core,
     tx: &mut Tx,
-    user_id: &str,
-    provider: ProviderType,
-    purpose: Purpose,
+    slot: CodeSlot<'_>,
     code: &str,
     now: i64,
 ) -> Result<bool> {
+    let CodeSlot {
+        user_id,
+        provider,
+        purpose,
+    } = slot;
     let row: Option<(String, i64)> = sqlx::query_as(
         "SELECT code_hash, expires_at FROM verification_codes \
          WHERE user_id = $1 AND provider = $2 AND purpose = $3",
@@ -231,9 +251,7 @@ pub(crate) async fn consume_code(
     let Some((stored, expires_at)) = row else {
         return Ok(false);
     };
-    let given = core
-        .secrets
-        .code_hash(&code_scope(user_id, provider, purpose), code);
+    let given = core.secrets.code_hash(&code_scope(slot), code);
     if now >= expires_at || !crate::secrets::hashes_equal(&stored, &given) {
         return Ok(false);
     }

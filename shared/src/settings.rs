@@ -355,24 +355,25 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_field() {
-        let mut s = TwoFaSettings::default();
-        s.min_verification_code_send_period = 4;
+        let with = |f: &dyn Fn(&mut TwoFaSettings)| {
+            let mut s = TwoFaSettings::default();
+            f(&mut s);
+            s
+        };
+        let s = with(&|s| s.min_verification_code_send_period = 4);
         assert_eq!(field_of(s.validate()), "minVerificationCodeSendPeriod");
 
-        let mut s = TwoFaSettings::default();
-        s.total_allowed_time_for_verification = 59;
+        let s = with(&|s| s.total_allowed_time_for_verification = 59);
         assert_eq!(field_of(s.validate()), "totalAllowedTimeForVerification");
 
-        let mut s = TwoFaSettings::default();
-        s.max_verification_failures_before_user_lockout = 65_536;
+        let s = with(&|s| s.max_verification_failures_before_user_lockout = 65_536);
         assert_eq!(
             field_of(s.validate()),
             "maxVerificationFailuresBeforeUserLockout"
         );
 
         for bad in ["3", "a:b", "0:10", "3:0", ""] {
-            let mut s = TwoFaSettings::default();
-            s.verification_code_check_rate_limit = Some(bad.into());
+            let s = with(&|s| s.verification_code_check_rate_limit = Some(bad.into()));
             assert_eq!(field_of(s.validate()), "verificationCodeCheckRateLimit");
         }
 

@@ -1,282 +1,52 @@
 //! Delivery tests for `stepgate_core::notify` against real servers on 127.0.0.1: an aiosmtpd
-//! process for email (tests/support/smtp_sink.py) and throw-away HTTP listeners standing in for
-//! Twilio and an SMS webhook. Nothing is mocked: the bytes on the wire are what gets checked.
+//! process for email (the `stepgate-tests` kit's SMTP sink) and throw-away axum listeners
+//! standing in for Twilio and an SMS webhook. Nothing is mocked: what arrives over the wire is
+//! what gets checked, read back with `mail-parser` and `form_urlencoded`.
 
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::Router;
 use base64::Engine as _;
+use mail_parser::{MessageParser, MimeHeaders as _};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stepgate_core::notify::{
     build_sms_sender, Mailer, NotifyError, SmsConfig, SmtpConfig, SmtpTls,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use stepgate_tests::free_port;
+use stepgate_tests::smtp::{Mail, SmtpSink};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 
-const PYTHON: &str = "/usr/bin/python3";
 const FROM: &str = "Stepgate <no-reply@stepgate.test>";
 
-// ---------------------------------------------------------------------------------------------
-// SMTP sink process
-// ---------------------------------------------------------------------------------------------
-
-/// A running smtp_sink.py; stopped (stdin closed, then killed if need be) on drop.
-struct SmtpSink {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl SmtpSink {
-    fn start(auth: Option<(&str, &str)>) -> SmtpSink {
-        require_aiosmtpd();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/smtp_sink.py");
-        assert!(script.is_file(), "missing {}", script.display());
-        let mut last_error = String::new();
-        // The free port is found by binding and releasing it, so another process may take it
-        // in between; try a few times before calling it a failure.
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
-            let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-            let mut command = Command::new(PYTHON);
-            command
-                .arg(&script)
-                .args(["--port", &port.to_string()])
-                .arg("--maildir")
-                .arg(dir.path().join("mail"))
-                .arg("--watch-stdin")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(stderr);
-            if let Some((user, password)) = auth {
-                command.args(["--auth-user", user, "--auth-password", password]);
-            }
-            let mut child = command.spawn().unwrap();
-            let stdout = child.stdout.take().unwrap();
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            let ready = rx
-                .recv_timeout(Duration::from_secs(20))
-                .is_ok_and(|line| line.trim() == "READY");
-            let stdin = child.stdin.take();
-            let sink = SmtpSink {
-                child,
-                stdin,
-                port,
-                dir,
-            };
-            if ready {
-                return sink;
-            }
-            last_error = sink.stderr();
-        }
-        panic!("smtp_sink.py did not print READY; its stderr:\n{last_error}");
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
-    }
-
-    fn config(&self) -> SmtpConfig {
-        SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
-            from: FROM.into(),
-            timeout_seconds: 5,
-        }
-    }
-
-    /// The stored messages, oldest first. The sink renames each file into place only once it
-    /// is complete, so every file listed here is a whole message.
-    fn messages(&self) -> Vec<Email> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("mail"))
-            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        paths.retain(|p| p.extension().is_some_and(|e| e == "eml"));
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| Email::parse(&std::fs::read(p).unwrap()))
-            .collect()
+/// A `SmtpConfig` for `sink`, sending as `FROM` without TLS or credentials.
+fn smtp_config(sink: &SmtpSink) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        from: FROM.into(),
+        timeout_seconds: 5,
     }
 }
 
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        drop(self.stdin.take()); // --watch-stdin: the sink shuts down cleanly on EOF
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The full header set of a received message, for what `Mail` does not carry.
+fn headers_of(mail: &Mail) -> mail_parser::Message<'_> {
+    MessageParser::default()
+        .parse(&mail.raw)
+        .expect("a parseable RFC 5322 message")
 }
 
-fn require_aiosmtpd() {
-    let probe = Command::new(PYTHON)
-        .args(["-c", "import aiosmtpd"])
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
-            "{PYTHON} cannot import aiosmtpd, which the SMTP tests need; install it with \
-             `apt-get install python3-aiosmtpd`\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!(
-            "cannot run {PYTHON} ({e}); the SMTP tests need it with aiosmtpd: \
-             `apt-get install python3 python3-aiosmtpd`"
-        ),
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Just enough RFC 5322 reading to check what lettre produced
-// ---------------------------------------------------------------------------------------------
-
-struct Email {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Email {
-    fn parse(raw: &[u8]) -> Email {
-        let text = String::from_utf8(raw.to_vec()).expect("the message is ASCII on the wire");
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .expect("headers end with a blank line");
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for line in head.split("\r\n") {
-            if line.starts_with([' ', '\t']) {
-                let last = headers.last_mut().expect("a continuation follows a header");
-                last.1.push_str(line);
-            } else {
-                let (name, value) = line.split_once(':').expect("a header line has a colon");
-                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-            }
-        }
-        let mut email = Email {
-            headers,
-            body: String::new(),
-        };
-        email.body = match email.header("content-transfer-encoding") {
-            Some(e) if e.eq_ignore_ascii_case("base64") => {
-                let compact: String = body.split_whitespace().collect();
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(compact)
-                        .unwrap(),
-                )
-                .unwrap()
-            }
-            Some(e) if e.eq_ignore_ascii_case("quoted-printable") => decode_qp(body),
-            _ => body.to_string(),
-        }
-        .replace("\r\n", "\n");
-        email
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The header with RFC 2047 encoded words decoded.
-    fn decoded(&self, name: &str) -> String {
-        let value = self
-            .header(name)
-            .unwrap_or_else(|| panic!("no {name} header"));
-        decode_words(value)
-    }
-}
-
-fn decode_qp(text: &str) -> String {
-    let text = text.replace("=\r\n", "");
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// Decodes RFC 2047 `=?charset?b?…?=` words (what lettre writes). Whitespace between two encoded
-/// words is dropped, as the RFC says; elsewhere it is kept.
-fn decode_words(value: &str) -> String {
-    let decode = |token: &str| -> Option<String> {
-        let inner = token.strip_prefix("=?")?.strip_suffix("?=")?;
-        let mut parts = inner.splitn(3, '?');
-        let (_charset, encoding, data) = (parts.next()?, parts.next()?, parts.next()?);
-        assert!(
-            encoding.eq_ignore_ascii_case("b"),
-            "unexpected encoding in {value}"
-        );
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .unwrap();
-        Some(String::from_utf8(bytes).unwrap())
-    };
-    // Split into alternating runs of whitespace and of other characters.
-    let mut tokens: Vec<String> = Vec::new();
-    for c in value.chars() {
-        match tokens.last_mut() {
-            Some(t) if t.starts_with(char::is_whitespace) == c.is_whitespace() => t.push(c),
-            _ => tokens.push(c.to_string()),
-        }
-    }
-    let mut out = String::new();
-    let mut space = String::new();
-    let mut previous_was_encoded = false;
-    for token in tokens {
-        if token.starts_with(char::is_whitespace) {
-            space = token;
-            continue;
-        }
-        let decoded = decode(&token);
-        if !(previous_was_encoded && decoded.is_some()) {
-            out.push_str(&space);
-        }
-        space.clear();
-        previous_was_encoded = decoded.is_some();
-        out.push_str(&decoded.unwrap_or(token));
-    }
-    out
+/// The single mailbox of an address header, as (display name, address).
+fn mailbox<'a>(address: Option<&'a mail_parser::Address<'_>>) -> (Option<&'a str>, &'a str) {
+    let address = address.expect("the header is present");
+    let list: Vec<_> = address.iter().collect();
+    assert_eq!(list.len(), 1, "one mailbox: {address:?}");
+    (list[0].name(), list[0].address().expect("an address"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +56,7 @@ fn decode_words(value: &str) -> String {
 #[tokio::test]
 async fn mail_reaches_a_real_smtp_server() {
     let sink = SmtpSink::start(None);
-    let mailer = Mailer::new(&sink.config()).unwrap();
+    let mailer = Mailer::new(&smtp_config(&sink)).unwrap();
     let body = "Your Stepgate code is 482913.\nIt expires in 5 minutes.";
     mailer
         .send("alice@example.com", "Your Stepgate code", body)
@@ -301,55 +71,73 @@ async fn mail_reaches_a_real_smtp_server() {
     let messages = sink.messages();
     assert_eq!(messages.len(), 2, "stderr: {}", sink.stderr());
     let m = &messages[0];
-    assert_eq!(m.header("from"), Some(FROM));
-    assert_eq!(m.header("to"), Some("alice@example.com"));
-    assert_eq!(m.header("subject"), Some("Your Stepgate code"));
-    assert!(m.header("content-type").is_some_and(|v| v
-        .to_ascii_lowercase()
-        .starts_with("text/plain; charset=utf-8")));
-    assert!(m.header("date").is_some(), "lettre sets Date");
-    let id = m.header("message-id").expect("a Message-ID is set");
-    assert!(
-        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
-        "{id}"
+    let h = headers_of(m);
+    assert_eq!(
+        mailbox(h.from()),
+        (Some("Stepgate"), "no-reply@stepgate.test")
     );
+    assert_eq!(mailbox(h.to()), (None, "alice@example.com"));
+    assert_eq!(m.subject, "Your Stepgate code");
+    let content_type = h.content_type().expect("a Content-Type is set");
+    assert_eq!(
+        (content_type.ctype(), content_type.subtype()),
+        ("text", Some("plain")),
+        "{content_type:?}"
+    );
+    assert!(
+        content_type
+            .attribute("charset")
+            .is_some_and(|c| c.eq_ignore_ascii_case("utf-8")),
+        "{content_type:?}"
+    );
+    assert!(h.date().is_some(), "lettre sets Date");
+    let id = h.message_id().expect("a Message-ID is set");
+    assert!(id.contains('@'), "{id}");
+    let raw_id = h.header_raw("Message-ID").unwrap().trim();
+    assert!(raw_id.starts_with('<') && raw_id.ends_with('>'), "{raw_id}");
     assert_eq!(m.body.trim_end(), body);
 
     let m = &messages[1];
-    assert_eq!(m.header("to"), Some("Bob <bob@example.com>"));
-    assert_ne!(m.header("message-id"), messages[0].header("message-id"));
+    let second = headers_of(m);
+    assert_eq!(mailbox(second.to()), (Some("Bob"), "bob@example.com"));
+    assert_ne!(second.message_id(), h.message_id());
 }
 
 #[tokio::test]
 async fn utf8_subject_and_body_survive() {
     let sink = SmtpSink::start(None);
-    let mailer = Mailer::new(&sink.config()).unwrap();
+    let mailer = Mailer::new(&smtp_config(&sink)).unwrap();
     let subject = "Code de vérification — Stepgate";
     let body = "Votre code : 305617.\nÀ bientôt, 日本語も大丈夫。";
     mailer.send("zoé@example.com", subject, body).await.unwrap();
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].decoded("subject"), subject);
+    assert_eq!(messages[0].subject, subject);
     assert_eq!(messages[0].body.trim_end(), body);
 }
 
 #[tokio::test]
 async fn header_injection_through_the_subject_is_neutralised() {
     let sink = SmtpSink::start(None);
-    let mailer = Mailer::new(&sink.config()).unwrap();
+    let mailer = Mailer::new(&smtp_config(&sink)).unwrap();
     mailer
         .send("alice@example.com", "Hi\r\nBcc: eve@example.com", "x")
         .await
         .unwrap();
     let m = &sink.messages()[0];
-    assert!(m.header("bcc").is_none());
-    assert_eq!(m.decoded("subject"), "Hi  Bcc: eve@example.com");
+    let h = headers_of(m);
+    assert!(
+        h.header("Bcc").is_none() && h.bcc().is_none(),
+        "{:?}",
+        h.headers()
+    );
+    assert_eq!(m.subject, "Hi  Bcc: eve@example.com");
 }
 
 #[tokio::test]
 async fn credentials_are_presented_with_auth() {
     let sink = SmtpSink::start(Some(("mailer", "s3cret pass")));
-    let mut config = sink.config();
+    let mut config = smtp_config(&sink);
 
     // The server demands AUTH: without credentials MAIL FROM is refused with 530.
     let anonymous = Mailer::new(&config).unwrap();
@@ -375,7 +163,7 @@ async fn credentials_are_presented_with_auth() {
 
     let messages = sink.messages();
     assert_eq!(messages.len(), 1, "stderr: {}", sink.stderr());
-    assert_eq!(messages[0].header("subject"), Some("Authenticated"));
+    assert_eq!(messages[0].subject, "Authenticated");
     assert_eq!(messages[0].body.trim_end(), "hello");
 }
 
@@ -465,108 +253,67 @@ async fn bad_addresses_and_config_are_errors_not_panics() {
 /// What the listener received.
 #[derive(Debug)]
 struct Request {
-    method: String,
+    method: Method,
+    /// Path and query, as sent.
     path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .get(name)
+            .map(|v| v.to_str().expect("a visible-ASCII header value"))
     }
 }
 
-/// Serves exactly one request with `status` and `body`, then hands the request back. It reads
-/// the head up to the blank line and then `Content-Length` bytes: reqwest sends form and JSON
-/// bodies with a length, and anything else is a test failure anyway.
+/// An axum server that answers every request with `status` and the JSON `body`, records each
+/// request into a channel, and shuts down (finishing the response in flight) once the first one
+/// has arrived; the handle yields that request.
 async fn one_request_server(
     status: u16,
     body: &'static str,
 ) -> (String, tokio::task::JoinHandle<Request>) {
+    let status = StatusCode::from_u16(status).unwrap();
+    let (record, mut recorded) = mpsc::unbounded_channel();
+    let app = Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, request_body: Bytes| {
+            let record = record.clone();
+            async move {
+                let path = uri
+                    .path_and_query()
+                    .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
+                let _ = record.send(Request {
+                    method,
+                    path,
+                    headers,
+                    body: request_body,
+                });
+                (status, [(header::CONTENT_TYPE, "application/json")], body)
+            }
+        },
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let handle = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed before the end of the headers");
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap().split(' ');
-        let method = request_line.next().unwrap().to_string();
-        let path = request_line.next().unwrap().to_string();
-        let headers: Vec<(String, String)> = lines
-            .map(|l| {
-                let (n, v) = l.split_once(':').unwrap();
-                (n.trim().to_string(), v.trim().to_string())
+        let (first_tx, first_rx) = oneshot::channel();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = first_tx.send(recorded.recv().await);
             })
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut request_body = buf[head_end + 4..].to_vec();
-        while request_body.len() < length {
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed before the end of the body");
-            request_body.extend_from_slice(&chunk[..n]);
-        }
-        let response = format!(
-            "HTTP/1.1 {status} Test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(response.as_bytes()).await.unwrap();
-        stream.shutdown().await.unwrap();
-        Request {
-            method,
-            path,
-            headers,
-            body: request_body,
-        }
+            .await
+            .unwrap();
+        first_rx
+            .await
+            .unwrap()
+            .expect("the listener received a request")
     });
     (base, handle)
 }
 
 fn form_decode(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 2;
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).unwrap()
-    };
-    std::str::from_utf8(body)
-        .unwrap()
-        .split('&')
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap();
-            (decode(k), decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 fn twilio(api_base: &str) -> SmsConfig {

@@ -174,7 +174,10 @@ impl Drop for SmtpSink {
 
 /// Fails (never skips) when the SMTP server cannot run, saying how to install it.
 pub fn require_aiosmtpd() {
-    match Command::new(PYTHON).args(["-c", "import aiosmtpd"]).output() {
+    match Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .output()
+    {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
             "{PYTHON} cannot import aiosmtpd, which the SMTP tests need; the test command \
