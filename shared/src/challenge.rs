@@ -272,7 +272,9 @@ impl Core {
             return Err(Error::ChallengeExpired);
         }
         let settings = self.twofa_settings_tx(&mut tx).await?;
-        let usable = self.usable_providers(&user.id, &settings).await?;
+        let usable = self
+            .usable_providers_on(&mut tx, &user.id, &settings)
+            .await?;
         let has = |p: ProviderType| usable.iter().any(|u| u.provider == p);
         if !has(provider) {
             return Err(Error::ProviderUnavailable(provider));

@@ -79,12 +79,24 @@ impl Core {
 
     /// Every provider the user enrolled, whether or not the platform offers it now.
     pub async fn enrolled_providers(&self, user_id: &str) -> Result<Vec<EnrolledProvider>> {
+        let mut conn = self.db.pool().acquire().await?;
+        self.enrolled_providers_on(&mut conn, user_id).await
+    }
+
+    /// As [`Core::enrolled_providers`], on a given connection: inside a policy transaction the
+    /// reads must use the transaction's own connection, or concurrent checks could exhaust the
+    /// pool while holding SQLite's write lock.
+    async fn enrolled_providers_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+    ) -> Result<Vec<EnrolledProvider>> {
         let rows = sqlx::query(
             "SELECT provider, is_default, config_enc, created_at, updated_at \
              FROM user_providers WHERE user_id = $1",
         )
         .bind(user_id)
-        .fetch_all(self.db.pool())
+        .fetch_all(&mut *conn)
         .await?;
         let mut out = Vec::new();
         for r in rows {
@@ -114,8 +126,18 @@ impl Core {
         user_id: &str,
         settings: &TwoFaSettings,
     ) -> Result<Vec<EnrolledProvider>> {
+        let mut conn = self.db.pool().acquire().await?;
+        self.usable_providers_on(&mut conn, user_id, settings).await
+    }
+
+    pub(crate) async fn usable_providers_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+        settings: &TwoFaSettings,
+    ) -> Result<Vec<EnrolledProvider>> {
         let mut list: Vec<EnrolledProvider> = self
-            .enrolled_providers(user_id)
+            .enrolled_providers_on(conn, user_id)
             .await?
             .into_iter()
             .filter(|p| settings.is_available(p.provider))
