@@ -208,6 +208,11 @@ impl Core {
             return Err(Error::Locked);
         }
         if user.disabled {
+            // A login cannot finish for a user disabled while it waited for the code.
+            let mut tx = self.db.begin().await?;
+            self.set_challenge_state(&mut tx, &c.id, ChallengeState::Failed, None, self.now())
+                .await?;
+            tx.commit().await?;
             return Err(Error::Disabled);
         }
         Ok((c, user))

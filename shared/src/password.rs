@@ -3,8 +3,9 @@
 //! Hashing and verifying are deliberately slow and CPU-bound (tens of milliseconds), so they
 //! are plain blocking functions: async callers must run them on
 //! `tokio::task::spawn_blocking` (the core does, in `Core::blocking`) rather than stall an
-//! executor thread. An unknown user costs one verification too ([`PasswordHasher::verify_unknown_user`]),
-//! so response time does not tell who has an account.
+//! executor thread. An unknown user costs one verification too
+//! ([`PasswordHasher::verify_unknown_user`]), so response time does not tell who has an
+//! account.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -64,7 +64,9 @@ impl Secrets {
             Ok(content) => parse_key_file(path, &content).map(Secrets::from_bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
-                rand::rngs::OsRng.fill_bytes(&mut key);
+                rand::rngs::OsRng.try_fill_bytes(&mut key).map_err(|e| {
+                    key_file_error(path, format!("cannot create it: no OS randomness: {e}"))
+                })?;
                 write_new_key(path, &key)
                     .map_err(|e| key_file_error(path, format!("cannot create it: {e}")))?;
                 // Read back rather than use `key`: another process may have won the race.
@@ -102,7 +104,6 @@ impl Secrets {
         };
         // The only failure XChaCha20-Poly1305 has is a message over 256 GiB, which cannot be
         // in memory here; a panic is better than silently storing nothing.
-        #[allow(clippy::expect_used)]
         let sealed = self
             .aead
             .encrypt(XNonce::from_slice(&nonce), payload)

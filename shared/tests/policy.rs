@@ -89,6 +89,11 @@ both_backends! {
         assert_eq!(env.core.check_code(&ctx(), &c2, Totp, &env.totp(&secret, 0)).await.unwrap(), CheckOutcome::Verified(Totp));
         // A finished challenge cannot be used again.
         assert!(matches!(env.core.check_code(&ctx(), &c2, Totp, "000000").await, Err(Error::ChallengeClosed)));
+        // A user disabled while a login waits for its code cannot finish it.
+        let c3 = login(&env, &u).await;
+        env.core.set_disabled(&ctx(), "bob", true).await.unwrap();
+        assert!(matches!(env.core.check_code(&ctx(), &c3, Totp, "000000").await, Err(Error::Disabled)));
+        assert_eq!(env.core.challenge(&c3).await.unwrap().state, ChallengeState::Failed);
     }
 
     async fn concurrent_checks_of_one_totp_code_succeed_exactly_once(b) {
