@@ -34,8 +34,9 @@ pub fn secret_to_base32(secret: &[u8]) -> String {
 /// The `otpauth://` URI that authenticator apps scan from a QR code, e.g.
 /// `otpauth://totp/Stepgate:alice?secret=…&issuer=Stepgate&algorithm=SHA1&digits=6&period=30`.
 ///
-/// Built here rather than with `TOTP::get_url`, which omits the default parameters (some apps
-/// then guess wrong) and whose checked constructor refuses a ':' in the issuer or account.
+/// Built here rather than with `TOTP::get_url`, which leaves out parameters at their defaults
+/// (spelling them out leaves no app to guess) and whose checked constructor refuses a ':' in
+/// the issuer or account.
 /// The Key URI format reserves ':' to separate issuer from account in the label, so a ':' in
 /// either is shown as a space instead; the label is only for display, the secret is what counts.
 /// An empty issuer is left out.
