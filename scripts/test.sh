@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential pkg-config       # C toolchain for -sys crates
+  build-essential pkg-config libssl-dev  # C toolchain and OpenSSL for -sys crates (josekit)
   postgresql                       # the PostgreSQL backend's tests
   oathtool                         # independent TOTP implementation to check ours against
   python3 python3-aiosmtpd         # a real SMTP server for email delivery tests

@@ -40,8 +40,7 @@ pub fn pkce_s256(verifier: &str) -> String {
 /// RFC 7636 §4.1: a verifier (and an S256 challenge) is 43–128 unreserved characters.
 pub fn is_pkce_value(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 

@@ -62,7 +62,11 @@ impl Error {
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        Self::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
+        Self::oauth(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
     }
 
     /// Client authentication failed (RFC 6749 §5.2): 401, with a Basic challenge when the

@@ -1,1 +1,24 @@
+//! Stepgate's OpenID Connect provider: `stepgate serve`, its login pages and the admin CLI.
+//!
+//! The provider never decides anything about the second factor: it asks
+//! [`stepgate_core::Core`] (`first_factor`, `second_factor_for`, `open_challenge`,
+//! `challenge_providers`, `send_code`, `check_code`) and issues a session, a code or a token
+//! only after the core said `Verified` (or, for a user with no second factor where none is
+//! required, after the password).
+//!
+//! Tests start it in-process: build a [`Core`](stepgate_core::Core), then
+//! [`App::new`]`(core).await?.serve(listener, shutdown)`.
 
+pub mod app;
+pub mod cli;
+pub mod crypto;
+pub mod error;
+pub mod metrics;
+pub mod oidc;
+pub mod params;
+pub mod state;
+pub mod store;
+pub mod templates;
+pub mod web;
+
+pub use app::{run, App, StartError};

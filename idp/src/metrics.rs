@@ -25,8 +25,8 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("stepgate".into()), None)
-            .unwrap_or_else(|_| Registry::new());
+        let registry =
+            Registry::new_custom(Some("stepgate".into()), None).unwrap_or_else(|_| Registry::new());
         Metrics {
             http_requests: counter(
                 &registry,

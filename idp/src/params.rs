@@ -21,7 +21,10 @@ impl Params {
     pub fn parse(input: &[u8]) -> Params {
         let mut values: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in form_urlencoded::parse(input) {
-            values.entry(k.into_owned()).or_default().push(v.into_owned());
+            values
+                .entry(k.into_owned())
+                .or_default()
+                .push(v.into_owned());
         }
         Params { values }
     }

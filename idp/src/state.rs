@@ -65,7 +65,10 @@ impl Settings {
             ("retired_key_lifetime", c.retired_key_lifetime),
         ] {
             if !(1..=MAX_LIFETIME).contains(&v) {
-                return Err(err(key, format!("must be between 1 and {MAX_LIFETIME} seconds")));
+                return Err(err(
+                    key,
+                    format!("must be between 1 and {MAX_LIFETIME} seconds"),
+                ));
             }
         }
         if c.retired_key_lifetime < c.access_token_lifetime.max(c.id_token_lifetime) {

@@ -12,7 +12,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html", include_str!("../templates/base.html")),
         ("error.html", include_str!("../templates/error.html")),
         ("login.html", include_str!("../templates/login.html")),
-        ("second_factor.html", include_str!("../templates/second_factor.html")),
+        (
+            "second_factor.html",
+            include_str!("../templates/second_factor.html"),
+        ),
         ("home.html", include_str!("../templates/home.html")),
         ("logout.html", include_str!("../templates/logout.html")),
     ] {

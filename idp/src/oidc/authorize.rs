@@ -30,7 +30,9 @@ pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_a
 pub fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => Error::internal_page("redirect target is not a valid header value").into_response(),
+        Err(_) => {
+            Error::internal_page("redirect target is not a valid header value").into_response()
+        }
     }
 }
 
@@ -86,9 +88,8 @@ fn bad_page(message: impl Into<String>) -> Rejection {
 /// Checks an authorization request; on success the client, the request to store, and
 /// whether `prompt=none` was asked (never stored: it only matters now).
 async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, bool), Rejection> {
-    let repeated = |r: crate::params::Repeated| {
-        bad_page(format!("The parameter {} is repeated.", r.0))
-    };
+    let repeated =
+        |r: crate::params::Repeated| bad_page(format!("The parameter {} is repeated.", r.0));
     let client_id = p
         .get("client_id")
         .map_err(repeated)?
@@ -126,10 +127,16 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
     };
     get("state")?;
     if get("request")?.is_some() {
-        return Err(fail("request_not_supported", "request objects are not supported"));
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
     }
     if get("request_uri")?.is_some() {
-        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     match get("response_type")? {
         Some("code") => {}
@@ -143,7 +150,10 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
     }
     if let Some(m) = get("response_mode")? {
         if m != "query" {
-            return Err(fail("invalid_request", "only response_mode=query is supported"));
+            return Err(fail(
+                "invalid_request",
+                "only response_mode=query is supported",
+            ));
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
@@ -169,7 +179,10 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
             return Err(fail("invalid_request", "code_challenge is malformed"));
         }
         (None, Some(_)) => {
-            return Err(fail("invalid_request", "code_challenge_method without code_challenge"));
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ));
         }
         (_, _) => {
             return Err(fail(
@@ -198,11 +211,18 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
         None => None,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
-            _ => return Err(fail("invalid_request", "max_age must be a non-negative integer")),
+            _ => {
+                return Err(fail(
+                    "invalid_request",
+                    "max_age must be a non-negative integer",
+                ))
+            }
         },
     };
     let nonce = get("nonce")?.map(str::to_string);
-    if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
+    if nonce.as_ref().is_some_and(|n| n.len() > 512)
+        || state.as_ref().is_some_and(|s| s.len() > 2048)
+    {
         return Err(fail("invalid_request", "nonce or state is too long"));
     }
     let acr_2fa = get("acr_values")?
@@ -271,7 +291,11 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
     }
 }
 
-pub async fn authorize_get(State(st): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+pub async fn authorize_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    RawQuery(q): RawQuery,
+) -> Response {
     let p = Params::parse(q.unwrap_or_default().as_bytes());
     handle(st, jar, p).await
 }

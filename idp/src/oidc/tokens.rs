@@ -165,7 +165,8 @@ pub async fn verify_own(st: &AppState, token: &str) -> Option<(JwtPayload, JwsHe
     (payload.issuer() == Some(st.settings.issuer.as_str())).then_some((payload, header))
 }
 
-/// A live access token: ours, `at+jwt`, unexpired, and neither it nor its grant revoked.
+/// A live access token: ours, `at+jwt`, unexpired, neither it nor its grant revoked, and its
+/// user (if any) still allowed to sign in.
 pub struct LiveAccess {
     pub claims: Map<String, Value>,
     pub grant: Grant,
@@ -187,8 +188,22 @@ pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<Li
     let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
         return Ok(None);
     };
-    let grant = grants::live_access_grant(st.core.db(), jti, now)
+    let Some(grant) = grants::live_access_grant(st.core.db(), jti, now)
         .await
-        .map_err(Error::server_error)?;
-    Ok(grant.map(|grant| LiveAccess { claims, grant }))
+        .map_err(Error::server_error)?
+    else {
+        return Ok(None);
+    };
+    // A user who was disabled or locked since loses what their tokens give at once.
+    if let Some(user_id) = &grant.user_id {
+        let user = st
+            .core
+            .user_by_id(user_id)
+            .await
+            .map_err(Error::server_error)?;
+        if !user.is_some_and(|u| !u.disabled && !u.locked) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(LiveAccess { claims, grant }))
 }

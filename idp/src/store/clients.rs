@@ -159,7 +159,10 @@ pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
     let parsed = url::Url::parse(uri)
         .map_err(|e| Error::invalid(field, format!("{uri:?} is not an absolute URL: {e}")))?;
     if parsed.fragment().is_some() {
-        return Err(Error::invalid(field, format!("{uri:?} must not contain a fragment")));
+        return Err(Error::invalid(
+            field,
+            format!("{uri:?} must not contain a fragment"),
+        ));
     }
     match parsed.scheme() {
         "https" => Ok(()),
@@ -191,8 +194,7 @@ pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
 /// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
@@ -257,7 +259,11 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
             new.client_id
         )));
     }
-    let grants: Vec<String> = new.grant_types.iter().map(|g| g.as_str().to_string()).collect();
+    let grants: Vec<String> = new
+        .grant_types
+        .iter()
+        .map(|g| g.as_str().to_string())
+        .collect();
     sqlx::query(
         "INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, \
          post_logout_redirect_uris, grant_types, scopes, require_2fa, id_token_alg, created_at, \

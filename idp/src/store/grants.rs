@@ -112,12 +112,7 @@ pub struct Code {
     pub expires_at: i64,
 }
 
-pub async fn insert_code(
-    db: &Db,
-    code: &str,
-    c: &Code,
-    now: i64,
-) -> Result<(), Error> {
+pub async fn insert_code(db: &Db, code: &str, c: &Code, now: i64) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO oidc_codes (code_hash, grant_id, redirect_uri, nonce, code_challenge, \
          created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -140,7 +135,9 @@ pub enum Use<T> {
     /// First use: it is now spent.
     First(T),
     /// It was spent before: the caller revokes its grant.
-    Again { grant_id: String },
+    Again {
+        grant_id: String,
+    },
     Unknown,
 }
 
@@ -164,11 +161,12 @@ pub async fn use_code(db: &Db, code: &str, now: i64) -> Result<Use<Code>, Error>
         code_challenge: r.try_get("code_challenge")?,
         expires_at: r.try_get("expires_at")?,
     };
-    let spent = sqlx::query("UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(&hash)
-        .execute(db.pool())
-        .await?;
+    let spent =
+        sqlx::query("UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(&hash)
+            .execute(db.pool())
+            .await?;
     Ok(if spent.rows_affected() == 1 {
         Use::First(code)
     } else {
@@ -247,7 +245,12 @@ pub async fn use_refresh(db: &Db, token: &str, now: i64) -> Result<Use<RefreshTo
     })
 }
 
-pub async fn insert_access(db: &Db, jti: &str, grant_id: &str, expires_at: i64) -> Result<(), Error> {
+pub async fn insert_access(
+    db: &Db,
+    jti: &str,
+    grant_id: &str,
+    expires_at: i64,
+) -> Result<(), Error> {
     sqlx::query("INSERT INTO oidc_access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)")
         .bind(jti)
         .bind(grant_id)
@@ -275,10 +278,12 @@ pub async fn live_access_grant(db: &Db, jti: &str, now: i64) -> Result<Option<Gr
 }
 
 pub async fn revoke_access(db: &Db, jti: &str, now: i64) -> Result<(), Error> {
-    sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(jti)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(jti)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }

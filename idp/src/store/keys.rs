@@ -71,11 +71,17 @@ fn generate(alg: SigningAlg, kid: &str) -> Result<(Jwk, Jwk), Error> {
     private.set_key_id(kid);
     private.set_algorithm(alg.as_str());
     private.set_key_use("sig");
-    let public = private.to_public_key().map_err(jose)?;
+    // josekit keeps only the key material when deriving the public key.
+    let mut public = private.to_public_key().map_err(jose)?;
+    public.set_key_id(kid);
+    public.set_algorithm(alg.as_str());
+    public.set_key_use("sig");
     Ok((private, public))
 }
 
-fn load(alg: SigningAlg, private: &Jwk) -> Result<(Box<dyn JwsSigner>, Box<dyn JwsVerifier>), Error> {
+type SignerPair = (Box<dyn JwsSigner>, Box<dyn JwsVerifier>);
+
+fn load(alg: SigningAlg, private: &Jwk) -> Result<SignerPair, Error> {
     let public = private.to_public_key().map_err(jose)?;
     Ok(match alg {
         SigningAlg::Es256 => (
@@ -116,7 +122,10 @@ impl Keys {
 
     /// `stepgate keys rotate`: a new active key per algorithm; the previous ones stop signing
     /// and leave the JWKS after `retired_key_lifetime` seconds.
-    pub async fn rotate(&self, retired_key_lifetime: i64) -> Result<Vec<(SigningAlg, String)>, Error> {
+    pub async fn rotate(
+        &self,
+        retired_key_lifetime: i64,
+    ) -> Result<Vec<(SigningAlg, String)>, Error> {
         let now = self.core.now();
         let mut fresh = Vec::new();
         for alg in SigningAlg::ALL {
@@ -132,7 +141,8 @@ impl Keys {
             .bind(alg.as_str())
             .execute(&mut *tx)
             .await?;
-            self.insert(&mut tx, alg, &kid, &private, &public, now).await?;
+            self.insert(&mut tx, alg, &kid, &private, &public, now)
+                .await?;
             tx.commit().await?;
             fresh.push((alg, kid));
         }
@@ -218,7 +228,10 @@ impl Keys {
         let alg = SigningAlg::parse(&alg_name)
             .ok_or_else(|| Error::Internal(format!("unknown key algorithm {alg_name}")))?;
         let sealed: String = row.try_get("private_enc")?;
-        let json = self.core.secrets().decrypt_from_string(&sealed, &aad(kid))?;
+        let json = self
+            .core
+            .secrets()
+            .decrypt_from_string(&sealed, &aad(kid))?;
         let private = Jwk::from_bytes(&json).map_err(jose)?;
         let (signer, verifier) = load(alg, &private)?;
         let key = Arc::new(LoadedKey {

@@ -10,9 +10,9 @@ use crate::error::Error;
 use crate::oidc::authorize::{issue_code, see_other};
 use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
 use crate::state::AppState;
+use crate::store::clients;
 use crate::store::requests::{self, AuthRequest};
 use crate::store::sessions::{self, Session};
-use crate::store::clients;
 use crate::templates::render;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -27,7 +27,10 @@ use stepgate_core::{Error as CoreError, ProviderType};
 
 /// The live browser session and its user, if the cookie names one whose user may still sign
 /// in (a disabled or locked account ends its sessions).
-pub async fn current_session(st: &AppState, jar: &CookieJar) -> Result<Option<(Session, User)>, Error> {
+pub async fn current_session(
+    st: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<(Session, User)>, Error> {
     let Some(token) = cookies::get(jar, cookies::SESSION) else {
         return Ok(None);
     };
@@ -59,7 +62,10 @@ pub fn amr_for(provider: Option<ProviderType>) -> Vec<String> {
 
 /// Loads the pending authorization request a login page works for; a missing or expired one
 /// is a page telling the user to start again from the application.
-pub async fn pending_request(st: &AppState, req: Option<&str>) -> Result<Option<AuthRequest>, Error> {
+pub async fn pending_request(
+    st: &AppState,
+    req: Option<&str>,
+) -> Result<Option<AuthRequest>, Error> {
     let Some(id) = req.filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
@@ -86,6 +92,13 @@ pub async fn finish_login(
     provider: Option<ProviderType>,
 ) -> Result<Response, Error> {
     let now = st.now();
+    // A new login replaces whatever session this browser had (no session fixation, no
+    // orphaned rows).
+    if let Some(previous) = cookies::get(&jar, cookies::SESSION) {
+        sessions::delete(st.core.db(), &previous)
+            .await
+            .map_err(Error::internal_page)?;
+    }
     let acr = if provider.is_some() { ACR_2FA } else { ACR_PWD };
     let (token, session) = sessions::create(
         st.core.db(),
@@ -110,7 +123,10 @@ pub async fn finish_login(
         return Ok((jar, see_other("/")).into_response());
     };
     // A request is answered once, even if the same login is submitted twice.
-    if !requests::take(st.core.db(), id).await.map_err(Error::internal_page)? {
+    if !requests::take(st.core.db(), id)
+        .await
+        .map_err(Error::internal_page)?
+    {
         return Ok((jar, see_other("/")).into_response());
     }
     let client = clients::get(st.core.db(), &req.client_id)
@@ -172,7 +188,13 @@ pub async fn login_get(
     let name = client_name(&st, req.as_ref()).await;
     let hint = req.as_ref().and_then(|r| r.login_hint.clone());
     let (jar, token) = csrf::ensure(&st, jar);
-    let page = login_page(&token, q.req.as_deref(), name.as_deref(), hint.as_deref(), None);
+    let page = login_page(
+        &token,
+        q.req.as_deref(),
+        name.as_deref(),
+        hint.as_deref(),
+        None,
+    );
     Ok((jar, page).into_response())
 }
 
@@ -206,7 +228,11 @@ pub async fn login_post(
     let req_id = form.req.as_deref().filter(|r| !r.is_empty());
     let req = pending_request(&st, req_id).await?;
     let ctx = addr.context();
-    let user = match st.core.first_factor(&ctx, &form.username, &form.password).await {
+    let user = match st
+        .core
+        .first_factor(&ctx, &form.username, &form.password)
+        .await
+    {
         Ok(u) => u,
         Err(e) => {
             let (outcome, status, message) = match &e {
@@ -249,9 +275,7 @@ pub async fn login_post(
         .await
         .map_err(Error::internal_page)?
     {
-        SecondFactor::Required => {
-            super::second_factor::start(&st, jar, &ctx, req_id, &user).await
-        }
+        SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
         SecondFactor::MustEnrol => Err(must_enrol_page()),
         SecondFactor::NotConfigured if needs_2fa => Err(must_enrol_page()),
         SecondFactor::NotConfigured => finish_login(&st, jar, req_id, &user, None).await,

@@ -1,0 +1,227 @@
+//! Assembling and running the server: [`App::new`] checks the settings and makes sure signing
+//! keys exist; [`App::router`] is the whole HTTP surface; [`App::serve`] runs it on a listener
+//! until the shutdown future completes, finishing in-flight requests first.
+
+use crate::error::Error;
+use crate::oidc::{authorize, discovery, end_session, revocation, token, userinfo};
+use crate::state::{AppState, Settings, SettingsError};
+use crate::web::{headers, home, login, second_factor};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use stepgate_core::Core;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Core(#[from] stepgate_core::Error),
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How often expired codes, tokens, sessions and requests are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Checks `[server]`, and creates the signing keys on first start.
+    pub async fn new(core: Core) -> Result<App, StartError> {
+        let settings = Settings::from_config(&core.config().server)?;
+        let state = AppState::new(core, settings);
+        state.keys.ensure().await?;
+        Ok(App { state })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Every route. Account and admin pages (issue 5) will be merged here as more routers on
+    /// the same state, behind the same security headers.
+    pub fn router(&self) -> Router {
+        // Endpoints that browser apps (public clients) call with fetch: any origin may, since
+        // they use no cookies, only client credentials or bearer tokens.
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+        let api = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration),
+            )
+            .route("/jwks", get(discovery::jwks))
+            .route("/token", post(token::token))
+            .route(
+                "/userinfo",
+                get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+            )
+            .route("/revoke", post(revocation::revoke))
+            .route("/introspect", post(revocation::introspect))
+            .layer(cors);
+        let oidc = Router::new()
+            .route(
+                "/authorize",
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .route(
+                "/end_session",
+                get(end_session::end_session_get).post(end_session::end_session_post),
+            )
+            .merge(api);
+        let pages = Router::new()
+            .route("/", get(home::home))
+            .route("/login", get(login::login_get).post(login::login_post))
+            .route(
+                "/login/2fa",
+                get(second_factor::page_get).post(second_factor::verify_post),
+            )
+            .route("/login/2fa/send", post(second_factor::send_post))
+            .route("/logout", post(home::logout_post))
+            .route("/static/style.css", get(stylesheet));
+        let ops = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics));
+        let mut router = oidc
+            .merge(pages)
+            .merge(ops)
+            .fallback(not_found)
+            .with_state(self.state.clone());
+        for layer in headers::layers() {
+            router = router.layer(layer);
+        }
+        router
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                count_requests,
+            ))
+            .layer(TraceLayer::new_for_http())
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let purge = tokio::spawn(purge_loop(self.state.clone()));
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        purge.abort();
+        result?;
+        Ok(())
+    }
+}
+
+/// Opens the core from `config` and serves on `listener` until `shutdown`.
+pub async fn run(
+    config: stepgate_core::config::Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let core = Core::open(config).await?;
+    App::new(core).await?.serve(listener, shutdown).await
+}
+
+async fn purge_loop(st: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::store::purge_expired(st.core.db(), st.now()).await {
+            tracing::warn!(error = %e, "could not purge expired OIDC state");
+        }
+    }
+}
+
+async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    st.metrics
+        .http_requests
+        .with_label_values(&[&method, &route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+async fn not_found() -> Error {
+    Error::page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no page at this address.",
+    )
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        crate::templates::STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers and signing keys exist.
+async fn readyz(State(st): State<AppState>) -> Response {
+    let db = sqlx::query_as::<_, (i64,)>(
+        "SELECT COUNT(*) FROM oidc_signing_keys WHERE retired_at IS NULL",
+    )
+    .fetch_one(st.core.db().pool())
+    .await;
+    match db {
+        Ok((n,)) if n > 0 => (StatusCode::OK, "ready\n").into_response(),
+        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "no signing key\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
+}

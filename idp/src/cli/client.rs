@@ -1,0 +1,161 @@
+//! `stepgate client …`: OpenID Connect clients. A confidential client's secret is printed
+//! once, as the last word of the last line, so scripts can take it with `tail -n1 | awk`.
+
+use super::{open_core, CliError, CliResult, Io};
+use crate::store::clients::{self, GrantType, NewClient, SigningAlg};
+use clap::Subcommand;
+use std::path::Path;
+use stepgate_core::Error;
+
+fn parse_grant(s: &str) -> Result<GrantType, String> {
+    GrantType::parse(s).ok_or_else(|| {
+        "expected authorization_code, refresh_token or client_credentials".to_string()
+    })
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(s).ok_or_else(|| "expected ES256 or RS256".to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. Default grants: authorization_code and refresh_token.
+    Add {
+        client_id: String,
+        /// A redirect URI, matched exactly (repeat for several).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A grant type the client may use (repeat for several).
+        #[arg(long = "grant", value_name = "GRANT", value_parser = parse_grant)]
+        grants: Vec<GrantType>,
+        /// A public client (browser or native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// A name shown on the sign-in page.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Every login to this client must pass a second factor.
+        #[arg(long = "require-2fa")]
+        require_2fa: bool,
+        /// Where the client may send users after logout (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A scope the client may ask for with client_credentials (repeat for several).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// How ID tokens are signed for this client.
+        #[arg(long = "id-token-alg", value_name = "ALG", default_value = "ES256", value_parser = parse_alg)]
+        id_token_alg: SigningAlg,
+    },
+    /// List clients.
+    List,
+    /// Remove a client and everything issued to it.
+    Remove { client_id: String },
+    /// Give a confidential client a new secret; the old one stops working at once.
+    RotateSecret { client_id: String },
+}
+
+fn named(e: Error, client_id: &str) -> CliError {
+    match e {
+        Error::NotFound("client") => CliError::Usage(format!("no client {client_id:?}")),
+        other => CliError::Core(other),
+    }
+}
+
+pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResult {
+    match cmd {
+        ClientCommand::Add {
+            client_id,
+            redirect_uris,
+            grants,
+            public,
+            name,
+            require_2fa,
+            post_logout_redirect_uris,
+            scopes,
+            id_token_alg,
+        } => {
+            let mut grant_types = if grants.is_empty() {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            } else {
+                grants
+            };
+            grant_types.dedup();
+            let core = open_core(config).await?;
+            let (client, secret) = clients::create(
+                core.db(),
+                NewClient {
+                    client_id,
+                    name,
+                    public,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    grant_types,
+                    scopes,
+                    require_2fa,
+                    id_token_alg,
+                },
+                core.now(),
+            )
+            .await?;
+            let out = &mut io.stdout;
+            writeln!(out, "client_id: {}", client.client_id)?;
+            writeln!(
+                out,
+                "type: {}",
+                if client.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                }
+            )?;
+            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+            writeln!(out, "grants: {}", grants.join(" "))?;
+            for uri in &client.redirect_uris {
+                writeln!(out, "redirect_uri: {uri}")?;
+            }
+            if let Some(secret) = secret {
+                writeln!(out, "client_secret (shown once): {secret}")?;
+            }
+        }
+        ClientCommand::List => {
+            let core = open_core(config).await?;
+            writeln!(
+                io.stdout,
+                "{:<24} {:<12} {:<11} {:<44} REDIRECT URIS",
+                "CLIENT_ID", "TYPE", "REQUIRE_2FA", "GRANTS"
+            )?;
+            for c in clients::list(core.db()).await? {
+                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                writeln!(
+                    io.stdout,
+                    "{:<24} {:<12} {:<11} {:<44} {}",
+                    c.client_id,
+                    if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    },
+                    if c.require_2fa { "yes" } else { "no" },
+                    grants.join(","),
+                    c.redirect_uris.join(" ")
+                )?;
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            let core = open_core(config).await?;
+            clients::remove(core.db(), &client_id)
+                .await
+                .map_err(|e| named(e, &client_id))?;
+            writeln!(io.stdout, "removed client {client_id}")?;
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let core = open_core(config).await?;
+            let secret = clients::rotate_secret(core.db(), &client_id, core.now())
+                .await
+                .map_err(|e| named(e, &client_id))?;
+            writeln!(io.stdout, "client_secret (shown once): {secret}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+//!
+//! With a valid `id_token_hint` for this browser's session (or when there is no session) the
+//! logout happens at once; otherwise the user confirms with a button, so a third-party page
+//! cannot sign people out. `post_logout_redirect_uri` must be registered for the client named
+//! by the hint or by `client_id`, exactly; anything else is a page, never a redirect.
+
+use crate::error::Error;
+use crate::oidc::tokens::verify_own;
+use crate::params::Params;
+use crate::state::AppState;
+use crate::templates::render;
+use crate::web::csrf;
+use crate::web::home::{after_logout, checked_post_logout_uri, end_browser_session};
+use crate::web::login::current_session;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use serde_json::Value;
+
+async fn handle(st: AppState, jar: CookieJar, p: Params) -> Result<Response, Error> {
+    let bad = |m: &str| Error::page(StatusCode::BAD_REQUEST, "Sign-out cannot continue", m);
+    let repeated = |_| bad("A parameter is repeated.");
+    let hint = match p.get("id_token_hint").map_err(repeated)? {
+        None => None,
+        Some(h) => {
+            let (payload, _) = verify_own(&st, h)
+                .await
+                .ok_or_else(|| bad("The id_token_hint is not an ID token issued here."))?;
+            Some(payload.claims_set().clone())
+        }
+    };
+    let hint_client = hint.as_ref().and_then(|c| match c.get("aud") {
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    });
+    let param_client = p.get("client_id").map_err(repeated)?.map(str::to_string);
+    if let (Some(a), Some(b)) = (&hint_client, &param_client) {
+        if a != b {
+            return Err(bad("client_id does not match the id_token_hint."));
+        }
+    }
+    let client_id = hint_client.or(param_client);
+    let state = p.get("state").map_err(repeated)?.map(str::to_string);
+    let redirect = checked_post_logout_uri(
+        &st,
+        client_id.as_deref(),
+        p.get("post_logout_redirect_uri").map_err(repeated)?,
+    )
+    .await?;
+    let session = current_session(&st, &jar).await?;
+    let hint_sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let confirmed = match &session {
+        None => true,
+        Some((s, _)) => hint_sid.as_deref() == Some(s.sid.as_str()),
+    };
+    if confirmed {
+        let jar = end_browser_session(&st, jar).await?;
+        return Ok(after_logout(jar, redirect, state.as_deref()));
+    }
+    let client_name = match &client_id {
+        Some(id) => crate::store::clients::get(st.core.db(), id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.display_name().to_string()),
+        None => None,
+    };
+    let (jar, token) = csrf::ensure(&st, jar);
+    let html = render(
+        "logout.html",
+        context! {
+            done => false,
+            csrf => token,
+            client_name,
+            client_id,
+            post_logout_redirect_uri => redirect,
+            state,
+        },
+    );
+    Ok((jar, html).into_response())
+}
+
+pub async fn end_session_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Error> {
+    handle(st, jar, Params::parse(q.unwrap_or_default().as_bytes())).await
+}
+
+pub async fn end_session_post(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    body: Bytes,
+) -> Result<Response, Error> {
+    handle(st, jar, Params::parse(&body)).await
+}

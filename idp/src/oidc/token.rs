@@ -1,0 +1,307 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3).
+//!
+//! - `authorization_code`: a code works once, within 60 s, for the client and redirect URI it
+//!   was issued to, with the PKCE verifier when a challenge was sent (and never a verifier
+//!   when none was, RFC 9700 §2.1.1). A second use fails and revokes the grant, so whatever
+//!   the first use issued stops working.
+//! - `refresh_token`: always rotated; presenting a spent refresh token revokes its family.
+//! - `client_credentials`: confidential clients acting for themselves, with the scopes they
+//!   were registered for.
+
+use super::client_auth::authenticate;
+use super::tokens::{issue_access_token, issue_id_token};
+use crate::crypto;
+use crate::error::Error;
+use crate::params::Params;
+use crate::state::AppState;
+use crate::store::clients::{Client, GrantType};
+use crate::store::grants::{self, Grant, Use};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use stepgate_core::users::User;
+
+pub async fn token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match handle(&st, &headers, &Params::parse(&body)).await {
+        Ok((grant_type, body)) => {
+            st.metrics.tokens.with_label_values(&[grant_type]).inc();
+            let mut resp = axum::Json(Value::Object(body)).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    st: &AppState,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<(&'static str, Map<String, Value>), Error> {
+    let grant_type = p
+        .get("grant_type")?
+        .ok_or_else(|| Error::invalid_request("grant_type is missing"))?;
+    let grant = GrantType::parse(grant_type).ok_or_else(|| {
+        Error::unsupported_grant_type(
+            "supported: authorization_code, refresh_token, client_credentials",
+        )
+    })?;
+    let client = authenticate(st, headers, p, false).await?;
+    if !client.allows(grant) {
+        return Err(Error::unauthorized_client(format!(
+            "this client may not use the {} grant",
+            grant.as_str()
+        )));
+    }
+    let body = match grant {
+        GrantType::AuthorizationCode => authorization_code(st, &client, p).await?,
+        GrantType::RefreshToken => refresh_token(st, &client, p).await?,
+        GrantType::ClientCredentials => client_credentials(st, &client, p).await?,
+    };
+    Ok((grant.as_str(), body))
+}
+
+/// The user a grant was made for, if they may still sign in; otherwise the grant is revoked.
+async fn live_user(st: &AppState, grant: &Grant) -> Result<User, Error> {
+    let user = match &grant.user_id {
+        Some(id) => st.core.user_by_id(id).await.map_err(Error::server_error)?,
+        None => None,
+    };
+    match user {
+        Some(u) if !u.disabled && !u.locked => Ok(u),
+        _ => {
+            grants::revoke(st.core.db(), &grant.id, st.now())
+                .await
+                .map_err(Error::server_error)?;
+            Err(Error::invalid_grant("the user can no longer sign in"))
+        }
+    }
+}
+
+/// The response of the code and refresh grants: access token, ID token, maybe a new refresh
+/// token (only for `offline_access` grants of clients allowed to refresh).
+async fn user_tokens(
+    st: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &User,
+    scopes: &[String],
+    nonce: Option<&str>,
+) -> Result<Map<String, Value>, Error> {
+    let access = issue_access_token(st, grant, scopes).await?;
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access.token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("expires_in".into(), json!(access.expires_in));
+    body.insert("scope".into(), json!(scopes.join(" ")));
+    if scopes.iter().any(|s| s == "openid") {
+        let id_token = issue_id_token(st, client, grant, user, nonce, &access.token).await?;
+        body.insert("id_token".into(), json!(id_token));
+    }
+    if grant.has_scope("offline_access") && client.allows(GrantType::RefreshToken) {
+        let refresh = crypto::random_token();
+        grants::insert_refresh(
+            st.core.db(),
+            &refresh,
+            &grant.id,
+            st.now(),
+            grant.expires_at,
+        )
+        .await
+        .map_err(Error::server_error)?;
+        body.insert("refresh_token".into(), json!(refresh));
+    }
+    Ok(body)
+}
+
+async fn authorization_code(
+    st: &AppState,
+    client: &Client,
+    p: &Params,
+) -> Result<Map<String, Value>, Error> {
+    let code = p
+        .get("code")?
+        .ok_or_else(|| Error::invalid_request("code is missing"))?;
+    let redirect_uri = p
+        .get("redirect_uri")?
+        .ok_or_else(|| Error::invalid_request("redirect_uri is missing"))?;
+    let verifier = p.get("code_verifier")?;
+    let now = st.now();
+    let db = st.core.db();
+    let issued = match grants::use_code(db, code, now)
+        .await
+        .map_err(Error::server_error)?
+    {
+        Use::Unknown => return Err(Error::invalid_grant("the code is invalid")),
+        Use::Again { grant_id } => {
+            grants::revoke(db, &grant_id, now)
+                .await
+                .map_err(Error::server_error)?;
+            tracing::warn!(client = %client.client_id, "an authorization code was used twice; its grant is revoked");
+            return Err(Error::invalid_grant(
+                "the code was already used; the tokens issued with it are revoked",
+            ));
+        }
+        Use::First(c) => c,
+    };
+    let grant = grants::get(db, &issued.grant_id)
+        .await
+        .map_err(Error::server_error)?
+        .ok_or_else(|| Error::invalid_grant("the code is invalid"))?;
+    if grant.client_id != client.client_id {
+        return Err(Error::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if now >= issued.expires_at {
+        return Err(Error::invalid_grant("the code has expired"));
+    }
+    if !grant.is_live(now) {
+        return Err(Error::invalid_grant("the grant was revoked"));
+    }
+    if issued.redirect_uri != redirect_uri {
+        return Err(Error::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    match (&issued.code_challenge, verifier) {
+        (Some(challenge), Some(v)) => {
+            if !crypto::is_pkce_value(v)
+                || !crypto::constant_time_eq(&crypto::pkce_s256(v), challenge)
+            {
+                return Err(Error::invalid_grant(
+                    "the PKCE code_verifier does not match",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid_grant("the PKCE code_verifier is missing"));
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid_grant(
+                "a code_verifier was sent but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = live_user(st, &grant).await?;
+    user_tokens(
+        st,
+        client,
+        &grant,
+        &user,
+        &grant.scopes,
+        issued.nonce.as_deref(),
+    )
+    .await
+}
+
+async fn refresh_token(
+    st: &AppState,
+    client: &Client,
+    p: &Params,
+) -> Result<Map<String, Value>, Error> {
+    let token = p
+        .get("refresh_token")?
+        .ok_or_else(|| Error::invalid_request("refresh_token is missing"))?;
+    let now = st.now();
+    let db = st.core.db();
+    let found = match grants::use_refresh(db, token, now)
+        .await
+        .map_err(Error::server_error)?
+    {
+        Use::Unknown => return Err(Error::invalid_grant("the refresh token is invalid")),
+        Use::Again { grant_id } => {
+            grants::revoke(db, &grant_id, now)
+                .await
+                .map_err(Error::server_error)?;
+            tracing::warn!(client = %client.client_id, "a spent refresh token was presented; its family is revoked");
+            return Err(Error::invalid_grant(
+                "the refresh token was already used; all tokens of this login are revoked",
+            ));
+        }
+        Use::First(r) => r,
+    };
+    let grant = grants::get(db, &found.grant_id)
+        .await
+        .map_err(Error::server_error)?
+        .ok_or_else(|| Error::invalid_grant("the refresh token is invalid"))?;
+    if grant.client_id != client.client_id {
+        return Err(Error::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if !grant.is_live(now) || now >= found.expires_at {
+        return Err(Error::invalid_grant(
+            "the refresh token has expired or was revoked",
+        ));
+    }
+    let scopes: Vec<String> = match p.get("scope")? {
+        None => grant.scopes.clone(),
+        Some(s) => {
+            let asked: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+            if let Some(extra) = asked.iter().find(|a| !grant.has_scope(a)) {
+                return Err(Error::invalid_scope(format!(
+                    "{extra} was not granted to this login"
+                )));
+            }
+            asked
+        }
+    };
+    let user = live_user(st, &grant).await?;
+    user_tokens(st, client, &grant, &user, &scopes, None).await
+}
+
+async fn client_credentials(
+    st: &AppState,
+    client: &Client,
+    p: &Params,
+) -> Result<Map<String, Value>, Error> {
+    if client.is_public() {
+        return Err(Error::unauthorized_client(
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let scopes: Vec<String> = match p.get("scope")? {
+        None => client.scopes.clone(),
+        Some(s) => {
+            let asked: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+            if let Some(extra) = asked.iter().find(|a| !client.scopes.contains(a)) {
+                return Err(Error::invalid_scope(format!(
+                    "{extra} is not registered for this client"
+                )));
+            }
+            asked
+        }
+    };
+    let now = st.now();
+    let grant = Grant {
+        id: crypto::random_token(),
+        client_id: client.client_id.clone(),
+        user_id: None,
+        sid: None,
+        scopes: scopes.clone(),
+        auth_time: None,
+        amr: Vec::new(),
+        acr: None,
+        created_at: now,
+        expires_at: now + st.settings.access_token_lifetime,
+        revoked_at: None,
+    };
+    grants::create(st.core.db(), &grant)
+        .await
+        .map_err(Error::server_error)?;
+    let access = issue_access_token(st, &grant, &scopes).await?;
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access.token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("expires_in".into(), json!(access.expires_in));
+    if !scopes.is_empty() {
+        body.insert("scope".into(), json!(scopes.join(" ")));
+    }
+    Ok(body)
+}

@@ -1,0 +1,494 @@
+//! The second-factor page, driven only by the core's challenge: `open_challenge`,
+//! `challenge_providers`, `send_code`, `check_code`. "Try another way" is another provider of
+//! the same challenge; every limit (send period, rate limit, lockout, time allowed) is the
+//! core's, and each of its refusals gets its own message here.
+//!
+//! The challenge id lives in the HttpOnly `stepgate_challenge` cookie only, never in a URL or
+//! a form, so a page or a log cannot leak the right to continue someone's login.
+
+use super::login::{finish_login, pending_request};
+use super::{cookies, csrf, ClientAddr};
+use crate::error::Error;
+use crate::oidc::authorize::see_other;
+use crate::state::AppState;
+use crate::templates::render;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use stepgate_core::challenge::{ChallengeState, CheckOutcome};
+use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::users::User;
+use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
+
+/// What the page says about a provider's prompt.
+fn prompt_for(p: &EnrolledProvider) -> String {
+    let dest = p.destination.as_deref().unwrap_or("you");
+    match p.provider {
+        ProviderType::Totp => "Enter the 6-digit code from your authenticator app".into(),
+        ProviderType::Sms => format!("Enter the 6-digit code we sent to {dest} by SMS"),
+        ProviderType::Email => format!("Enter the 6-digit code we sent to {dest} by email"),
+        ProviderType::BackupCode => "Enter one of your 8-digit backup codes".into(),
+    }
+}
+
+/// The "try another way" label of a provider.
+fn alternative_label(p: &EnrolledProvider) -> String {
+    let dest = p.destination.as_deref().unwrap_or("");
+    match p.provider {
+        ProviderType::Totp => "Use your authenticator app".into(),
+        ProviderType::Sms => format!("Send a code by SMS to {dest}"),
+        ProviderType::Email => format!("Send a code by email to {dest}"),
+        ProviderType::BackupCode => "Use a backup code".into(),
+    }
+}
+
+fn page_url(req: Option<&str>, provider: ProviderType, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(r) = req {
+        q.append_pair("req", r);
+    }
+    q.append_pair("provider", provider.as_str());
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!("/login/2fa?{}", q.finish())
+}
+
+fn restart_url(req: Option<&str>) -> String {
+    match req {
+        Some(r) => {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("req", r);
+            format!("/login?{}", q.finish())
+        }
+        None => "/login".into(),
+    }
+}
+
+#[derive(Serialize)]
+struct Alternative {
+    provider: &'static str,
+    label: String,
+    /// SMS/EMAIL: a button that sends a code; the others: a link.
+    sent: bool,
+    href: String,
+}
+
+/// What one rendering of the page shows.
+#[derive(Default)]
+struct View {
+    notice: Option<String>,
+    error: Option<String>,
+    /// The login cannot continue (locked, expired, closed): only "sign in again" is offered.
+    finished: bool,
+    status: Option<StatusCode>,
+}
+
+impl View {
+    fn error(status: StatusCode, message: impl Into<String>) -> View {
+        View {
+            error: Some(message.into()),
+            status: Some(status),
+            ..View::default()
+        }
+    }
+    fn finished(status: StatusCode, message: impl Into<String>) -> View {
+        View {
+            finished: true,
+            ..View::error(status, message)
+        }
+    }
+}
+
+/// Each refusal of the core gets its own words. Unexpected errors are ours.
+fn view_for(e: CoreError) -> Result<View, Error> {
+    Ok(match e {
+        CoreError::Locked => View::finished(
+            StatusCode::FORBIDDEN,
+            "Your account is locked after too many failed verification attempts. Ask an \
+             administrator to unlock it.",
+        ),
+        CoreError::RateLimited { retry_after } => View::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many attempts. Wait {retry_after} seconds and try again."),
+        ),
+        CoreError::ChallengeExpired => View::finished(
+            StatusCode::BAD_REQUEST,
+            "The time allowed for verification has run out. Sign in again.",
+        ),
+        CoreError::ChallengeClosed => View::finished(
+            StatusCode::BAD_REQUEST,
+            "This verification is already finished. Sign in again.",
+        ),
+        CoreError::NotFound(_) => View::finished(
+            StatusCode::BAD_REQUEST,
+            "Your sign-in has expired. Sign in again.",
+        ),
+        CoreError::Disabled => View::finished(StatusCode::FORBIDDEN, "This account is disabled."),
+        CoreError::SendTooSoon { retry_after } => View::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "A code was sent recently. Wait {retry_after} seconds before asking for another."
+            ),
+        ),
+        CoreError::SendFailed(_) => View::error(
+            StatusCode::BAD_GATEWAY,
+            "We could not send the code. Try again later, or try another way.",
+        ),
+        CoreError::ProviderUnavailable(_) => View::error(
+            StatusCode::BAD_REQUEST,
+            "That verification method is not available for your account.",
+        ),
+        CoreError::Invalid { message, .. } => View::error(StatusCode::BAD_REQUEST, message),
+        other => return Err(Error::internal_page(other)),
+    })
+}
+
+fn outcome_label(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::Locked => "locked",
+        CoreError::RateLimited { .. } => "rate_limited",
+        CoreError::ChallengeExpired | CoreError::NotFound(_) => "expired",
+        CoreError::ChallengeClosed => "closed",
+        _ => "error",
+    }
+}
+
+/// Renders the page for the challenge in the cookie.
+async fn render_page(
+    st: &AppState,
+    jar: CookieJar,
+    req: Option<&str>,
+    wanted: Option<ProviderType>,
+    mut view: View,
+) -> Result<Response, Error> {
+    let (jar, token) = csrf::ensure(st, jar);
+    let restart = restart_url(req);
+    let finished_page = |jar: CookieJar, view: View| {
+        let status = view.status.unwrap_or(StatusCode::BAD_REQUEST);
+        let html = render(
+            "second_factor.html",
+            context! { csrf => token, finished => true, error => view.error, restart => restart },
+        );
+        Ok((status, jar, html).into_response())
+    };
+    if view.finished {
+        return finished_page(jar, view);
+    }
+    let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
+        return finished_page(
+            jar,
+            View::finished(
+                StatusCode::BAD_REQUEST,
+                "Your sign-in has expired. Sign in again.",
+            ),
+        );
+    };
+    let challenge = match st.core.challenge(&id).await {
+        Ok(c) => c,
+        Err(e) => return finished_page(jar, view_for(e)?),
+    };
+    let closed = match challenge.state {
+        ChallengeState::Pending => None,
+        ChallengeState::Expired => Some(CoreError::ChallengeExpired),
+        ChallengeState::Locked => Some(CoreError::Locked),
+        ChallengeState::Verified | ChallengeState::Failed => Some(CoreError::ChallengeClosed),
+    };
+    if let Some(e) = closed {
+        return finished_page(jar, view_for(e)?);
+    }
+    let providers = match st.core.challenge_providers(&id).await {
+        Ok(p) => p,
+        Err(e) => return finished_page(jar, view_for(e)?),
+    };
+    let current = wanted
+        .and_then(|w| providers.iter().find(|p| p.provider == w))
+        .or_else(|| providers.iter().find(|p| p.is_default))
+        .or_else(|| providers.first());
+    let Some(current) = current else {
+        return finished_page(
+            jar,
+            View::finished(
+                StatusCode::FORBIDDEN,
+                "No second factor is available for your account any more. Ask your \
+                 administrator.",
+            ),
+        );
+    };
+    if wanted.is_some_and(|w| w != current.provider) && view.error.is_none() {
+        view.error = Some("That verification method is not available for your account.".into());
+    }
+    let alternatives: Vec<Alternative> = providers
+        .iter()
+        .filter(|p| p.provider != current.provider)
+        .map(|p| Alternative {
+            provider: p.provider.as_str(),
+            label: alternative_label(p),
+            sent: p.provider.is_sent(),
+            href: page_url(req, p.provider, &[]),
+        })
+        .collect();
+    let html = render(
+        "second_factor.html",
+        context! {
+            csrf => token,
+            req,
+            provider => current.provider.as_str(),
+            prompt => prompt_for(current),
+            digits => current.provider.code_digits(),
+            can_resend => current.provider.is_sent(),
+            alternatives,
+            notice => view.notice,
+            error => view.error,
+            finished => false,
+            restart,
+        },
+    );
+    Ok((view.status.unwrap_or(StatusCode::OK), jar, html).into_response())
+}
+
+/// Sends a code with `provider` and says how it went, as a view.
+async fn send(
+    st: &AppState,
+    ctx: &RequestContext,
+    challenge_id: &str,
+    provider: ProviderType,
+) -> Result<View, Error> {
+    match st.core.send_code(ctx, challenge_id, provider).await {
+        Ok(sent) => Ok(View {
+            notice: Some(format!("We sent a code to {}.", sent.destination)),
+            ..View::default()
+        }),
+        Err(e) => view_for(e),
+    }
+}
+
+/// After a correct password: opens the challenge, sends the default provider's code when it is
+/// SMS or email, and shows the page.
+pub async fn start(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    req: Option<&str>,
+    user: &User,
+) -> Result<Response, Error> {
+    let challenge = match st.core.open_challenge(ctx, user).await {
+        Ok(c) => c,
+        Err(e) => {
+            let view = view_for(e)?;
+            let (jar, token) = csrf::ensure(st, jar);
+            let html = render(
+                "second_factor.html",
+                context! { csrf => token, finished => true, error => view.error, restart => restart_url(req) },
+            );
+            return Ok((view.status.unwrap_or(StatusCode::FORBIDDEN), jar, html).into_response());
+        }
+    };
+    let jar = jar.add(cookies::build(
+        cookies::CHALLENGE,
+        challenge.id.clone(),
+        st.settings.secure_cookies,
+    ));
+    let providers = st
+        .core
+        .challenge_providers(&challenge.id)
+        .await
+        .map_err(Error::internal_page)?;
+    let default = providers
+        .iter()
+        .find(|p| p.is_default)
+        .or_else(|| providers.first())
+        .map(|p| p.provider);
+    let Some(default) = default else {
+        return render_page(st, jar, req, None, View::default()).await;
+    };
+    let status: Vec<(&str, String)> = if default.is_sent() {
+        match st.core.send_code(ctx, &challenge.id, default).await {
+            Ok(_) => vec![("status", "sent".into())],
+            Err(CoreError::SendTooSoon { retry_after }) => {
+                vec![
+                    ("status", "too_soon".into()),
+                    ("wait", retry_after.to_string()),
+                ]
+            }
+            Err(CoreError::SendFailed(_)) => vec![("status", "send_failed".into())],
+            Err(e) => {
+                let view = view_for(e)?;
+                return render_page(st, jar, req, Some(default), view).await;
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let extra: Vec<(&str, &str)> = status.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Ok((jar, see_other(&page_url(req, default, &extra))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    req: Option<String>,
+    provider: Option<String>,
+    status: Option<String>,
+    wait: Option<i64>,
+}
+
+pub async fn page_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, Error> {
+    let req = q.req.as_deref().filter(|r| !r.is_empty());
+    let wanted = q.provider.as_deref().and_then(|p| p.parse().ok());
+    let view = match q.status.as_deref() {
+        Some("sent") => {
+            // Name the destination the core masks, from the challenge's provider list.
+            let dest = match (cookies::get(&jar, cookies::CHALLENGE), wanted) {
+                (Some(id), Some(w)) => st
+                    .core
+                    .challenge_providers(&id)
+                    .await
+                    .ok()
+                    .and_then(|ps| ps.into_iter().find(|p| p.provider == w))
+                    .and_then(|p| p.destination),
+                _ => None,
+            };
+            View {
+                notice: Some(match dest {
+                    Some(d) => format!("We sent a code to {d}."),
+                    None => "We sent you a code.".into(),
+                }),
+                ..View::default()
+            }
+        }
+        Some("too_soon") => view_for(CoreError::SendTooSoon {
+            retry_after: q.wait.unwrap_or(0).max(0),
+        })?,
+        Some("send_failed") => View::error(
+            StatusCode::OK,
+            "We could not send the code. Try again later, or try another way.",
+        ),
+        _ => View::default(),
+    };
+    let view = View {
+        status: Some(StatusCode::OK),
+        ..view
+    };
+    render_page(&st, jar, req, wanted, view).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    req: Option<String>,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn verify_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req = form.req.as_deref().filter(|r| !r.is_empty());
+    pending_request(&st, req).await?;
+    let Ok(provider) = form.provider.parse::<ProviderType>() else {
+        let view = View::error(StatusCode::BAD_REQUEST, "Choose a verification method.");
+        return render_page(&st, jar, req, None, view).await;
+    };
+    let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
+        let view = View::finished(
+            StatusCode::BAD_REQUEST,
+            "Your sign-in has expired. Sign in again.",
+        );
+        return render_page(&st, jar, req, None, view).await;
+    };
+    let ctx = addr.context();
+    let label = provider.as_str();
+    match st.core.check_code(&ctx, &id, provider, &form.code).await {
+        Ok(CheckOutcome::Verified(used)) => {
+            st.metrics
+                .second_factor
+                .with_label_values(&[used.as_str(), "verified"])
+                .inc();
+            let challenge = st.core.challenge(&id).await.map_err(Error::internal_page)?;
+            let user = st
+                .core
+                .user_by_id(&challenge.user_id)
+                .await
+                .map_err(Error::internal_page)?
+                .ok_or_else(|| Error::internal_page("the verified user vanished"))?;
+            finish_login(&st, jar, req, &user, Some(used)).await
+        }
+        Ok(CheckOutcome::WrongCode { attempts_left }) => {
+            st.metrics
+                .second_factor
+                .with_label_values(&[label, "wrong_code"])
+                .inc();
+            let message = match attempts_left {
+                Some(n) => format!(
+                    "That code is not right. {n} attempt{} left before the account is locked.",
+                    if n == 1 { "" } else { "s" }
+                ),
+                None => "That code is not right. Try again.".into(),
+            };
+            let view = View::error(StatusCode::OK, message);
+            render_page(&st, jar, req, Some(provider), view).await
+        }
+        Err(e) => {
+            st.metrics
+                .second_factor
+                .with_label_values(&[label, outcome_label(&e)])
+                .inc();
+            if matches!(e, CoreError::Locked) {
+                // This check locked the account, or found it locked by another door.
+                st.metrics.lockouts.with_label_values(&["oidc"]).inc();
+            }
+            let view = view_for(e)?;
+            render_page(&st, jar, req, Some(provider), view).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    req: Option<String>,
+    #[serde(default)]
+    provider: String,
+}
+
+/// "Resend code", and "try another way" towards SMS or email.
+pub async fn send_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<SendForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req = form.req.as_deref().filter(|r| !r.is_empty());
+    pending_request(&st, req).await?;
+    let provider = form.provider.parse::<ProviderType>().ok();
+    let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
+        let view = View::finished(
+            StatusCode::BAD_REQUEST,
+            "Your sign-in has expired. Sign in again.",
+        );
+        return render_page(&st, jar, req, provider, view).await;
+    };
+    let view = match provider {
+        Some(p) if p.is_sent() => send(&st, &addr.context(), &id, p).await?,
+        Some(_) => View::default(),
+        None => View::error(StatusCode::BAD_REQUEST, "Choose a verification method."),
+    };
+    render_page(&st, jar, req, provider, view).await
+}
