@@ -34,6 +34,16 @@ pub enum EventKind {
     UserEnabled,
     PasswordChanged,
     SettingsChanged,
+    /// A login finished: the front door created a session (OIDC) or returned success (PAM).
+    LoginCompleted,
+    SessionEnded,
+    /// An authorization code or refresh token was presented twice; what it issued is revoked.
+    TokenReuseDetected,
+    ClientCreated,
+    ClientUpdated,
+    ClientRemoved,
+    ClientSecretRotated,
+    SigningKeyRotated,
 }
 
 impl EventKind {
@@ -60,6 +70,14 @@ impl EventKind {
             EventKind::UserEnabled => "user_enabled",
             EventKind::PasswordChanged => "password_changed",
             EventKind::SettingsChanged => "settings_changed",
+            EventKind::LoginCompleted => "login_completed",
+            EventKind::SessionEnded => "session_ended",
+            EventKind::TokenReuseDetected => "token_reuse_detected",
+            EventKind::ClientCreated => "client_created",
+            EventKind::ClientUpdated => "client_updated",
+            EventKind::ClientRemoved => "client_removed",
+            EventKind::ClientSecretRotated => "client_secret_rotated",
+            EventKind::SigningKeyRotated => "signing_key_rotated",
         }
     }
 }
@@ -97,6 +115,15 @@ impl<'a> Event<'a> {
         self.detail = Some(d.into());
         self
     }
+}
+
+/// Writes one event on its own, for front-door events that change nothing else in the core
+/// (a completed login, a revoked token family, a client change).
+pub async fn record_alone(core: &crate::Core, ctx: &RequestContext, e: Event<'_>) -> Result<()> {
+    let mut tx = core.db().begin().await?;
+    record(&mut tx, ctx, core.now(), e).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) -> Result<()> {

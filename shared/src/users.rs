@@ -211,6 +211,13 @@ impl Core {
         rows.iter().map(user_from_row).collect()
     }
 
+    pub async fn user_count(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(n)
+    }
+
     pub async fn require_user(&self, username: &str) -> Result<User> {
         self.user_by_username(username)
             .await?
