@@ -1,1 +1,8 @@
+//! Stepgate's end-to-end tests, in one test binary (linking is the slow part of a Rust test
+//! suite, so every area is a module here rather than a binary of its own).
 
+mod support;
+
+mod cli;
+mod oidc;
+mod pam;

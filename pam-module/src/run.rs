@@ -1,0 +1,106 @@
+//! One module call from start to finish: configuration, a runtime, the core, the flow, and a
+//! clean exit that leaves nothing running in the host process.
+//!
+//! The tokio runtime is current-thread (no worker threads) and lives only for the call; the
+//! core's database pool is closed before the runtime is shut down, which ends the SQLite
+//! driver's per-connection threads and any PostgreSQL sockets, and the runtime's shutdown joins
+//! its blocking-pool threads (argon2 in password mode, file writes). PAM hosts fork after
+//! authentication (sshd, login), and a thread or socket left behind would leak into every child.
+
+use crate::args::Args;
+use crate::conversation::Conversation;
+use crate::files;
+use crate::flow;
+use crate::outcome::{Outcome, Verdict};
+use std::time::Duration;
+use stepgate_core::{Core, RequestContext, Source};
+
+/// What the host told PAM about this login.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub username: String,
+    /// `PAM_SERVICE` (`sshd`, `login`, `sudo`…).
+    pub service: Option<String>,
+    /// `PAM_RHOST`: where the login comes from, for the audit log.
+    pub rhost: Option<String>,
+}
+
+impl Request {
+    /// The audit context: the PAM door, the service (`service_id=` wins), the remote host.
+    pub fn context(&self, args: &Args) -> RequestContext {
+        let mut ctx = RequestContext::new(Source::Pam);
+        if let Some(service) = args.service_id.as_ref().or(self.service.as_ref()) {
+            ctx = ctx.with_service(service.clone());
+        }
+        if let Some(rhost) = self.rhost.as_ref().filter(|h| !h.is_empty()) {
+            ctx = ctx.with_remote_addr(rhost.clone());
+        }
+        ctx
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Authenticate,
+    Account,
+}
+
+/// How long the runtime's shutdown may wait for a straggling blocking task before the module
+/// returns anyway: a hung host is worse than a thread finishing on its own.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The most database connections one PAM call may open. The core reads beside an open
+/// transaction, so it needs two at times; the pool opens them lazily, and each SQLite
+/// connection is a thread while it lives, so a login uses few even with this headroom.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// Runs `op` for `request`, reading the configuration named in `args`.
+pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Conversation) -> Outcome {
+    if request.username.is_empty() {
+        return Outcome::new(Verdict::UserUnknown, "empty user name");
+    }
+    let mut config = match files::load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            conv.error("Two-factor verification is not set up correctly; ask an administrator.");
+            return Outcome::new(Verdict::AuthInfoUnavail, format!("refusing to work: {e}"));
+        }
+    };
+    config.database.max_connections = config.database.max_connections.min(MAX_CONNECTIONS);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(2)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::AuthInfoUnavail,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let ctx = request.context(args);
+    let outcome = runtime.block_on(async {
+        let core = match Core::open(config).await {
+            Ok(core) => core,
+            Err(e) => {
+                conv.error("Two-factor verification is unavailable right now; try again later.");
+                return Outcome::new(
+                    Verdict::AuthInfoUnavail,
+                    format!("cannot open the Stepgate core: {e}"),
+                );
+            }
+        };
+        let outcome = match op {
+            Operation::Authenticate => {
+                flow::authenticate(&core, &ctx, args, &request.username, conv).await
+            }
+            Operation::Account => flow::account(&core, &request.username, conv).await,
+        };
+        core.close().await;
+        outcome
+    });
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    outcome
+}
