@@ -7,6 +7,7 @@
 #   scripts/test.sh -- ARGS    # extra arguments for `cargo test`
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
 
 PACKAGES=(
   build-essential pkg-config libssl-dev  # C toolchain and OpenSSL for -sys crates (josekit)
@@ -14,6 +15,7 @@ PACKAGES=(
   oathtool                         # independent TOTP implementation to check ours against
   python3 python3-aiosmtpd         # a real SMTP server for email delivery tests
   libpam0g-dev pamtester           # the PAM module and its tests
+  openssh-server openssh-client    # a real sshd and ssh client through the PAM module
 )
 
 need_install=()
