@@ -82,7 +82,7 @@ pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Convers
     };
     let ctx = request.context(args);
     let outcome = runtime.block_on(async {
-        let core = match Core::open(config).await {
+        let core = match Core::open_existing(config).await {
             Ok(core) => core,
             Err(e) => {
                 conv.error("Two-factor verification is unavailable right now; try again later.");

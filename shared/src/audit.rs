@@ -128,8 +128,8 @@ pub async fn record_alone(core: &crate::Core, ctx: &RequestContext, e: Event<'_>
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(at)
     .bind(e.user_id)
@@ -139,6 +139,7 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) ->
     .bind(ctx.source.as_str())
     .bind(ctx.remote_addr.as_deref())
     .bind(e.detail)
+    .bind(ctx.service.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -156,6 +157,8 @@ pub struct AuditRecord {
     pub source: String,
     pub remote_addr: Option<String>,
     pub detail: Option<String>,
+    /// The PAM service or `service_id=` for events from the PAM door.
+    pub service: Option<String>,
 }
 
 /// What to list; every field narrows the result.
@@ -175,7 +178,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
     let limit = i64::from(f.limit.clamp(1, 1000));
     // Each optional filter is `($n IS NULL OR col = $n)` so the statement text stays fixed.
     let rows = sqlx::query(
-        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail \
+        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail, service \
          FROM audit_events \
          WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
            AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR at >= $4) \
@@ -203,6 +206,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
                 source: r.try_get("source")?,
                 remote_addr: r.try_get("remote_addr")?,
                 detail: r.try_get("detail")?,
+                service: r.try_get("service")?,
             })
         })
         .collect()

@@ -83,6 +83,9 @@ pub struct DatabaseConfig {
     /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
     pub url: String,
     pub max_connections: u32,
+    /// How long to wait for a connection before giving up (a PAM login waits this long when
+    /// the database is down).
+    pub connect_timeout_seconds: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -90,6 +93,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://data/stepgate.db".into(),
             max_connections: 8,
+            connect_timeout_seconds: 5,
         }
     }
 }
@@ -376,6 +380,12 @@ impl Config {
             return Err((
                 "database.url".into(),
                 format!("{url:?} must start with sqlite:// or postgres://"),
+            ));
+        }
+        if !(1..=300).contains(&self.database.connect_timeout_seconds) {
+            return Err((
+                "database.connect_timeout_seconds".into(),
+                "must be between 1 and 300".into(),
             ));
         }
         if self.database.max_connections == 0 {

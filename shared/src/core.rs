@@ -87,8 +87,24 @@ impl Core {
     }
 
     pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Core> {
+        Self::build(config, clock, true).await
+    }
+
+    /// Opens a database that `stepgate serve` already migrated, without touching its schema
+    /// (for the PAM module, which runs inside other programs).
+    pub async fn open_existing(config: Config) -> Result<Core> {
+        Self::build(config, Arc::new(SystemClock), false).await
+    }
+
+    async fn build(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> Result<Core> {
         let secrets = Secrets::load_or_create(&config.secrets.key_file)?;
-        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        let (url, max) = (&config.database.url, config.database.max_connections);
+        let timeout = std::time::Duration::from_secs(config.database.connect_timeout_seconds);
+        let db = if migrate {
+            Db::connect(url, max, timeout).await?
+        } else {
+            Db::connect_existing(url, max, timeout).await?
+        };
         let mailer = match &config.smtp {
             Some(smtp) => Some(Arc::new(
                 Mailer::new(smtp).map_err(|e| Error::invalid("smtp", e.to_string()))?,

@@ -35,7 +35,41 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 impl Db {
     /// Connects, prepares SQLite for several writing processes, and applies migrations.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Db> {
+    pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<Db> {
+        let db = Self::open_pool(url, max_connections, timeout).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects to a database that `stepgate serve` has already migrated, and checks that it
+    /// has. The PAM module uses this: it runs inside sshd or sudo, where changing the schema
+    /// (and waiting on the migration lock) has no business happening.
+    pub async fn connect_existing(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> Result<Db> {
+        let db = Self::open_pool(url, max_connections, timeout).await?;
+        let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap_or_default();
+        let missing = db
+            .migrator()
+            .iter()
+            .any(|m| !applied.iter().any(|(v,)| *v == m.version));
+        if missing {
+            db.close().await;
+            return Err(crate::error::Error::Internal(
+                "the database schema is missing or older than this program: start \
+                 `stepgate serve` (which migrates it) once with this configuration"
+                    .into(),
+            ));
+        }
+        Ok(db)
+    }
+
+    async fn open_pool(url: &str, max_connections: u32, timeout: Duration) -> Result<Db> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
@@ -52,7 +86,7 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -68,17 +102,18 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db { pool, backend };
-        db.migrate().await?;
-        Ok(db)
+        Ok(Db { pool, backend })
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        self.migrator().run(&self.pool).await?;
         Ok(())
     }
 

@@ -522,7 +522,7 @@ async fn pamtester_unreachable_database_fails_closed() {
 /// enrolled for SSH with `stepgate user enroll-totp`, locked through PAM; the web login is then
 /// refused, and `stepgate user unlock` restores both doors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pamtester_lockout_locks_the_web_login_and_stepgate_user_unlock_restores_both() {
+async fn pamtester_lockout_and_replay_are_shared_with_the_web_login_and_unlock_restores_both() {
     use crate::oidc::{code_from, enter_code, password, start};
     use crate::support::{relying_party, Backend, Browser, Server};
     require_root_and_pamtester();
@@ -580,10 +580,28 @@ async fn pamtester_lockout_locks_the_web_login_and_stepgate_user_unlock_restores
 
     server.cli_ok(&["user", "unlock", "grace"], "").await;
     // Both doors work again: the web login (code at the server's clock)...
+    let web_code = server.totp(&secret_b32);
     let page = password(&browser, started.url.as_str(), "grace", PASSWORD).await;
-    let done = enter_code(&browser, &page, &server.totp(&secret_b32)).await;
+    let done = enter_code(&browser, &page, &web_code).await;
     code_from(&done, &started, &server.issuer);
-    // ...and PAM, with the next step's code (the web login used this step's: no replay).
+    // ...and PAM, where the code the web login just used is a replay...
+    let once = Service::new(&[format!(
+        "auth required {{module}} config={} tries=1",
+        server.config_path.display()
+    )]);
+    let f = dialogue(
+        &once,
+        "grace",
+        &["authenticate"],
+        None,
+        &[(TOTP_PROMPT, &web_code)],
+    );
+    assert!(
+        f.failed_with(AUTH_ERR),
+        "a code used on the web must not work over PAM: {f:?}"
+    );
+    assert!(f.stderr.contains("Wrong code."), "{f:?}");
+    // ...and the next step's code passes.
     let f = dialogue(
         &svc,
         "grace",
@@ -646,4 +664,33 @@ async fn sshd_keyboard_interactive_runs_a_command_with_the_right_code_only() {
     assert_eq!(ok.source, "pam");
     assert_eq!(ok.remote_addr.as_deref(), Some("127.0.0.1"));
     assert_eq!(ev.iter().filter(|e| e.event == "code_check_bad").count(), 1);
+}
+
+/// A prompt with spaces is written `[prompt=…]` in the PAM file; Linux-PAM hands it over whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pamtester_prompt_argument_with_spaces_in_brackets() {
+    require_root_and_pamtester();
+    let site = Site::new(None, "").await;
+    let (_, secret) = site.totp_user("kim").await;
+    let svc = Service::new(&[format!(
+        "auth required {{module}} config={} [prompt=Stepgate code for {{provider}}:] service_id=bastion",
+        site.config_path.display()
+    )]);
+    let f = dialogue(
+        &svc,
+        "kim",
+        &["authenticate"],
+        None,
+        &[("Stepgate code for authenticator app: ", &totp(&secret, 0))],
+    );
+    assert!(f.succeeded(), "{f:?}");
+    f.assert_clean();
+    // service_id= names the door's service in the audit log.
+    let kim = site.core.require_user("kim").await.expect("kim");
+    let ev = site.events(&kim).await;
+    let ok = ev
+        .iter()
+        .find(|e| e.event == "code_check_ok")
+        .expect("code_check_ok");
+    assert_eq!(ok.service.as_deref(), Some("bastion"));
 }
