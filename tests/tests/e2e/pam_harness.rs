@@ -476,21 +476,5 @@ pub fn dialogue(
 
 /// A fresh database URL on the PostgreSQL that scripts/test.sh starts.
 pub async fn fresh_postgres_url() -> String {
-    let base = std::env::var("STEPGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "STEPGATE_TEST_POSTGRES_URL is not set: run the suite with scripts/test.sh, which \
-             starts PostgreSQL on loopback and sets it"
-        )
-    });
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to the test PostgreSQL");
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    let (prefix, _) = base.rsplit_once('/').expect("URL has a database part");
-    format!("{prefix}/{name}")
+    stepgate_tests::postgres::fresh_database_url().await
 }

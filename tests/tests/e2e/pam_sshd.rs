@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use super::harness::Service;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -55,7 +55,7 @@ impl Sshd {
         assert!(st.success(), "ssh-keygen failed");
         // sshd refuses to start without its privilege-separation folder.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
-        let port = free_port();
+        let port = stepgate_tests::free_port();
         let config = dir.path().join("sshd_config");
         std::fs::write(
             &config,
@@ -169,9 +169,3 @@ impl Drop for Sshd {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
