@@ -168,4 +168,3 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
-
