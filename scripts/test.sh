@@ -51,6 +51,15 @@ run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
   -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
 export STEPGATE_TEST_POSTGRES_URL="postgres://stepgate@127.0.0.1:$PG_PORT/postgres"
 
+# --- Node peers: the certified openid-client RP ---------------------------------------------
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "Node.js >= 20 with npm is needed for the openid-client test (found: ${node_major})" >&2
+  exit 1
+fi
+echo "==> npm ci (tests/node-client)"
+tests/node-client/install.sh
+
 # --- checks and tests -----------------------------------------------------------------------
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
