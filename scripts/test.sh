@@ -16,6 +16,7 @@ PACKAGES=(
   python3 python3-aiosmtpd         # a real SMTP server for email delivery tests
   libpam0g-dev pamtester           # the PAM module and its tests
   openssh-server openssh-client    # a real sshd and ssh client through the PAM module
+  chromium                         # the browser tests (driven by playwright-core)
 )
 
 need_install=()
@@ -69,3 +70,7 @@ echo "==> cargo test"
 extra=()
 if [[ "${1:-}" == "--" ]]; then shift; extra=("$@"); fi
 cargo test --workspace "${extra[@]}"
+
+echo "==> browser tests (Chromium + Playwright against the real stepgate binary)"
+cargo build -p stepgate-idp --bin stepgate
+tests/browser/run.sh

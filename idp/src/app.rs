@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::oidc::{authorize, discovery, end_session, revocation, token, userinfo};
 use crate::state::{AppState, Settings, SettingsError};
-use crate::web::{headers, home, login, second_factor};
+use crate::web::{account, headers, home, login, second_factor};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -51,8 +51,8 @@ impl App {
         &self.state
     }
 
-    /// Every route. Account and admin pages (issue 5) will be merged here as more routers on
-    /// the same state, behind the same security headers.
+    /// Every route. The account page, the admin console and the REST API (issue 5) are merged
+    /// in as routers of their own modules, behind the same security headers.
     pub fn router(&self) -> Router {
         // Endpoints that browser apps (public clients) call with fetch: any origin may, since
         // they use no cookies, only client credentials or bearer tokens.
@@ -93,7 +93,11 @@ impl App {
             )
             .route("/login/2fa/send", post(second_factor::send_post))
             .route("/logout", post(home::logout_post))
-            .route("/static/style.css", get(stylesheet));
+            .route("/static/style.css", get(stylesheet))
+            .route("/static/print.js", get(print_script))
+            .merge(account::routes())
+            .merge(crate::web::admin::routes())
+            .merge(crate::api::routes());
         let ops = Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
@@ -189,6 +193,23 @@ async fn stylesheet() -> Response {
             ),
         ],
         crate::templates::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn print_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        crate::templates::PRINT_SCRIPT,
     )
         .into_response()
 }

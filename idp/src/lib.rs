@@ -9,6 +9,7 @@
 //! Tests start it in-process: build a [`Core`](stepgate_core::Core), then
 //! [`App::new`]`(core).await?.serve(listener, shutdown)`.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod crypto;

@@ -18,6 +18,32 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ),
         ("home.html", include_str!("../templates/home.html")),
         ("logout.html", include_str!("../templates/logout.html")),
+        (
+            "account_security.html",
+            include_str!("../templates/account_security.html"),
+        ),
+        ("macros.html", include_str!("../templates/macros.html")),
+        ("api_docs.html", include_str!("../templates/api_docs.html")),
+        (
+            "admin_settings.html",
+            include_str!("../templates/admin_settings.html"),
+        ),
+        (
+            "admin_users.html",
+            include_str!("../templates/admin_users.html"),
+        ),
+        (
+            "admin_user.html",
+            include_str!("../templates/admin_user.html"),
+        ),
+        (
+            "admin_clients.html",
+            include_str!("../templates/admin_clients.html"),
+        ),
+        (
+            "admin_audit.html",
+            include_str!("../templates/admin_audit.html"),
+        ),
     ] {
         // A broken template is a build mistake; the test suite renders every page.
         if let Err(e) = env.add_template(name, source) {
@@ -44,6 +70,9 @@ pub fn render(name: &str, ctx: minijinja::Value) -> Html<String> {
 /// The one stylesheet, served from `/static/style.css` (the CSP allows styles from self only).
 pub const STYLESHEET: &str = include_str!("../static/style.css");
 
+/// The Print button of the backup-codes page, the only script (served from `/static/print.js`).
+pub const PRINT_SCRIPT: &str = include_str!("../static/print.js");
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -55,6 +84,14 @@ mod tests {
             "second_factor.html",
             "home.html",
             "logout.html",
+            "account_security.html",
+            "macros.html",
+            "api_docs.html",
+            "admin_settings.html",
+            "admin_users.html",
+            "admin_user.html",
+            "admin_clients.html",
+            "admin_audit.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
         }

@@ -1,10 +1,11 @@
 //! `stepgate client …`: OpenID Connect clients. A confidential client's secret is printed
 //! once, as the last word of the last line, so scripts can take it with `tail -n1 | awk`.
 
-use super::{open_core, CliError, CliResult, Io};
+use super::{audit, open_core, CliError, CliResult, Io};
 use crate::store::clients::{self, GrantType, NewClient, SigningAlg};
 use clap::Subcommand;
 use std::path::Path;
+use stepgate_core::audit::EventKind;
 use stepgate_core::Error;
 
 fn parse_grant(s: &str) -> Result<GrantType, String> {
@@ -98,18 +99,27 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
                 core.now(),
             )
             .await?;
+            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+            let kind = if client.is_public() {
+                "public"
+            } else {
+                "confidential"
+            };
+            audit(
+                &core,
+                EventKind::ClientCreated,
+                format!(
+                    "client={} type={kind} grants={} require_2fa={} redirect_uris={}",
+                    client.client_id,
+                    grants.join(","),
+                    client.require_2fa,
+                    client.redirect_uris.join(" ")
+                ),
+            )
+            .await?;
             let out = &mut io.stdout;
             writeln!(out, "client_id: {}", client.client_id)?;
-            writeln!(
-                out,
-                "type: {}",
-                if client.is_public() {
-                    "public"
-                } else {
-                    "confidential"
-                }
-            )?;
-            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+            writeln!(out, "type: {kind}")?;
             writeln!(out, "grants: {}", grants.join(" "))?;
             for uri in &client.redirect_uris {
                 writeln!(out, "redirect_uri: {uri}")?;
@@ -147,6 +157,12 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             clients::remove(core.db(), &client_id)
                 .await
                 .map_err(|e| named(e, &client_id))?;
+            audit(
+                &core,
+                EventKind::ClientRemoved,
+                format!("client={client_id}; its codes and tokens are deleted"),
+            )
+            .await?;
             writeln!(io.stdout, "removed client {client_id}")?;
         }
         ClientCommand::RotateSecret { client_id } => {
@@ -154,6 +170,12 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             let secret = clients::rotate_secret(core.db(), &client_id, core.now())
                 .await
                 .map_err(|e| named(e, &client_id))?;
+            audit(
+                &core,
+                EventKind::ClientSecretRotated,
+                format!("client={client_id}; the previous secret no longer works"),
+            )
+            .await?;
             writeln!(io.stdout, "client_secret (shown once): {secret}")?;
         }
     }

@@ -1,10 +1,11 @@
 //! `stepgate keys …`: token signing keys.
 
-use super::{format_time, open_core, CliResult, Io};
+use super::{audit, format_time, open_core, CliResult, Io};
 use crate::state::Settings;
 use crate::store::keys::Keys;
 use clap::Subcommand;
 use std::path::Path;
+use stepgate_core::audit::EventKind;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -22,7 +23,18 @@ pub async fn run(cmd: KeysCommand, config: &Path, io: &mut Io<'_>) -> CliResult 
         KeysCommand::Rotate => {
             let settings = Settings::from_config(&core.config().server)
                 .map_err(crate::app::StartError::from)?;
-            for (alg, kid) in keys.rotate(settings.retired_key_lifetime).await? {
+            let added = keys.rotate(settings.retired_key_lifetime).await?;
+            let names: Vec<String> = added
+                .iter()
+                .map(|(alg, kid)| format!("{} {kid}", alg.as_str()))
+                .collect();
+            audit(
+                &core,
+                EventKind::SigningKeyRotated,
+                format!("new signing keys: {}", names.join(", ")),
+            )
+            .await?;
+            for (alg, kid) in &added {
                 writeln!(io.stdout, "new {} key {kid}", alg.as_str())?;
             }
         }

@@ -101,6 +101,17 @@ pub(crate) fn admin_ctx() -> RequestContext {
     RequestContext::new(Source::Admin).with_service("cli")
 }
 
+/// Records an admin change made from the command line (never with a secret in `detail`).
+pub(crate) async fn audit(
+    core: &Core,
+    kind: stepgate_core::audit::EventKind,
+    detail: String,
+) -> CliResult {
+    let event = stepgate_core::audit::Event::new(kind).detail(detail);
+    stepgate_core::audit::record_alone(core, &admin_ctx(), event).await?;
+    Ok(())
+}
+
 /// Reads a password (or another secret) from stdin: everything up to the first line break.
 pub(crate) fn read_secret(io: &mut Io<'_>, what: &str) -> CliResult<String> {
     let mut buf = String::new();
@@ -181,7 +192,9 @@ pub fn init_logging(json: bool) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in files or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {

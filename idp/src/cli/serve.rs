@@ -52,7 +52,7 @@ fn write_dev_config(path: &Path) -> std::io::Result<()> {
 
 /// Creates the `admin` user when the database has no user at all (first start).
 async fn bootstrap_admin(core: &Core, io: &mut Io<'_>) -> CliResult {
-    if !core.list_users("", 1, 0).await?.is_empty() {
+    if core.user_count().await? > 0 {
         return Ok(());
     }
     let (password, generated) = match std::env::var(ADMIN_PASSWORD_ENV) {
@@ -114,6 +114,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(path: &Path, io: &mut Io<'_>) -> CliResult {
+    let started = std::time::Instant::now();
     if !path.exists() {
         write_dev_config(path)?;
         tracing::info!(path = %path.display(), "wrote a development configuration");
@@ -125,7 +126,13 @@ pub async fn serve(path: &Path, io: &mut Io<'_>) -> CliResult {
     let app = App::new(core).await?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let issuer = app.state().settings.issuer.clone();
-    tracing::info!(%issuer, %listen, "Stepgate is serving; sign in at {issuer}/login");
+    let ready_ms = started.elapsed().as_millis();
+    tracing::info!(
+        %issuer,
+        %listen,
+        ready_ms,
+        "Stepgate is ready in {ready_ms} ms; sign in at {issuer}/login"
+    );
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

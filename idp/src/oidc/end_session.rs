@@ -10,9 +10,9 @@ use crate::oidc::tokens::verify_own;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::templates::render;
-use crate::web::csrf;
 use crate::web::home::{after_logout, checked_post_logout_uri, end_browser_session};
 use crate::web::login::current_session;
+use crate::web::{csrf, ClientAddr};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -21,7 +21,12 @@ use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde_json::Value;
 
-async fn handle(st: AppState, jar: CookieJar, p: Params) -> Result<Response, Error> {
+async fn handle(
+    st: AppState,
+    jar: CookieJar,
+    addr: ClientAddr,
+    p: Params,
+) -> Result<Response, Error> {
     let bad = |m: &str| Error::page(StatusCode::BAD_REQUEST, "Sign-out cannot continue", m);
     let repeated = |_| bad("A parameter is repeated.");
     let hint = match p.get("id_token_hint").map_err(repeated)? {
@@ -63,7 +68,11 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Result<Response, Err
         Some((s, _)) => hint_sid.as_deref() == Some(s.sid.as_str()),
     };
     if confirmed {
-        let jar = end_browser_session(&st, jar).await?;
+        let why = match &client_id {
+            Some(c) => format!("rp-initiated logout (client={c})"),
+            None => "rp-initiated logout".into(),
+        };
+        let jar = end_browser_session(&st, jar, &addr.context(), &why).await?;
         return Ok(after_logout(jar, redirect, state.as_deref()));
     }
     let client_name = match &client_id {
@@ -91,16 +100,24 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Result<Response, Err
 
 pub async fn end_session_get(
     State(st): State<AppState>,
+    addr: ClientAddr,
     jar: CookieJar,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Error> {
-    handle(st, jar, Params::parse(q.unwrap_or_default().as_bytes())).await
+    handle(
+        st,
+        jar,
+        addr,
+        Params::parse(q.unwrap_or_default().as_bytes()),
+    )
+    .await
 }
 
 pub async fn end_session_post(
     State(st): State<AppState>,
+    addr: ClientAddr,
     jar: CookieJar,
     body: Bytes,
 ) -> Result<Response, Error> {
-    handle(st, jar, Params::parse(&body)).await
+    handle(st, jar, addr, Params::parse(&body)).await
 }

@@ -16,15 +16,23 @@ use crate::params::Params;
 use crate::state::AppState;
 use crate::store::clients::{Client, GrantType};
 use crate::store::grants::{self, Grant, Use};
+use crate::web::ClientAddr;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use stepgate_core::audit::{self, Event, EventKind};
 use stepgate_core::users::User;
+use stepgate_core::RequestContext;
 
-pub async fn token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&st, &headers, &Params::parse(&body)).await {
+pub async fn token(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&st, &addr.context(), &headers, &Params::parse(&body)).await {
         Ok((grant_type, body)) => {
             st.metrics.tokens.with_label_values(&[grant_type]).inc();
             let mut resp = axum::Json(Value::Object(body)).into_response();
@@ -39,6 +47,7 @@ pub async fn token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 async fn handle(
     st: &AppState,
+    ctx: &RequestContext,
     headers: &HeaderMap,
     p: &Params,
 ) -> Result<(&'static str, Map<String, Value>), Error> {
@@ -58,11 +67,39 @@ async fn handle(
         )));
     }
     let body = match grant {
-        GrantType::AuthorizationCode => authorization_code(st, &client, p).await?,
-        GrantType::RefreshToken => refresh_token(st, &client, p).await?,
+        GrantType::AuthorizationCode => authorization_code(st, ctx, &client, p).await?,
+        GrantType::RefreshToken => refresh_token(st, ctx, &client, p).await?,
         GrantType::ClientCredentials => client_credentials(st, &client, p).await?,
     };
     Ok((grant.as_str(), body))
+}
+
+/// Audits a reused code or refresh token: whose login it was, which client presented it, and
+/// that everything the login issued is revoked. Never the token itself.
+async fn audit_reuse(
+    st: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    grant_id: &str,
+    what: &str,
+) -> Result<(), Error> {
+    let grant = grants::get(st.core.db(), grant_id)
+        .await
+        .map_err(Error::server_error)?;
+    let user = match grant.as_ref().and_then(|g| g.user_id.as_deref()) {
+        Some(id) => st.core.user_by_id(id).await.map_err(Error::server_error)?,
+        None => None,
+    };
+    let mut event = Event::new(EventKind::TokenReuseDetected).detail(format!(
+        "{what} (client={}); the tokens of that login are revoked",
+        client.client_id
+    ));
+    if let Some(u) = &user {
+        event = event.user(&u.id, &u.username);
+    }
+    audit::record_alone(&st.core, ctx, event)
+        .await
+        .map_err(Error::server_error)
 }
 
 /// The user a grant was made for, if they may still sign in; otherwise the grant is revoked.
@@ -120,6 +157,7 @@ async fn user_tokens(
 
 async fn authorization_code(
     st: &AppState,
+    ctx: &RequestContext,
     client: &Client,
     p: &Params,
 ) -> Result<Map<String, Value>, Error> {
@@ -141,6 +179,14 @@ async fn authorization_code(
             grants::revoke(db, &grant_id, now)
                 .await
                 .map_err(Error::server_error)?;
+            audit_reuse(
+                st,
+                ctx,
+                client,
+                &grant_id,
+                "an authorization code was used twice",
+            )
+            .await?;
             tracing::warn!(client = %client.client_id, "an authorization code was used twice; its grant is revoked");
             return Err(Error::invalid_grant(
                 "the code was already used; the tokens issued with it are revoked",
@@ -202,6 +248,7 @@ async fn authorization_code(
 
 async fn refresh_token(
     st: &AppState,
+    ctx: &RequestContext,
     client: &Client,
     p: &Params,
 ) -> Result<Map<String, Value>, Error> {
@@ -219,6 +266,14 @@ async fn refresh_token(
             grants::revoke(db, &grant_id, now)
                 .await
                 .map_err(Error::server_error)?;
+            audit_reuse(
+                st,
+                ctx,
+                client,
+                &grant_id,
+                "a spent refresh token was presented",
+            )
+            .await?;
             tracing::warn!(client = %client.client_id, "a spent refresh token was presented; its family is revoked");
             return Err(Error::invalid_grant(
                 "the refresh token was already used; all tokens of this login are revoked",

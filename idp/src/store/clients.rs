@@ -319,6 +319,43 @@ pub async fn remove(db: &Db, client_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the admin console and API may change on a registered client.
+#[derive(Clone, Debug)]
+pub struct ClientUpdate {
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub require_2fa: bool,
+}
+
+/// Changes a client's redirect URIs and 2FA requirement, checked like a registration.
+pub async fn update(db: &Db, client_id: &str, up: ClientUpdate, now: i64) -> Result<Client, Error> {
+    let client = get(db, client_id).await?.ok_or(Error::NotFound("client"))?;
+    for uri in &up.redirect_uris {
+        validate_redirect_uri("redirect_uri", uri)?;
+    }
+    for uri in &up.post_logout_redirect_uris {
+        validate_redirect_uri("post_logout_redirect_uri", uri)?;
+    }
+    if client.allows(GrantType::AuthorizationCode) && up.redirect_uris.is_empty() {
+        return Err(Error::invalid(
+            "redirect_uri",
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    sqlx::query(
+        "UPDATE oidc_clients SET redirect_uris = $1, post_logout_redirect_uris = $2, \
+         require_2fa = $3, updated_at = $4 WHERE client_id = $5",
+    )
+    .bind(to_json_list(&up.redirect_uris))
+    .bind(to_json_list(&up.post_logout_redirect_uris))
+    .bind(i64::from(up.require_2fa))
+    .bind(now)
+    .bind(client_id)
+    .execute(db.pool())
+    .await?;
+    get(db, client_id).await?.ok_or(Error::NotFound("client"))
+}
+
 /// Replaces a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(db: &Db, client_id: &str, now: i64) -> Result<String, Error> {
     let client = get(db, client_id).await?.ok_or(Error::NotFound("client"))?;

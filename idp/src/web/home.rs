@@ -2,7 +2,7 @@
 //! RP-initiated logout endpoint.
 
 use super::login::current_session;
-use super::{cookies, csrf};
+use super::{cookies, csrf, ClientAddr};
 use crate::error::Error;
 use crate::oidc::authorize::redirect_with;
 use crate::state::AppState;
@@ -15,6 +15,8 @@ use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
+use stepgate_core::audit::{self, Event, EventKind};
+use stepgate_core::RequestContext;
 
 pub async fn home(State(st): State<AppState>, jar: CookieJar) -> Result<Response, Error> {
     let session = current_session(&st, &jar).await?;
@@ -27,12 +29,35 @@ pub async fn home(State(st): State<AppState>, jar: CookieJar) -> Result<Response
         .into_response())
 }
 
-/// Ends this browser's session, in the database and in the browser.
-pub async fn end_browser_session(st: &AppState, jar: CookieJar) -> Result<CookieJar, Error> {
+/// Ends this browser's session, in the database and in the browser, and audits it (with the
+/// session's public `sid`, and `why`: how the user signed out).
+pub async fn end_browser_session(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    why: &str,
+) -> Result<CookieJar, Error> {
     if let Some(token) = cookies::get(&jar, cookies::SESSION) {
+        let ended = sessions::find(st.core.db(), &token, st.now())
+            .await
+            .map_err(Error::internal_page)?;
         sessions::delete(st.core.db(), &token)
             .await
             .map_err(Error::internal_page)?;
+        if let Some(session) = ended {
+            let user = st
+                .core
+                .user_by_id(&session.user_id)
+                .await
+                .map_err(Error::internal_page)?;
+            let username = user.map(|u| u.username).unwrap_or_default();
+            let event = Event::new(EventKind::SessionEnded)
+                .user(&session.user_id, &username)
+                .detail(format!("{why} sid={}", session.sid));
+            audit::record_alone(&st.core, ctx, event)
+                .await
+                .map_err(Error::internal_page)?;
+        }
     }
     Ok(jar.add(cookies::removal(
         cookies::SESSION,
@@ -92,6 +117,7 @@ pub struct LogoutForm {
 
 pub async fn logout_post(
     State(st): State<AppState>,
+    addr: ClientAddr,
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, Error> {
@@ -103,7 +129,11 @@ pub async fn logout_post(
         nonempty(&form.post_logout_redirect_uri).as_deref(),
     )
     .await?;
-    let jar = end_browser_session(&st, jar).await?;
+    let why = match nonempty(&form.client_id) {
+        Some(c) => format!("logout confirmed (client={c})"),
+        None => "logout".into(),
+    };
+    let jar = end_browser_session(&st, jar, &addr.context(), &why).await?;
     Ok(after_logout(
         jar,
         redirect,

@@ -21,9 +21,10 @@ use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
+use stepgate_core::audit::{self, Event, EventKind};
 use stepgate_core::challenge::SecondFactor;
 use stepgate_core::users::User;
-use stepgate_core::{Error as CoreError, ProviderType};
+use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
 
 /// The live browser session and its user, if the cookie names one whose user may still sign
 /// in (a disabled or locked account ends its sessions).
@@ -82,11 +83,13 @@ pub async fn pending_request(
     }
 }
 
-/// A login is complete: create the session, forget the challenge, and answer the pending
-/// authorization request (or go to the home page when the user came to /login directly).
+/// A login is complete: create the session, forget the challenge, audit it, and answer the
+/// pending authorization request (or go to the home page when the user came to /login
+/// directly).
 pub async fn finish_login(
     st: &AppState,
     jar: CookieJar,
+    ctx: &RequestContext,
     req_id: Option<&str>,
     user: &User,
     provider: Option<ProviderType>,
@@ -113,7 +116,29 @@ pub async fn finish_login(
     let secure = st.settings.secure_cookies;
     let jar = jar
         .add(cookies::build(cookies::SESSION, token, secure))
-        .add(cookies::removal(cookies::CHALLENGE, secure));
+        .add(cookies::removal(cookies::CHALLENGE, secure))
+        .add(cookies::removal(super::account::gate::ENROL, secure));
+    // The session's public id and the client it was for; never the cookie's token.
+    let client_id = match req_id.filter(|r| !r.is_empty()) {
+        Some(id) => requests::load(st.core.db(), id, now)
+            .await
+            .map_err(Error::internal_page)?
+            .map(|r| r.client_id),
+        None => None,
+    };
+    let mut detail = format!("acr={acr} sid={}", session.sid);
+    if let Some(c) = &client_id {
+        detail.push_str(&format!(" client={c}"));
+    }
+    let mut event = Event::new(EventKind::LoginCompleted)
+        .user(&user.id, &user.username)
+        .detail(detail);
+    if let Some(p) = provider {
+        event = event.provider(p);
+    }
+    audit::record_alone(&st.core, ctx, event)
+        .await
+        .map_err(Error::internal_page)?;
     st.metrics.logins.with_label_values(&["completed"]).inc();
     tracing::info!(user = %user.username, acr, "login completed");
     let Some(id) = req_id.filter(|r| !r.is_empty()) else {
@@ -141,18 +166,6 @@ pub async fn finish_login(
         })?;
     let resp = issue_code(st, &client, &req, &session, user).await?;
     Ok((jar, resp).into_response())
-}
-
-/// The refusal shown while enrolment pages do not exist (issue 5): a login that must have a
-/// second factor, by a user who has none.
-fn must_enrol_page() -> Error {
-    Error::page(
-        StatusCode::FORBIDDEN,
-        "Two-factor authentication is required",
-        "Signing in here requires a second factor (an authenticator app, SMS, email or backup \
-         codes), and your account has none set up yet. Ask your administrator to set one up \
-         for you, then sign in again.",
-    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,8 +289,11 @@ pub async fn login_post(
         .map_err(Error::internal_page)?
     {
         SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
-        SecondFactor::MustEnrol => Err(must_enrol_page()),
-        SecondFactor::NotConfigured if needs_2fa => Err(must_enrol_page()),
-        SecondFactor::NotConfigured => finish_login(&st, jar, req_id, &user, None).await,
+        // No session yet: the user may only enrol, then this login continues (issue 5).
+        SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
+        SecondFactor::NotConfigured if needs_2fa => {
+            Ok(super::account::start_enrolment(&st, jar, req_id, &user))
+        }
+        SecondFactor::NotConfigured => finish_login(&st, jar, &ctx, req_id, &user, None).await,
     }
 }

@@ -1,6 +1,8 @@
 //! The pages people see: sign-in, second factor, sign-out, and the small helpers they share
 //! (cookies, CSRF, security headers, the caller's address).
 
+pub mod account;
+pub mod admin;
 pub mod cookies;
 pub mod csrf;
 pub mod headers;

@@ -426,7 +426,7 @@ pub async fn verify_post(
                 .await
                 .map_err(Error::internal_page)?
                 .ok_or_else(|| Error::internal_page("the verified user vanished"))?;
-            finish_login(&st, jar, req, &user, Some(used)).await
+            finish_login(&st, jar, &ctx, req, &user, Some(used)).await
         }
         Ok(CheckOutcome::WrongCode { attempts_left }) => {
             st.metrics

@@ -3,6 +3,10 @@
 
 mod support;
 
+mod account;
+mod admin;
+mod api;
 mod cli;
+mod node_client;
 mod oidc;
 mod pam;

@@ -893,8 +893,7 @@ async fn second_factor_requirements_without_an_enrolled_factor() {
         claims.auth_context_ref().map(|a| a.as_str()),
         Some("urn:stepgate:acr:pwd")
     );
-    // A client that requires 2FA: the password-only session is not enough, and the login
-    // is refused with a clear page.
+    // A client that requires 2FA: the password-only session is not enough...
     let (rp, _) = relying_party(&server, "strict", strict).await;
     let started = start(&rp, &[]);
     let page = browser.get(started.url.as_str()).await;
@@ -906,14 +905,18 @@ async fn second_factor_requirements_without_an_enrolled_factor() {
                 .set("password", PASSWORD),
         )
         .await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    // ... and the user is sent to enrolment instead (tests/e2e/account.rs follows it through).
+    assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.text()
-            .contains("Two-factor authentication is required"),
+        page.url.path().ends_with("/account/security"),
+        "{}",
+        page.url
+    );
+    assert!(
+        page.text().contains("Set up two-factor authentication"),
         "{}",
         page.text()
     );
-    assert_eq!(page.location, None);
     // acr_values asks for the same on a plain client.
     let (rp, _) = relying_party(&server, "plain", None).await;
     let started = start(&rp, &[]);
@@ -935,10 +938,12 @@ async fn second_factor_requirements_without_an_enrolled_factor() {
     let (rp, _) = relying_party(&enforced, "plain", secret).await;
     let started = start(&rp, &[]);
     let page = password(&Browser::new(), started.url.as_str(), "ivy", PASSWORD).await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(page
-        .text()
-        .contains("Two-factor authentication is required"));
+    assert!(
+        page.url.path().ends_with("/account/security"),
+        "{}",
+        page.url
+    );
+    assert!(page.text().contains("Set up two-factor authentication"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,221 @@
+//! RFC 7807 problem documents: every API error is `application/problem+json` with a stable
+//! `type`, a `title`, the `status`, a `detail` for people, and — for a bad value — the `field`
+//! to fix. Internal failures are logged with their cause and answered without it.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use stepgate_core::Error as CoreError;
+use utoipa::ToSchema;
+
+/// An RFC 7807 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `urn:stepgate:problem:<slug>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The input field that is wrong, for `invalid-value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait, for `rate-limited` and `send-too-soon`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("urn:stepgate:problem:{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.into()),
+            ..Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-value",
+                "Invalid value",
+                detail,
+            )
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Problem {
+        tracing::error!(error = %cause, "API request failed");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl From<CoreError> for Problem {
+    fn from(e: CoreError) -> Problem {
+        let detail = e.to_string();
+        match e {
+            CoreError::Invalid { field, message } => Problem::invalid(&field, message),
+            CoreError::BadCredentials => Problem::new(
+                StatusCode::FORBIDDEN,
+                "bad-credentials",
+                "Wrong password",
+                "the password is not right",
+            ),
+            CoreError::NotFound(_) => Problem::not_found(detail),
+            CoreError::Conflict(_) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+            }
+            CoreError::Refused(_) => {
+                Problem::new(StatusCode::CONFLICT, "refused", "Refused by policy", detail)
+            }
+            CoreError::ProviderUnavailable(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "provider-unavailable",
+                "Provider unavailable",
+                detail,
+            ),
+            CoreError::SendFailed(_) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "send-failed",
+                "Sending failed",
+                detail,
+            ),
+            CoreError::SendTooSoon { retry_after } => Problem {
+                retry_after: Some(retry_after),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "send-too-soon",
+                    "Too soon",
+                    detail,
+                )
+            },
+            CoreError::RateLimited { retry_after } => Problem {
+                retry_after: Some(retry_after),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many attempts",
+                    detail,
+                )
+            },
+            CoreError::Locked => {
+                Problem::new(StatusCode::FORBIDDEN, "locked", "Account locked", detail)
+            }
+            CoreError::Disabled => Problem::new(
+                StatusCode::FORBIDDEN,
+                "disabled",
+                "Account disabled",
+                detail,
+            ),
+            other => Problem::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"stepgate\""),
+            );
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            h.insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+/// A JSON body whose rejection (bad JSON, wrong shape, wrong content type) is a problem
+/// document rather than axum's plain-text answer.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(rejection(e)),
+        }
+    }
+}
+
+/// Query parameters whose rejection is a problem document.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| Problem::bad_request(e.body_text()))
+    }
+}
+
+fn rejection(e: JsonRejection) -> Problem {
+    match e {
+        JsonRejection::JsonDataError(e) => Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+            ..Problem::bad_request(e.body_text())
+        },
+        other => Problem::bad_request(other.body_text()),
+    }
+}

@@ -1,0 +1,427 @@
+//! The account page's forms. Each handler checks CSRF, finds the viewer, calls one core
+//! operation and re-renders (a refusal next to its field) or redirects (success).
+
+use super::gate::{self, Viewer};
+use super::view::{page, refusal, Extra, PendingTotp};
+use crate::error::Error;
+use crate::oidc::authorize::see_other;
+use crate::state::AppState;
+use crate::web::{csrf, ClientAddr};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use stepgate_core::ProviderType;
+
+const PAGE: &str = "/account/security";
+
+/// The viewer, or a redirect to sign in.
+async fn require(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer, Response>, Error> {
+    Ok(gate::viewer(st, jar)
+        .await?
+        .ok_or_else(|| see_other("/login").into_response()))
+}
+
+/// A full session only (password, backup codes, removal are not for the enrolment state).
+async fn require_signed(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer, Response>, Error> {
+    Ok(match gate::viewer(st, jar).await? {
+        Some(v @ Viewer::Signed(_)) => Ok(v),
+        Some(Viewer::Enrolling { .. }) => Err(Error::page(
+            StatusCode::FORBIDDEN,
+            "Finish setting up a second factor first",
+            "Set up a second factor to finish signing in.",
+        )
+        .into_response()),
+        None => Err(see_other("/login").into_response()),
+    })
+}
+
+macro_rules! viewer_or_return {
+    ($e:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(resp) => return Ok(resp),
+        }
+    };
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn done_message(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "TOTP" => "Your authenticator app is set up.",
+        "SMS" => "SMS verification is set up.",
+        "EMAIL" => "Email verification is set up.",
+        "default" => "Your default method is changed.",
+        "removed" => "The method is turned off.",
+        "password" => "Your password is changed.",
+        _ => return None,
+    })
+}
+
+pub async fn security_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<Done>,
+) -> Result<Response, Error> {
+    let viewer = viewer_or_return!(require(&st, &jar).await);
+    let extra = match q.done.as_deref().and_then(done_message) {
+        Some(m) => Extra::notice(m),
+        None => Extra::default(),
+    };
+    page(&st, jar, &viewer, extra).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Generates a TOTP secret and shows it (QR and text) with the code prompt.
+pub async fn totp_begin(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require(&st, &jar).await);
+    let extra = match st
+        .core
+        .begin_totp_enrolment(&addr.context(), viewer.user())
+        .await
+    {
+        Ok(t) => Extra {
+            totp: Some(PendingTotp {
+                secret: t.secret_base32,
+                uri: t.otpauth_uri,
+            }),
+            ..Extra::default()
+        },
+        Err(e) => refusal(e, "totp-start", &[])?,
+    };
+    page(&st, jar, &viewer, extra).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    /// TOTP only: the secret shown, echoed back so a wrong code can show the QR again. The
+    /// core checks the code against its own pending copy, never this one.
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    uri: Option<String>,
+    /// SMS/EMAIL only: the masked destination, to say again where the code went.
+    #[serde(default)]
+    sent_to: Option<String>,
+}
+
+/// Verifies the first code of a pending enrolment; success enables the provider (and, in the
+/// enrolment state, finishes the login that was waiting for it).
+async fn verify(
+    st: AppState,
+    addr: ClientAddr,
+    jar: CookieJar,
+    form: CodeForm,
+    provider: ProviderType,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require(&st, &jar).await);
+    let input = format!("{}-code", provider.as_str().to_lowercase());
+    let ctx = addr.context();
+    match st
+        .core
+        .finish_enrolment(&ctx, viewer.user(), provider, &form.code)
+        .await
+    {
+        Ok(()) => match viewer {
+            Viewer::Signed(_) => {
+                Ok(see_other(&format!("{PAGE}?done={}", provider.as_str())).into_response())
+            }
+            Viewer::Enrolling { user, req } => {
+                let jar = gate::clear_enrol(&st, jar);
+                crate::web::login::finish_login(
+                    &st,
+                    jar,
+                    &ctx,
+                    req.as_deref(),
+                    &user,
+                    Some(provider),
+                )
+                .await
+            }
+        },
+        Err(e) => {
+            let mut extra = refusal(e, &input, &[("code", input.as_str())])?;
+            match provider {
+                ProviderType::Totp => {
+                    extra.totp = match (form.secret, form.uri) {
+                        (Some(secret), Some(uri)) => Some(PendingTotp { secret, uri }),
+                        _ => None,
+                    }
+                }
+                _ => extra.code_sent = Some((provider, form.sent_to.unwrap_or_default())),
+            }
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+pub async fn totp_verify(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, Error> {
+    verify(st, addr, jar, form, ProviderType::Totp).await
+}
+
+pub async fn sms_verify(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, Error> {
+    verify(st, addr, jar, form, ProviderType::Sms).await
+}
+
+pub async fn email_verify(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, Error> {
+    verify(st, addr, jar, form, ProviderType::Email).await
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends the first code to a new phone number or address.
+async fn send(
+    st: AppState,
+    addr: ClientAddr,
+    jar: CookieJar,
+    form: SendForm,
+    provider: ProviderType,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require(&st, &jar).await);
+    let ctx = addr.context();
+    let (result, input) = match provider {
+        ProviderType::Sms => (
+            st.core
+                .begin_sms_enrolment(&ctx, viewer.user(), form.phone.trim())
+                .await,
+            "phone",
+        ),
+        _ => (
+            st.core
+                .begin_email_enrolment(&ctx, viewer.user(), form.email.trim())
+                .await,
+            "email",
+        ),
+    };
+    let extra = match result {
+        Ok(sent) => Extra {
+            code_sent: Some((provider, sent.destination)),
+            ..Extra::default()
+        },
+        Err(e) => refusal(e, input, &[("phone", "phone"), ("email", "email")])?,
+    };
+    page(&st, jar, &viewer, extra).await
+}
+
+pub async fn sms_send(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<SendForm>,
+) -> Result<Response, Error> {
+    send(st, addr, jar, form, ProviderType::Sms).await
+}
+
+pub async fn email_send(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<SendForm>,
+) -> Result<Response, Error> {
+    send(st, addr, jar, form, ProviderType::Email).await
+}
+
+/// Generates (or regenerates) backup codes and shows them, this once.
+pub async fn backup_codes(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    let extra = match st
+        .core
+        .generate_backup_codes(&addr.context(), viewer.user())
+        .await
+    {
+        Ok(codes) => Extra {
+            backup_codes: Some(codes),
+            ..Extra::default()
+        },
+        Err(e) => refusal(e, "backup-start", &[])?,
+    };
+    page(&st, jar, &viewer, extra).await
+}
+
+#[derive(Deserialize)]
+pub struct ProviderForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn parse_provider(s: &str) -> Option<ProviderType> {
+    s.parse().ok()
+}
+
+/// "Use by default".
+pub async fn set_default(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<ProviderForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    let Some(p) = parse_provider(&form.provider) else {
+        let extra = Extra::error("default", "Choose a method.", StatusCode::BAD_REQUEST);
+        return page(&st, jar, &viewer, extra).await;
+    };
+    match st
+        .core
+        .set_default_provider(&addr.context(), viewer.user(), p)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{PAGE}?done=default")).into_response()),
+        Err(e) => {
+            let extra = refusal(e, &format!("default-{}", p.as_str()), &[])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+/// Turns a provider off, after the password is entered again (a borrowed, unlocked browser
+/// must not be enough to weaken the account).
+pub async fn remove(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<ProviderForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    let Some(p) = parse_provider(&form.provider) else {
+        let extra = Extra::error("remove", "Choose a method.", StatusCode::BAD_REQUEST);
+        return page(&st, jar, &viewer, extra).await;
+    };
+    let field = format!("remove-password-{}", p.as_str());
+    let ctx = addr.context();
+    let user = viewer.user();
+    if let Err(e) = st
+        .core
+        .first_factor(&ctx, &user.username, &form.password)
+        .await
+    {
+        let extra = refusal(e, &field, &[])?;
+        return page(&st, jar, &viewer, extra).await;
+    }
+    match st.core.remove_provider(&ctx, user, p).await {
+        Ok(()) => Ok(see_other(&format!("{PAGE}?done=removed")).into_response()),
+        Err(e) => {
+            let extra = refusal(e, &field, &[])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Changes the password after checking the current one.
+pub async fn password(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    let ctx = addr.context();
+    let user = viewer.user();
+    if let Err(e) = st
+        .core
+        .first_factor(&ctx, &user.username, &form.current)
+        .await
+    {
+        let extra = refusal(e, "current-password", &[])?;
+        return page(&st, jar, &viewer, extra).await;
+    }
+    if form.new != form.confirm {
+        let extra = Extra::error(
+            "confirm-password",
+            "The two new passwords are not the same.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        return page(&st, jar, &viewer, extra).await;
+    }
+    match st.core.set_password(&ctx, &user.username, &form.new).await {
+        Ok(()) => Ok(see_other(&format!("{PAGE}?done=password")).into_response()),
+        Err(e) => {
+            let extra = refusal(e, "new-password", &[("password", "new-password")])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+/// A login that must have a second factor, by a user who has none: no session, no token;
+/// the browser gets the restricted enrolment state and goes to the enrolment page, and the
+/// login (`req`) continues once a provider is enabled.
+pub fn start_enrolment(
+    st: &AppState,
+    jar: CookieJar,
+    req: Option<&str>,
+    user: &stepgate_core::users::User,
+) -> Response {
+    tracing::info!(user = %user.username, "login needs enrolment first");
+    let jar = gate::enrol_cookie(st, jar, user, req);
+    (jar, see_other(PAGE)).into_response()
+}

@@ -1,0 +1,306 @@
+//! Rendering the account page: what the platform offers, what the user enrolled, and the
+//! one-shot parts (a TOTP QR code, a code prompt, fresh backup codes).
+
+use super::gate::Viewer;
+use crate::error::Error;
+use crate::state::AppState;
+use crate::templates::render;
+use crate::web::csrf;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use stepgate_core::audit::{self, AuditFilter};
+use stepgate_core::{Error as CoreError, ProviderType};
+
+/// How many audit events the page lists.
+const RECENT_EVENTS: u32 = 15;
+
+/// A TOTP enrolment waiting for its first code.
+#[derive(Serialize, Default, Clone)]
+pub struct PendingTotp {
+    pub secret: String,
+    pub uri: String,
+}
+
+/// One rendering's transient state.
+#[derive(Default)]
+pub struct Extra {
+    pub status: Option<StatusCode>,
+    pub notice: Option<String>,
+    /// Input id → message; the input points at it with `aria-describedby`.
+    pub errors: BTreeMap<String, String>,
+    pub totp: Option<PendingTotp>,
+    /// SMS or EMAIL: a code was sent to this (masked) destination; ask for it.
+    pub code_sent: Option<(ProviderType, String)>,
+    pub backup_codes: Option<Vec<String>>,
+}
+
+impl Extra {
+    pub fn error(field: &str, message: impl Into<String>, status: StatusCode) -> Extra {
+        let mut e = Extra {
+            status: Some(status),
+            ..Extra::default()
+        };
+        e.errors.insert(field.into(), message.into());
+        e
+    }
+    pub fn notice(message: impl Into<String>) -> Extra {
+        Extra {
+            notice: Some(message.into()),
+            ..Extra::default()
+        }
+    }
+}
+
+/// Puts a core refusal next to the right input: `fields` maps the core's field names to this
+/// form's input ids, anything else goes to `default_field`. Failures of ours stay errors.
+pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Result<Extra, Error> {
+    let (field, status, message) = match e {
+        CoreError::Invalid { field, message } => {
+            let id = fields
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, id)| *id)
+                .unwrap_or(default_field);
+            (id.to_string(), StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+        CoreError::BadCredentials => (
+            default_field.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The password is not right.".into(),
+        ),
+        CoreError::Refused(m) => (default_field.into(), StatusCode::CONFLICT, capital(&m)),
+        CoreError::RateLimited { retry_after } => (
+            default_field.into(),
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many attempts. Wait {retry_after} seconds and try again."),
+        ),
+        CoreError::SendTooSoon { retry_after } => (
+            default_field.into(),
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "A code was sent recently. Wait {retry_after} seconds before asking for another."
+            ),
+        ),
+        CoreError::SendFailed(_) => (
+            default_field.into(),
+            StatusCode::BAD_GATEWAY,
+            "We could not send the code. Check the address and try again later.".into(),
+        ),
+        CoreError::ProviderUnavailable(p) => (
+            default_field.into(),
+            StatusCode::CONFLICT,
+            format!("The {} is not available.", p.label()),
+        ),
+        CoreError::Locked => (
+            default_field.into(),
+            StatusCode::FORBIDDEN,
+            "The account is locked.".into(),
+        ),
+        other => return Err(Error::internal_page(other)),
+    };
+    Ok(Extra::error(&field, message, status))
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
+        None => String::new(),
+    }
+}
+
+#[derive(Serialize)]
+struct ProviderRow {
+    id: &'static str,
+    label: &'static str,
+    enrolled: bool,
+    is_default: bool,
+    destination: Option<String>,
+    updated_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    at: String,
+    event: String,
+    provider: Option<String>,
+    source: String,
+    remote_addr: Option<String>,
+}
+
+/// `2026-11-28 12:40 UTC`, without pulling a date crate in.
+pub fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+fn title(p: ProviderType) -> &'static str {
+    match p {
+        ProviderType::Totp => "Authenticator app",
+        ProviderType::Sms => "SMS",
+        ProviderType::Email => "Email",
+        ProviderType::BackupCode => "Backup codes",
+    }
+}
+
+/// A server-rendered SVG QR code of `data` (no script, no external service).
+pub fn qr_svg(data: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// The backup codes as a `data:` URL, so "Download (.txt)" needs no second request (the codes
+/// are shown once and never stored in clear).
+fn backup_download(codes: &[String]) -> String {
+    let text = format!(
+        "Stepgate backup codes. Each code works once.\r\n\r\n{}\r\n",
+        codes.join("\r\n")
+    );
+    let enc: String = url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("data:text/plain;charset=utf-8,{enc}")
+}
+
+/// Renders the page for `viewer` with this rendering's `extra`.
+pub async fn page(
+    st: &AppState,
+    jar: CookieJar,
+    viewer: &Viewer,
+    extra: Extra,
+) -> Result<Response, Error> {
+    let user = viewer.user();
+    let settings = st
+        .core
+        .twofa_settings()
+        .await
+        .map_err(Error::internal_page)?;
+    let usable = st
+        .core
+        .usable_providers(&user.id, &settings)
+        .await
+        .map_err(Error::internal_page)?;
+    let providers: Vec<ProviderRow> = settings
+        .providers
+        .iter()
+        .map(|c| c.provider_type())
+        .map(|p| {
+            let mine = usable.iter().find(|u| u.provider == p);
+            ProviderRow {
+                id: p.as_str(),
+                label: title(p),
+                enrolled: mine.is_some(),
+                is_default: mine.is_some_and(|m| m.is_default),
+                destination: mine.and_then(|m| m.destination.clone()),
+                updated_at: mine.map(|m| format_time(m.updated_at)),
+            }
+        })
+        .collect();
+    let has_primary = usable
+        .iter()
+        .any(|u| u.provider != ProviderType::BackupCode);
+    let backup_left = if usable
+        .iter()
+        .any(|u| u.provider == ProviderType::BackupCode)
+    {
+        Some(
+            st.core
+                .backup_codes_left(&user.id)
+                .await
+                .map_err(Error::internal_page)?,
+        )
+    } else {
+        None
+    };
+    let events: Vec<EventRow> = if viewer.is_enrolling() {
+        Vec::new()
+    } else {
+        audit::list(
+            st.core.db().pool(),
+            &AuditFilter {
+                user_id: Some(user.id.clone()),
+                limit: RECENT_EVENTS,
+                ..AuditFilter::default()
+            },
+        )
+        .await
+        .map_err(Error::internal_page)?
+        .into_iter()
+        .map(|r| EventRow {
+            at: format_time(r.at),
+            event: r.event.replace('_', " "),
+            provider: r.provider,
+            source: r.source,
+            remote_addr: r.remote_addr,
+        })
+        .collect()
+    };
+    let qr = extra.totp.as_ref().and_then(|t| qr_svg(&t.uri));
+    let (sent_provider, sent_to) = match &extra.code_sent {
+        Some((p, d)) => (Some(p.as_str()), Some(d.clone())),
+        None => (None, None),
+    };
+    let download = extra.backup_codes.as_deref().map(backup_download);
+    let shows_codes = extra.backup_codes.is_some();
+    let (jar, token) = csrf::ensure(st, jar);
+    let html = render(
+        "account_security.html",
+        context! {
+            csrf => token,
+            medium => true,
+            username => &user.username,
+            enrolling => viewer.is_enrolling(),
+            providers,
+            has_primary,
+            backup_left,
+            events,
+            notice => extra.notice,
+            errors => extra.errors,
+            totp => extra.totp,
+            qr_svg => qr,
+            sent_provider,
+            sent_to,
+            backup_codes => extra.backup_codes,
+            backup_download => download,
+            email => &user.email,
+            phone => &user.phone,
+        },
+    );
+    let mut resp = (extra.status.unwrap_or(StatusCode::OK), jar, html).into_response();
+    if shows_codes {
+        // The one page with a script (the Print button): only our own file may run.
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            axum::http::HeaderValue::from_static(PRINT_CSP),
+        );
+    }
+    Ok(resp)
+}
+
+/// The page CSP plus our own script, for the Print button next to fresh backup codes.
+pub const PRINT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                             img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";

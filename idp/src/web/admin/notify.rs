@@ -1,0 +1,108 @@
+//! "Send a test message to …": checks that the configured SMTP server or SMS gateway
+//! delivers, from the console, without waiting for a user to need a code.
+
+use super::settings::render_overview;
+use super::{admin_or_return, one_error};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::web::csrf;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+const TEST_TEXT: &str = "This is a test message from Stepgate. If you received it, sending works.";
+
+async fn answer(
+    st: &AppState,
+    jar: CookieJar,
+    field: &str,
+    result: Result<String, String>,
+) -> Result<Response, Error> {
+    let settings = st
+        .core
+        .twofa_settings()
+        .await
+        .map_err(Error::internal_page)?;
+    match result {
+        Ok(notice) => {
+            render_overview(
+                st,
+                jar,
+                &settings,
+                Default::default(),
+                Some(notice),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(message) => {
+            let status = StatusCode::BAD_GATEWAY;
+            render_overview(
+                st,
+                jar,
+                &settings,
+                one_error(field.into(), message),
+                None,
+                status,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn test_email(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<TestForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    admin_or_return!(&st, &jar);
+    let to = form.to.trim();
+    let result = if let Err(m) = stepgate_core::codes::validate_email(to) {
+        Err(format!("Not an email address: {m}."))
+    } else {
+        match st.core.mailer() {
+            None => Err("Mail service is not set up ([smtp] in the configuration).".into()),
+            Some(m) => m
+                .send(to, "Stepgate test message", TEST_TEXT)
+                .await
+                .map(|()| format!("A test email was sent to {to}."))
+                .map_err(|e| format!("Sending failed: {e}")),
+        }
+    };
+    answer(&st, jar, "test-email", result).await
+}
+
+pub async fn test_sms(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<TestForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    admin_or_return!(&st, &jar);
+    let to = form.to.trim();
+    let result = if let Err(m) = stepgate_core::codes::validate_e164(to) {
+        Err(format!("Not a phone number in E.164 form: {m}."))
+    } else {
+        match st.core.sms_sender() {
+            None => Err("SMS service is not configured ([sms] in the configuration).".into()),
+            Some(s) => s
+                .send(to, TEST_TEXT)
+                .await
+                .map(|()| format!("A test SMS was sent to {to}."))
+                .map_err(|e| format!("Sending failed: {e}")),
+        }
+    };
+    answer(&st, jar, "test-sms", result).await
+}

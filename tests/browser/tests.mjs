@@ -1,0 +1,281 @@
+// Stepgate in a real browser (Debian's Chromium through playwright-core). Started by run.sh,
+// which serves Stepgate on STEPGATE_URL with a real SMTP sink writing to MAILDIR.
+//
+// Each test is what a person does: sign in, enrol TOTP reading the secret from the page, sign
+// out and in with a code; backup codes through "Try another way"; email enrolment with the
+// code from the real mail; an admin changes the lockout limit, a user gets locked, the admin
+// unlocks them. Screenshots of every page (desktop and phone widths) go to ARTIFACTS.
+
+import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const BASE = required("STEPGATE_URL");
+const MAILDIR = required("MAILDIR");
+const ARTIFACTS = required("ARTIFACTS");
+const ADMIN_PASSWORD = required("ADMIN_PASSWORD");
+const USER_PASSWORD = required("USER_PASSWORD");
+const CAROL_URI = required("CAROL_URI");
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run tests/browser/run.sh)`);
+  return v;
+}
+
+// RFC 4648 base32 → bytes; RFC 6238 TOTP (SHA-1, 6 digits, 30 s) with node's crypto.
+function base32(s) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of s.replace(/=+$/, "").toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${c}`);
+    bits += i.toString(2).padStart(5, "0");
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+function totp(secret, at = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", base32(secret)).update(counter).digest();
+  const o = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
+// A code from the next 30-second step (a TOTP code is accepted once per step).
+async function freshTotp(secret, usedStep) {
+  while (Math.floor(Date.now() / 30000) <= usedStep) await sleep(500);
+  return { code: totp(secret), step: Math.floor(Date.now() / 30000) };
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage: true });
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(size);
+}
+
+async function expectText(page, text) {
+  await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5000 });
+}
+
+async function signIn(page, username, password) {
+  await page.goto(`${BASE}/login`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function signOut(page) {
+  await page.goto(`${BASE}/`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectText(page, "signed out");
+}
+
+/// The newest message to `to` in the SMTP sink's maildir, waiting up to 10 s.
+async function mailTo(to, seen) {
+  for (let i = 0; i < 100; i++) {
+    const files = readdirSync(MAILDIR).filter((f) => f.endsWith(".eml")).sort((a, b) => parseInt(a) - parseInt(b));
+    const mine = files.map((f) => readFileSync(join(MAILDIR, f), "latin1")).filter((m) => m.includes(to));
+    if (mine.length > seen) return mine[mine.length - 1];
+    await sleep(100);
+  }
+  throw new Error(`no mail to ${to}`);
+}
+
+const state = {};
+
+const tests = [
+  ["a new user enrols TOTP from the page, signs out and signs in with TOTP", async (page) => {
+    await signIn(page, "alice", USER_PASSWORD);
+    await expectText(page, "You are signed in as");
+    await shot(page, "01-home");
+    await page.getByRole("link", { name: "Account security" }).click();
+    await expectText(page, "Two-factor methods");
+    await shot(page, "02-account-security");
+    await page.getByRole("button", { name: "Set up authenticator app" }).click();
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    assert(/^[A-Z2-7]{16,}$/.test(secret), `a base32 secret on the page: ${secret}`);
+    assert(await page.locator(".qr svg").count() === 1, "a QR code");
+    await shot(page, "03-totp-enrolment");
+    // A wrong code first: the message is tied to the field.
+    await page.getByLabel("6-digit code from the app").fill("000000");
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "not right");
+    const described = await page.getByLabel("6-digit code from the app").getAttribute("aria-describedby");
+    assert(described === "totp-code-error", `aria-describedby: ${described}`);
+    await shot(page, "04-totp-wrong-code");
+    const step = Math.floor(Date.now() / 30000);
+    await page.getByLabel("6-digit code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "Your authenticator app is set up.");
+    assert((await page.locator("#provider-TOTP .toggle").textContent()).trim() === "On", "TOTP on");
+    await shot(page, "05-totp-enabled");
+    await signOut(page);
+    await signIn(page, "alice", USER_PASSWORD);
+    await expectText(page, "Verify it's you");
+    await shot(page, "06-second-factor");
+    const fresh = await freshTotp(secret, step);
+    await page.getByLabel("authenticator app").fill(fresh.code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
+    state.aliceSecret = secret;
+    state.aliceStep = fresh.step;
+  }],
+
+  ["backup codes are shown once and sign in through Try another way", async (page) => {
+    assert(state.aliceSecret, "needs the TOTP test first");
+    await signIn(page, "alice", USER_PASSWORD);
+    const { code } = await freshTotp(state.aliceSecret, state.aliceStep);
+    state.aliceStep = Math.floor(Date.now() / 30000);
+    await page.getByLabel("authenticator app").fill(code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.goto(`${BASE}/account/security`);
+    await page.getByRole("button", { name: "Generate backup codes" }).click();
+    await expectText(page, "Your backup codes");
+    const codes = (await page.locator(".backup-list code").allTextContents()).map((c) => c.trim());
+    assert(codes.length === 10 && codes.every((c) => /^\d{8}$/.test(c)), `codes: ${codes}`);
+    const href = await page.getByRole("link", { name: "Download (.txt)" }).getAttribute("href");
+    assert(href.startsWith("data:text/plain") && href.includes(codes[0]), "a .txt download");
+    assert(await page.getByRole("button", { name: "Print" }).isVisible(), "a Print button");
+    await shot(page, "07-backup-codes");
+    await page.goto(`${BASE}/account/security`);
+    assert(!(await page.content()).includes(codes[0]), "shown once");
+    await signOut(page);
+    await signIn(page, "alice", USER_PASSWORD);
+    await expectText(page, "Try another way");
+    await page.getByRole("link", { name: "Use a backup code" }).click();
+    await page.getByLabel("backup codes").fill(codes[3]);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
+    assert((await page.locator("#backup-left").textContent()).includes("9 backup codes left"), "one used");
+    await shot(page, "08-account-after-backup-code");
+  }],
+
+  ["email is enrolled with the code from the real SMTP server", async (page) => {
+    await signIn(page, "bob", USER_PASSWORD);
+    await page.goto(`${BASE}/account/security`);
+    await page.getByLabel("Email address").fill("not-an-address");
+    // The browser's own check would stop an invalid type=email; the server's is what counts.
+    await page.locator("#email").evaluate((e) => { e.type = "text"; });
+    await page.getByRole("button", { name: "Send a code" }).last().click();
+    await page.locator("#email-error").waitFor();
+    await shot(page, "09-email-invalid");
+    await page.getByLabel("Email address").fill("bob.home@example.org");
+    await page.locator("form[action='/account/security/email'] button").click();
+    await expectText(page, "We sent a 6-digit code to");
+    const mail = await mailTo("bob.home@example.org", 0);
+    const code = mail.match(/\b(\d{6})\b/)[1];
+    await page.locator("#email-code").fill(code);
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "Email verification is set up.");
+    assert((await page.locator("#provider-EMAIL .toggle").textContent()).trim() === "On", "EMAIL on");
+    await shot(page, "10-email-enabled");
+  }],
+
+  ["an admin lowers the lockout limit, a user gets locked, the admin unlocks them", async (page) => {
+    await signIn(page, "admin", ADMIN_PASSWORD);
+    await page.goto(`${BASE}/admin`);
+    await shot(page, "11-admin-settings");
+    await page.getByLabel("maxVerificationFailuresBeforeUserLockout").fill("2");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expectText(page, "Settings saved.");
+    // An invalid value is shown at its field and changes nothing.
+    await page.getByLabel("totalAllowedTimeForVerification").fill("5");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.locator("#totalAllowedTimeForVerification-error").waitFor();
+    await shot(page, "12-admin-settings-invalid");
+    await page.goto(`${BASE}/admin`);
+    assert(await page.getByLabel("maxVerificationFailuresBeforeUserLockout").inputValue() === "2", "saved");
+    assert(await page.getByLabel("totalAllowedTimeForVerification").inputValue() !== "5", "unchanged");
+    // Carol guesses wrong twice.
+    const carolBrowser = await newBrowser();
+    const carol = await carolBrowser.newPage();
+    await signIn(carol, "carol", USER_PASSWORD);
+    for (let i = 0; i < 2; i++) {
+      await carol.getByLabel("authenticator app").fill("000000");
+      await carol.getByRole("button", { name: "Verify" }).click();
+    }
+    await expectText(carol, "locked");
+    await shot(carol, "13-user-locked");
+    await page.goto(`${BASE}/admin/users?q=carol`);
+    await shot(page, "14-admin-users");
+    await page.getByRole("link", { name: "carol" }).click();
+    assert((await page.locator("#state").textContent()).startsWith("locked"), "locked");
+    await shot(page, "15-admin-user-locked");
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expectText(page, "The user is unlocked.");
+    assert((await page.locator("#state").textContent()).trim() === "active", "active again");
+    // Carol signs in.
+    const secret = new URL(CAROL_URI).searchParams.get("secret");
+    await signIn(carol, "carol", USER_PASSWORD);
+    await carol.getByLabel("authenticator app").fill(totp(secret));
+    await carol.getByRole("button", { name: "Verify" }).click();
+    await expectText(carol, "You are signed in as");
+    await carolBrowser.close();
+    for (const [path, name, heading] of [
+      ["/admin/clients", "16-admin-clients", "OpenID Connect clients"],
+      ["/admin/audit", "17-admin-audit", "Audit log"],
+      ["/api/docs", "18-api-docs", "Stepgate API"],
+    ]) {
+      await page.goto(`${BASE}${path}`);
+      await page.getByRole("heading", { name: heading }).first().waitFor({ timeout: 5000 });
+      await shot(page, name);
+    }
+  }],
+];
+
+const ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const profiles = [];
+
+/// A browser of its own (a fresh --user-data-dir, so its own cookies): one per person.
+async function newBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), "stepgate-chromium-"));
+  profiles.push(profile);
+  return chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
+}
+
+const browser = await newBrowser();
+let passed = 0;
+let failed = 0;
+for (const [name, test] of tests) {
+  const page = await browser.newPage();
+  await browser.clearCookies();
+  try {
+    await test(page);
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}\n  ${String(e.stack || e).split("\n").join("\n  ")}`);
+    const safe = name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+    await page.screenshot({ path: join(ARTIFACTS, `FAILED-${safe}.png`), fullPage: true }).catch(() => {});
+  } finally {
+    await page.close();
+  }
+}
+await browser.close();
+for (const p of profiles) rmSync(p, { recursive: true, force: true });
+const summary = `${passed} passed, ${failed} failed`;
+if (process.env.SUMMARY_FILE) writeFileSync(process.env.SUMMARY_FILE, summary + "\n");
+console.log(summary);
+process.exit(failed === 0 ? 0 : 1);
