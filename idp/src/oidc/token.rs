@@ -76,6 +76,27 @@ async fn handle(
 
 /// Audits a reused code or refresh token: whose login it was, which client presented it, and
 /// that everything the login issued is revoked. Never the token itself.
+/// A code or refresh token presented a second time means it leaked: revoke everything its
+/// login issued, audit it, and answer `invalid_grant` with `answer`.
+async fn revoke_reused(
+    st: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    grant_id: &str,
+    what: &str,
+    answer: &str,
+) -> Error {
+    let revoked = grants::revoke(st.core.db(), grant_id, st.now()).await;
+    if let Err(e) = revoked {
+        return Error::server_error(e);
+    }
+    if let Err(e) = audit_reuse(st, ctx, client, grant_id, what).await {
+        return e;
+    }
+    tracing::warn!(client = %client.client_id, "{what}; the tokens of that login are revoked");
+    Error::invalid_grant(answer)
+}
+
 async fn audit_reuse(
     st: &AppState,
     ctx: &RequestContext,
@@ -176,21 +197,15 @@ async fn authorization_code(
     {
         Use::Unknown => return Err(Error::invalid_grant("the code is invalid")),
         Use::Again { grant_id } => {
-            grants::revoke(db, &grant_id, now)
-                .await
-                .map_err(Error::server_error)?;
-            audit_reuse(
+            return Err(revoke_reused(
                 st,
                 ctx,
                 client,
                 &grant_id,
                 "an authorization code was used twice",
-            )
-            .await?;
-            tracing::warn!(client = %client.client_id, "an authorization code was used twice; its grant is revoked");
-            return Err(Error::invalid_grant(
                 "the code was already used; the tokens issued with it are revoked",
-            ));
+            )
+            .await);
         }
         Use::First(c) => c,
     };
@@ -263,21 +278,15 @@ async fn refresh_token(
     {
         Use::Unknown => return Err(Error::invalid_grant("the refresh token is invalid")),
         Use::Again { grant_id } => {
-            grants::revoke(db, &grant_id, now)
-                .await
-                .map_err(Error::server_error)?;
-            audit_reuse(
+            return Err(revoke_reused(
                 st,
                 ctx,
                 client,
                 &grant_id,
                 "a spent refresh token was presented",
-            )
-            .await?;
-            tracing::warn!(client = %client.client_id, "a spent refresh token was presented; its family is revoked");
-            return Err(Error::invalid_grant(
                 "the refresh token was already used; all tokens of this login are revoked",
-            ));
+            )
+            .await);
         }
         Use::First(r) => r,
     };
