@@ -82,6 +82,16 @@ pub enum CheckOutcome {
     },
 }
 
+/// Why a challenge in this state cannot be acted on, if it cannot.
+fn refusal_for(state: ChallengeState) -> Option<Error> {
+    match state {
+        ChallengeState::Pending => None,
+        ChallengeState::Expired => Some(Error::ChallengeExpired),
+        ChallengeState::Locked => Some(Error::Locked),
+        ChallengeState::Verified | ChallengeState::Failed => Some(Error::ChallengeClosed),
+    }
+}
+
 fn new_challenge_id() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
@@ -192,30 +202,39 @@ impl Core {
     /// Loads a challenge that may still be acted on, with its user.
     async fn live_challenge(&self, id: &str) -> Result<(Challenge, User)> {
         let c = self.challenge(id).await?;
-        match c.state {
-            ChallengeState::Pending => {}
-            ChallengeState::Expired => return Err(Error::ChallengeExpired),
-            ChallengeState::Locked => return Err(Error::Locked),
-            ChallengeState::Verified | ChallengeState::Failed => {
-                return Err(Error::ChallengeClosed)
-            }
+        if let Some(refused) = refusal_for(c.state) {
+            return Err(refused);
         }
         let user = self
             .user_by_id(&c.user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;
+        if user.locked || user.disabled {
+            let mut tx = self.db.begin().await?;
+            let refused = self.refuse_blocked_user(&mut tx, &c.id, &user).await;
+            tx.commit().await?;
+            refused?;
+        }
+        Ok((c, user))
+    }
+
+    /// A locked user may not continue; a login cannot finish for a user disabled while it
+    /// waited for the code (the challenge fails, and that is committed).
+    async fn refuse_blocked_user(
+        &self,
+        tx: &mut crate::db::Tx,
+        challenge_id: &str,
+        user: &User,
+    ) -> Result<()> {
         if user.locked {
             return Err(Error::Locked);
         }
         if user.disabled {
-            // A login cannot finish for a user disabled while it waited for the code.
-            let mut tx = self.db.begin().await?;
-            self.set_challenge_state(&mut tx, &c.id, ChallengeState::Failed, None, self.now())
+            self.set_challenge_state(tx, challenge_id, ChallengeState::Failed, None, self.now())
                 .await?;
-            tx.commit().await?;
             return Err(Error::Disabled);
         }
-        Ok((c, user))
+        Ok(())
     }
 
     /// Sends a code by SMS or email for this challenge. Obeys `minVerificationCodeSendPeriod`;
@@ -251,24 +270,23 @@ impl Core {
         provider: ProviderType,
         code: &str,
     ) -> Result<CheckOutcome> {
-        let (_, user) = self.live_challenge(challenge_id).await?;
         let code = crate::codes::normalize_code(code);
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
-        // Re-read inside the lock: another process may have finished or locked it meanwhile.
-        let user = self.user_by_id_tx(&mut tx, &user.id).await?;
+        let (user_id,): (String,) = sqlx::query_as("SELECT user_id FROM challenges WHERE id = $1")
+            .bind(challenge_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Error::NotFound("challenge"))?;
+        lock_user(&mut tx, self.db.backend(), &user_id).await?;
+        // Read under the lock: another process may have finished or locked it meanwhile.
         let (state, expires_at): (String, i64) =
             sqlx::query_as("SELECT state, expires_at FROM challenges WHERE id = $1")
                 .bind(challenge_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(Error::NotFound("challenge"))?;
-        if user.locked {
-            return Err(Error::Locked);
-        }
-        if state != "pending" {
-            return Err(Error::ChallengeClosed);
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(refused) = refusal_for(ChallengeState::parse(&state)) {
+            return Err(refused);
         }
         if now >= expires_at {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Expired, None, now)
@@ -276,7 +294,12 @@ impl Core {
             tx.commit().await?;
             return Err(Error::ChallengeExpired);
         }
-        let settings = self.twofa_settings_tx(&mut tx).await?;
+        let user = self.user_by_id_tx(&mut tx, &user_id).await?;
+        if let Err(refused) = self.refuse_blocked_user(&mut tx, challenge_id, &user).await {
+            tx.commit().await?;
+            return Err(refused);
+        }
+        let settings = self.twofa_settings_on(&mut tx).await?;
         let usable = self
             .usable_providers_on(&mut tx, &user.id, &settings)
             .await?;

@@ -3,7 +3,7 @@
 //! implemented in the sibling modules.
 
 use crate::config::{check_senders, Config};
-use crate::db::{Db, Tx};
+use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::notify::{build_sms_sender, Mailer, SmsSender};
 use crate::password::PasswordHasher;
@@ -160,23 +160,19 @@ impl Core {
 
     /// The platform settings in force: the administrator's saved ones, else the config's.
     pub async fn twofa_settings(&self) -> Result<TwoFaSettings> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
-                .bind(SETTINGS_NAME)
-                .fetch_optional(self.db.pool())
-                .await?;
-        match row {
-            Some((json,)) => serde_json::from_str(&json)
-                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}"))),
-            None => Ok(self.config.default_settings()),
-        }
+        let mut conn = self.db.pool().acquire().await?;
+        self.twofa_settings_on(&mut conn).await
     }
 
-    pub(crate) async fn twofa_settings_tx(&self, tx: &mut Tx) -> Result<TwoFaSettings> {
+    /// As [`Core::twofa_settings`], on the connection of a policy transaction.
+    pub(crate) async fn twofa_settings_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<TwoFaSettings> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
                 .bind(SETTINGS_NAME)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(conn)
                 .await?;
         match row {
             Some((json,)) => serde_json::from_str(&json)

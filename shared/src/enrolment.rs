@@ -152,7 +152,7 @@ impl Core {
     /// Starts TOTP enrolment: a new secret, kept pending until a code from it is verified.
     pub async fn begin_totp_enrolment(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         user: &User,
     ) -> Result<TotpEnrolment> {
         let settings = self.require_available(ProviderType::Totp).await?;
@@ -174,7 +174,6 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
-        let _ = ctx;
         Ok(enrolment)
     }
 
@@ -403,12 +402,11 @@ impl Core {
         .bind(provider.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((blob, expires_at)) = pending.filter(|(_, exp)| *exp > now) else {
+        let Some((blob, _)) = pending.filter(|(_, expires_at)| *expires_at > now) else {
             return Err(Error::Refused(
                 "no enrolment is in progress for this provider (or it expired); start again".into(),
             ));
         };
-        let _ = expires_at;
         let cfg = self.open_sealed(&user.id, provider, &blob)?;
         policy::admit_check(&mut tx, &user.id, &settings, now).await?;
         let (ok, step) = match &cfg {

@@ -97,6 +97,25 @@ async fn revoke_reused(
     Error::invalid_grant(answer)
 }
 
+/// The grant `what` (a code or refresh token) belongs to, refused unless issued to `client`.
+async fn grant_of(
+    st: &AppState,
+    grant_id: &str,
+    client: &Client,
+    what: &str,
+) -> Result<Grant, Error> {
+    let grant = grants::get(st.core.db(), grant_id)
+        .await
+        .map_err(Error::server_error)?
+        .ok_or_else(|| Error::invalid_grant(format!("{what} is invalid")))?;
+    if grant.client_id != client.client_id {
+        return Err(Error::invalid_grant(format!(
+            "{what} was issued to another client"
+        )));
+    }
+    Ok(grant)
+}
+
 async fn audit_reuse(
     st: &AppState,
     ctx: &RequestContext,
@@ -209,15 +228,7 @@ async fn authorization_code(
         }
         Use::First(c) => c,
     };
-    let grant = grants::get(db, &issued.grant_id)
-        .await
-        .map_err(Error::server_error)?
-        .ok_or_else(|| Error::invalid_grant("the code is invalid"))?;
-    if grant.client_id != client.client_id {
-        return Err(Error::invalid_grant(
-            "the code was issued to another client",
-        ));
-    }
+    let grant = grant_of(st, &issued.grant_id, client, "the code").await?;
     if now >= issued.expires_at {
         return Err(Error::invalid_grant("the code has expired"));
     }
@@ -290,15 +301,7 @@ async fn refresh_token(
         }
         Use::First(r) => r,
     };
-    let grant = grants::get(db, &found.grant_id)
-        .await
-        .map_err(Error::server_error)?
-        .ok_or_else(|| Error::invalid_grant("the refresh token is invalid"))?;
-    if grant.client_id != client.client_id {
-        return Err(Error::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
+    let grant = grant_of(st, &found.grant_id, client, "the refresh token").await?;
     if !grant.is_live(now) || now >= found.expires_at {
         return Err(Error::invalid_grant(
             "the refresh token has expired or was revoked",
