@@ -60,20 +60,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 Problem::unauthorized("the access token is invalid, expired or revoked")
             })?;
-        let user = match &live.grant.user_id {
-            Some(id) => Some(
-                st.core
-                    .user_by_id(id)
-                    .await
-                    .map_err(Problem::from)?
-                    .ok_or_else(|| Problem::unauthorized("the token's user no longer exists"))?,
-            ),
-            None => None,
-        };
         Ok(Caller {
-            user,
-            client_id: live.grant.client_id.clone(),
-            scopes: live.grant.scopes.clone(),
+            user: live.user,
+            client_id: live.client_id,
+            scopes: live.scopes,
         })
     }
 }

@@ -36,8 +36,10 @@ async fn revoke_handle(st: &AppState, headers: &HeaderMap, p: &Params) -> Result
         if let Some((payload, _)) = verify_own(st, token).await {
             let claims = payload.claims_set();
             let mine = claims.get("client_id").and_then(Value::as_str) == Some(&client.client_id);
-            if let (true, Some(jti)) = (mine, claims.get("jti").and_then(Value::as_str)) {
-                grants::revoke_access(db, jti, now)
+            let jti = claims.get("jti").and_then(Value::as_str);
+            let exp = claims.get("exp").and_then(Value::as_i64);
+            if let (true, Some(jti), Some(exp)) = (mine, jti, exp) {
+                grants::revoke_access(db, jti, exp)
                     .await
                     .map_err(Error::server_error)?;
             }
@@ -104,10 +106,8 @@ async fn introspect_handle(
                 }
             }
             out.insert("token_type".into(), json!("Bearer"));
-            if let Some(uid) = &live.grant.user_id {
-                if let Some(u) = st.core.user_by_id(uid).await.map_err(Error::server_error)? {
-                    out.insert("username".into(), json!(u.username));
-                }
+            if let Some(u) = &live.user {
+                out.insert("username".into(), json!(u.username));
             }
         }
     } else if let Some(found) = grants::find_refresh(db, token)

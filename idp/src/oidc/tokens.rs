@@ -61,7 +61,15 @@ fn sign(
     jwt::encode_with_signer(&payload, &header, key.signer()).map_err(Error::server_error)
 }
 
-/// An access token: an RFC 9068 JWT, recorded by `jti` so it can be revoked.
+/// The private claim naming the grant a user's access token was issued under. Issuing a token
+/// then writes nothing: the token is checked against its grant (revoked with the login, the
+/// client or a reused code) and against the `jti`s revoked one by one. The grant id is an
+/// internal key, never accepted as a credential, and trusted here only under our signature.
+/// A client's own (client_credentials) token names no grant: none is stored for it, and it
+/// lives as long as its client does.
+pub const GRANT_CLAIM: &str = "gid";
+
+/// An access token: an RFC 9068 JWT, revocable by `jti` or with its grant.
 pub struct AccessToken {
     pub token: String,
     pub expires_in: i64,
@@ -101,10 +109,10 @@ pub async fn issue_access_token(
         }
         c.insert("amr".into(), json!(grant.amr));
     }
+    if grant.user_id.is_some() {
+        c.insert(GRANT_CLAIM.into(), json!(grant.id));
+    }
     let token = sign(&key, AT_TYP, c)?;
-    grants::insert_access(st.core.db(), &jti, &grant.id, exp)
-        .await
-        .map_err(Error::server_error)?;
     Ok(AccessToken {
         token,
         expires_in: st.settings.access_token_lifetime,
@@ -165,11 +173,15 @@ pub async fn verify_own(st: &AppState, token: &str) -> Option<(JwtPayload, JwsHe
     (payload.issuer() == Some(st.settings.issuer.as_str())).then_some((payload, header))
 }
 
-/// A live access token: ours, `at+jwt`, unexpired, neither it nor its grant revoked, and its
-/// user (if any) still allowed to sign in.
+/// A live access token: ours, `at+jwt`, unexpired, not revoked (itself, or with its grant or
+/// client), and its user (if any) still allowed to sign in.
 pub struct LiveAccess {
     pub claims: Map<String, Value>,
-    pub grant: Grant,
+    pub client_id: String,
+    /// The user the token was issued for, as just read; `None` for a client's own token.
+    pub user: Option<User>,
+    /// The scopes the token carries.
+    pub scopes: Vec<String>,
 }
 
 pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<LiveAccess>, Error> {
@@ -182,28 +194,56 @@ pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<Li
     let claims = payload.claims_set().clone();
     let now = st.now();
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    let str_claim = |k: &str| claims.get(k).and_then(Value::as_str);
+    let (Some(jti), Some(client_id)) = (str_claim("jti"), str_claim("client_id")) else {
+        return Ok(None);
+    };
     if now >= exp {
         return Ok(None);
     }
-    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    let Some(grant) = grants::live_access_grant(st.core.db(), jti, now)
-        .await
-        .map_err(Error::server_error)?
-    else {
-        return Ok(None);
-    };
-    // A user who was disabled or locked since loses what their tokens give at once.
-    if let Some(user_id) = &grant.user_id {
-        let user = st
-            .core
-            .user_by_id(user_id)
-            .await
-            .map_err(Error::server_error)?;
-        if !user.is_some_and(|u| !u.disabled && !u.locked) {
-            return Ok(None);
+    let db = st.core.db();
+    let user = match str_claim(GRANT_CLAIM) {
+        Some(grant_id) => {
+            let Some(grant) = grants::live_access_grant(db, grant_id, jti)
+                .await
+                .map_err(Error::server_error)?
+            else {
+                return Ok(None);
+            };
+            let Some(user_id) = &grant.user_id else {
+                return Ok(None);
+            };
+            // A user who was disabled or locked since loses what their tokens give at once.
+            match st
+                .core
+                .user_by_id(user_id)
+                .await
+                .map_err(Error::server_error)?
+            {
+                Some(u) if !u.disabled && !u.locked => Some(u),
+                _ => return Ok(None),
+            }
         }
-    }
-    Ok(Some(LiveAccess { claims, grant }))
+        None => {
+            let live = str_claim("sub") == Some(client_id)
+                && grants::client_token_live(db, client_id, jti)
+                    .await
+                    .map_err(Error::server_error)?;
+            if !live {
+                return Ok(None);
+            }
+            None
+        }
+    };
+    let scopes = str_claim("scope")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Ok(Some(LiveAccess {
+        client_id: client_id.to_string(),
+        claims,
+        user,
+        scopes,
+    }))
 }

@@ -52,12 +52,9 @@ async fn handle(
     if !scopes.iter().any(|s| s == "openid") {
         return Err(Error::insufficient_scope("the openid scope is required"));
     }
-    let user = match &live.grant.user_id {
-        Some(id) => st.core.user_by_id(id).await.map_err(Error::server_error)?,
-        None => None,
-    }
-    .filter(|u| !u.disabled)
-    .ok_or_else(|| Error::invalid_token("the token's user no longer exists"))?;
+    let user = live
+        .user
+        .ok_or_else(|| Error::invalid_token("this token was issued to a client, not a user"))?;
     Ok(axum::Json(Value::Object(user_claims(&user, &scopes))).into_response())
 }
 

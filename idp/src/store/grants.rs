@@ -142,37 +142,34 @@ pub enum Use<T> {
 }
 
 /// Spends a code. Expiry and the other checks are the caller's (it needs the row for them).
+/// The first use is one statement (`UPDATE … RETURNING`); only a failed one looks further.
 pub async fn use_code(db: &Db, code: &str, now: i64) -> Result<Use<Code>, Error> {
     let hash = crypto::hash_token(code);
-    let row = sqlx::query(
-        "SELECT grant_id, redirect_uri, nonce, code_challenge, expires_at FROM oidc_codes \
-         WHERE code_hash = $1",
+    let spent = sqlx::query(
+        "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+         RETURNING grant_id, redirect_uri, nonce, code_challenge, expires_at",
     )
+    .bind(now)
     .bind(&hash)
     .fetch_optional(db.pool())
     .await?;
-    let Some(r) = row else {
-        return Ok(Use::Unknown);
-    };
-    let code = Code {
-        grant_id: r.try_get("grant_id")?,
-        redirect_uri: r.try_get("redirect_uri")?,
-        nonce: r.try_get("nonce")?,
-        code_challenge: r.try_get("code_challenge")?,
-        expires_at: r.try_get("expires_at")?,
-    };
-    let spent =
-        sqlx::query("UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-            .bind(now)
+    if let Some(r) = spent {
+        return Ok(Use::First(Code {
+            grant_id: r.try_get("grant_id")?,
+            redirect_uri: r.try_get("redirect_uri")?,
+            nonce: r.try_get("nonce")?,
+            code_challenge: r.try_get("code_challenge")?,
+            expires_at: r.try_get("expires_at")?,
+        }));
+    }
+    let spent_before: Option<(String,)> =
+        sqlx::query_as("SELECT grant_id FROM oidc_codes WHERE code_hash = $1")
             .bind(&hash)
-            .execute(db.pool())
+            .fetch_optional(db.pool())
             .await?;
-    Ok(if spent.rows_affected() == 1 {
-        Use::First(code)
-    } else {
-        Use::Again {
-            grant_id: code.grant_id,
-        }
+    Ok(match spent_before {
+        Some((grant_id,)) => Use::Again { grant_id },
+        None => Use::Unknown,
     })
 }
 
@@ -224,65 +221,74 @@ pub async fn find_refresh(db: &Db, token: &str) -> Result<Option<RefreshToken>, 
     .transpose()
 }
 
-/// Spends a refresh token (rotation).
+/// Spends a refresh token (rotation), in one statement when it is the first use.
 pub async fn use_refresh(db: &Db, token: &str, now: i64) -> Result<Use<RefreshToken>, Error> {
-    let Some(found) = find_refresh(db, token).await? else {
-        return Ok(Use::Unknown);
-    };
     let spent = sqlx::query(
-        "UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        "UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+         RETURNING grant_id, created_at, expires_at",
     )
     .bind(now)
     .bind(crypto::hash_token(token))
-    .execute(db.pool())
+    .fetch_optional(db.pool())
     .await?;
-    Ok(if spent.rows_affected() == 1 {
-        Use::First(found)
-    } else {
-        Use::Again {
+    if let Some(r) = spent {
+        return Ok(Use::First(RefreshToken {
+            grant_id: r.try_get("grant_id")?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            used: false,
+        }));
+    }
+    Ok(match find_refresh(db, token).await? {
+        Some(found) => Use::Again {
             grant_id: found.grant_id,
-        }
+        },
+        None => Use::Unknown,
     })
 }
 
-pub async fn insert_access(
-    db: &Db,
-    jti: &str,
-    grant_id: &str,
-    expires_at: i64,
-) -> Result<(), Error> {
-    sqlx::query("INSERT INTO oidc_access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(jti)
-        .bind(grant_id)
-        .bind(expires_at)
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
-/// The grant of a live access token: known, not revoked itself, grant not revoked.
-pub async fn live_access_grant(db: &Db, jti: &str, now: i64) -> Result<Option<Grant>, Error> {
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT grant_id, expires_at, revoked_at FROM oidc_access_tokens WHERE jti = $1",
-    )
+/// The grant of a live access token: the grant named in the token (`gid`), not revoked, and
+/// the token itself not revoked on its own. One query: issuing a token writes nothing, only
+/// revoking one does.
+pub async fn live_access_grant(db: &Db, grant_id: &str, jti: &str) -> Result<Option<Grant>, Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS}, (SELECT COUNT(*) FROM oidc_revoked_access_tokens \
+         WHERE jti = $2) AS token_revoked FROM oidc_grants WHERE id = $1"
+    ))
+    .bind(grant_id)
     .bind(jti)
     .fetch_optional(db.pool())
     .await?;
-    let Some((grant_id, expires_at, revoked_at)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    if revoked_at.is_some() || now >= expires_at {
-        return Ok(None);
-    }
-    Ok(get(db, &grant_id).await?.filter(|g| g.revoked_at.is_none()))
+    let token_revoked: i64 = row.try_get("token_revoked")?;
+    let grant = grant_from_row(&row)?;
+    Ok((token_revoked == 0 && grant.revoked_at.is_none()).then_some(grant))
 }
 
-pub async fn revoke_access(db: &Db, jti: &str, now: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL",
+/// Whether a client's own (client_credentials) access token is live: its client still
+/// exists (removing a client ends its tokens) and the token was not revoked. One query.
+pub async fn client_token_live(db: &Db, client_id: &str, jti: &str) -> Result<bool, Error> {
+    let (clients, revoked): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM oidc_clients WHERE client_id = $1), \
+         (SELECT COUNT(*) FROM oidc_revoked_access_tokens WHERE jti = $2)",
     )
-    .bind(now)
+    .bind(client_id)
     .bind(jti)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(clients == 1 && revoked == 0)
+}
+
+/// Revokes one access token (RFC 7009): its `jti` is recorded until the token expires.
+pub async fn revoke_access(db: &Db, jti: &str, expires_at: i64) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO oidc_revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(jti)
+    .bind(expires_at)
     .execute(db.pool())
     .await?;
     Ok(())

@@ -15,6 +15,7 @@ use josekit::jws::{JwsSigner, JwsVerifier, ES256, RS256};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use stepgate_core::{Core, Error};
 
 const RSA_BITS: u32 = 2048;
@@ -95,11 +96,19 @@ fn load(alg: SigningAlg, private: &Jwk) -> Result<SignerPair, Error> {
     })
 }
 
+/// How long the server signs with the key it last found active before asking the database
+/// again. Every token would otherwise cost a query; a rotation made by another process
+/// (`stepgate keys rotate`) is picked up within this time, and tokens signed meanwhile by the
+/// previous key stay valid, since a retired key stays published for `retired_key_lifetime`.
+const ACTIVE_KEY_RECHECK: Duration = Duration::from_secs(5);
+
 /// The signing keys of this deployment, with a cache of decrypted keys.
 #[derive(Clone)]
 pub struct Keys {
     core: Core,
     cache: Arc<Mutex<HashMap<String, Arc<LoadedKey>>>>,
+    /// The active key id per algorithm, and when it was read.
+    active: Arc<Mutex<HashMap<&'static str, (String, Instant)>>>,
 }
 
 impl Keys {
@@ -107,6 +116,7 @@ impl Keys {
         Keys {
             core,
             cache: Arc::default(),
+            active: Arc::default(),
         }
     }
 
@@ -145,6 +155,10 @@ impl Keys {
                 .await?;
             tx.commit().await?;
             fresh.push((alg, kid));
+        }
+        // This process signs with the new keys at once; others within ACTIVE_KEY_RECHECK.
+        if let Ok(mut m) = self.active.lock() {
+            m.clear();
         }
         Ok(fresh)
     }
@@ -197,12 +211,25 @@ impl Keys {
         Ok(row.map(|(k,)| k))
     }
 
-    /// The key that signs with `alg` now.
+    /// The key that signs with `alg` now (as of at most [`ACTIVE_KEY_RECHECK`] ago).
     pub async fn active(&self, alg: SigningAlg) -> Result<Arc<LoadedKey>, Error> {
-        let kid = self
-            .active_kid(alg)
-            .await?
-            .ok_or_else(|| Error::Internal(format!("no active {} signing key", alg.as_str())))?;
+        let remembered = self.active.lock().ok().and_then(|m| {
+            m.get(alg.as_str())
+                .filter(|(_, at)| at.elapsed() < ACTIVE_KEY_RECHECK)
+                .map(|(kid, _)| kid.clone())
+        });
+        let kid = match remembered {
+            Some(kid) => kid,
+            None => {
+                let kid = self.active_kid(alg).await?.ok_or_else(|| {
+                    Error::Internal(format!("no active {} signing key", alg.as_str()))
+                })?;
+                if let Ok(mut m) = self.active.lock() {
+                    m.insert(alg.as_str(), (kid.clone(), Instant::now()));
+                }
+                kid
+            }
+        };
         self.by_kid(&kid)
             .await?
             .ok_or_else(|| Error::Internal(format!("signing key {kid} vanished")))

@@ -35,10 +35,14 @@ pub async fn purge_expired(db: &stepgate_core::db::Db, now: i64) -> Result<(), E
         .bind(now)
         .execute(pool)
         .await?;
-    // Codes, refresh and access tokens go with their grant (ON DELETE CASCADE). A grant is
+    // Codes and refresh tokens go with their grant (ON DELETE CASCADE). A grant is
     // kept a day past its end so a late reuse of its tokens is still recognised as reuse.
     sqlx::query("DELETE FROM oidc_grants WHERE expires_at < $1")
         .bind(now - 86_400)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM oidc_revoked_access_tokens WHERE expires_at < $1")
+        .bind(now)
         .execute(pool)
         .await?;
     sqlx::query("DELETE FROM oidc_signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1")
