@@ -60,6 +60,12 @@ impl RequestContext {
 
 const SETTINGS_NAME: &str = "twofa";
 
+/// How long a core trusts the platform settings it last read. A login reads them several times
+/// (each page, each check), and they change rarely: a change saved through this core applies
+/// at once (the cache is dropped), one saved by another process sharing the database within
+/// this time. The PAM module opens a core per login, so it always reads them fresh.
+const SETTINGS_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The verification core. Cheap to clone (everything inside is shared).
 #[derive(Clone)]
 pub struct Core {
@@ -69,6 +75,13 @@ pub struct Core {
     pub(crate) mailer: Option<Arc<Mailer>>,
     pub(crate) sms: Option<Arc<dyn SmsSender>>,
     pub(crate) hasher: Arc<PasswordHasher>,
+    /// One permit per core: argon2 is CPU- and memory-bound, so hashes beyond the core count
+    /// only queue inside the kernel while each holds its memory (19 MiB by default) and they
+    /// evict each other from the cache. Waiting here instead keeps every core hashing at full
+    /// speed and bounds the memory a burst of logins takes.
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// The platform settings as last read, and when (see [`SETTINGS_RECHECK`]).
+    pub(crate) settings_cache: Arc<std::sync::Mutex<Option<(TwoFaSettings, std::time::Instant)>>>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -125,6 +138,10 @@ impl Core {
             mailer,
             sms,
             hasher: Arc::new(hasher),
+            settings_cache: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             clock,
         })
     }
@@ -160,6 +177,9 @@ impl Core {
 
     /// The platform settings in force: the administrator's saved ones, else the config's.
     pub async fn twofa_settings(&self) -> Result<TwoFaSettings> {
+        if let Some(s) = self.remembered_settings() {
+            return Ok(s);
+        }
         let mut conn = self.db.pool().acquire().await?;
         self.twofa_settings_on(&mut conn).await
     }
@@ -169,15 +189,34 @@ impl Core {
         &self,
         conn: &mut sqlx::AnyConnection,
     ) -> Result<TwoFaSettings> {
+        if let Some(s) = self.remembered_settings() {
+            return Ok(s);
+        }
         let row: Option<(String,)> =
             sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
                 .bind(SETTINGS_NAME)
                 .fetch_optional(conn)
                 .await?;
-        match row {
+        let settings = match row {
             Some((json,)) => serde_json::from_str(&json)
-                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}"))),
-            None => Ok(self.config.default_settings()),
+                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}")))?,
+            None => self.config.default_settings(),
+        };
+        self.remember_settings(Some(settings.clone()));
+        Ok(settings)
+    }
+
+    fn remembered_settings(&self) -> Option<TwoFaSettings> {
+        let cache = self.settings_cache.lock().ok()?;
+        cache
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < SETTINGS_RECHECK)
+            .map(|(s, _)| s.clone())
+    }
+
+    fn remember_settings(&self, settings: Option<TwoFaSettings>) {
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            *cache = settings.map(|s| (s, std::time::Instant::now()));
         }
     }
 
@@ -212,6 +251,7 @@ impl Core {
         }
         crate::audit::record(&mut tx, ctx, now, ev).await?;
         tx.commit().await?;
+        self.remember_settings(Some(settings.clone()));
         Ok(())
     }
 
@@ -232,9 +272,19 @@ impl Core {
         &self,
         f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
     ) -> Result<T> {
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || f(&hasher))
+        let permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| Error::Internal(format!("password task failed: {e}")))
+            .map_err(|e| Error::Internal(format!("password hashing closed: {e}")))?;
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = f(&hasher);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("password task failed: {e}")))
     }
 }
