@@ -3,7 +3,7 @@
 # system package the tests use and starts a throw-away PostgreSQL on loopback; elsewhere it
 # checks that those tools are present and says what is missing.
 #
-#   scripts/test.sh            # everything: format, lints, all tests
+#   scripts/test.sh            # everything: format, lints, all tests, the benchmarks' smoke run
 #   scripts/test.sh -- ARGS    # extra arguments for `cargo test`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ PACKAGES=(
   libpam0g-dev pamtester           # the PAM module and its tests
   openssh-server openssh-client    # a real sshd and ssh client through the PAM module
   chromium                         # the browser tests (driven by playwright-core)
+  wrk libpam-google-authenticator python3-matplotlib  # the benchmark suite's smoke run
 )
 
 need_install=()
@@ -74,3 +75,6 @@ cargo test --workspace "${extra[@]}"
 echo "==> browser tests (Chromium + Playwright against the real stepgate binary)"
 cargo build -p stepgate-idp --bin stepgate
 tests/browser/run.sh
+
+echo "==> benchmark suite, smoke mode (proves tests/bench/run.sh works; its figures mean nothing)"
+tests/bench/run.sh --smoke

@@ -80,6 +80,20 @@ trap cleanup EXIT
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 record() { echo "$1" >>"$RESULTS"; }  # one JSON object per line
+# annotate FILE KEY=VALUE...: records the driver's JSON object in FILE with these fields added
+# (a value of digits is a number); `workload=scale_` prefixes the driver's workload name.
+annotate() {
+  "$PY" - "$@" >>"$RESULTS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    if k == "workload" and v.endswith("_"):
+        v += r["workload"]
+    r[k] = int(v) if v.isdigit() else v
+print(json.dumps(r))
+PY
+}
 rss_kib() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
 
 wait_ready() { # URL PID
@@ -197,23 +211,22 @@ WEB=(--issuer "$SG" --client-id web --client-secret="$(cat "$WORK/large/web.secr
   --redirect-uri "http://127.0.0.1:9/callback" --users "$WORK/large/users.json")
 log "argon2id bound with the configured parameters"
 "$DRIVER" argon2 --config "$WORK/large/stepgate.toml" --seconds "$((DURATION * 2))" | tee -a "$RESULTS" >"$OUT/raw/argon2-before.json"
-log "full logins at concurrency $LOGIN_LEVELS"
-for c in $LOGIN_LEVELS; do
-  for rep in $(seq 1 "$REPS"); do
-    "$DRIVER" login "${WEB[@]}" --concurrency "$c" --seconds "$LOGIN_SECONDS" >"$OUT/raw/login-c$c-r$rep.json"
-    "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["server"]="stepgate"; r["rep"]=int(sys.argv[2]); print(json.dumps(r))' \
-      "$OUT/raw/login-c$c-r$rep.json" "$rep" >>"$RESULTS"
+# driver_levels WORKLOAD LEVELS SECONDS: REPS runs of the driver at each concurrency level
+driver_levels() {
+  local c rep file
+  for c in $2; do
+    for rep in $(seq 1 "$REPS"); do
+      file=$OUT/raw/$1-c$c-r$rep.json
+      "$DRIVER" "$1" "${WEB[@]}" --concurrency "$c" --seconds "$3" >"$file"
+      annotate "$file" server=stepgate rep="$rep"
+    done
   done
-done
+}
+log "full logins at concurrency $LOGIN_LEVELS"
+driver_levels login "$LOGIN_LEVELS" "$LOGIN_SECONDS"
 "$DRIVER" argon2 --config "$WORK/large/stepgate.toml" --seconds "$((DURATION * 2))" | tee -a "$RESULTS" >"$OUT/raw/argon2-after.json"
 log "refresh-token rotation at concurrency $REFRESH_LEVELS"
-for c in $REFRESH_LEVELS; do
-  for rep in $(seq 1 "$REPS"); do
-    "$DRIVER" refresh "${WEB[@]}" --concurrency "$c" --seconds "$DURATION" >"$OUT/raw/refresh-c$c-r$rep.json"
-    "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["server"]="stepgate"; r["rep"]=int(sys.argv[2]); print(json.dumps(r))' \
-      "$OUT/raw/refresh-c$c-r$rep.json" "$rep" >>"$RESULTS"
-  done
-done
+driver_levels refresh "$REFRESH_LEVELS" "$DURATION"
 
 # --- scale: the same logins and refreshes with TOTAL_USERS and with SMALL_USERS -------------
 SMALL_PORT=$(free_port)
@@ -234,8 +247,7 @@ for rep in $(seq 1 "$SCALE_REPS"); do
     "$DRIVER" login "${args[@]}" --concurrency 4 --seconds 60 --offset 10 --max "$((SMALL_USERS - 10))" \
       >"$OUT/raw/scale-login-$db-r$rep.json"
     for w in login refresh; do
-      "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["workload"]="scale_"+r["workload"]; r["users"]=sys.argv[2]; r["rep"]=int(sys.argv[3]); print(json.dumps(r))' \
-        "$OUT/raw/scale-$w-$db-r$rep.json" "$db" "$rep" >>"$RESULTS"
+      annotate "$OUT/raw/scale-$w-$db-r$rep.json" workload=scale_ users="$db" rep="$rep"
     done
   done
 done
@@ -247,14 +259,12 @@ PIDS=()
 log "start-up to ready, $STARTUP_RUNS runs"
 "$DRIVER" startup --bin "$STEPGATE" --config "$WORK/large/stepgate.toml" \
   --ready "$SG/readyz" --runs "$STARTUP_RUNS" >"$OUT/raw/startup.json"
-"$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["workload"]="startup"; r["server"]="stepgate"; print(json.dumps(r))' \
-  "$OUT/raw/startup.json" >>"$RESULTS"
+annotate "$OUT/raw/startup.json" workload=startup server=stepgate
 
 # --- PAM: pamtester through pam_stepgate.so and pam_google_authenticator.so ------------------
 log "PAM, $PAM_RUNS runs per module"
 RUNS=$PAM_RUNS OUT_DIR=$OUT/raw tests/bench/pam.sh >&2
-"$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["workload"]="pam"; print(json.dumps(r))' \
-  "$OUT/raw/pam.json" >>"$RESULTS"
+annotate "$OUT/raw/pam.json" workload=pam
 
 # --- the report ----------------------------------------------------------------------------
 {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Times a successful TOTP authentication through pam_stepgate.so next to Debian's
 # pam_google_authenticator.so: each run is a whole `pamtester` process (start, libpam, module
-# load, the check, exit), as a login sees it. Writes the figures into docs/benchmarks.md
-# (between the pam-benchmark markers, leaving the rest of the file alone).
+# load, the check, exit), as a login sees it. Part of tests/bench/run.sh, which passes OUT_DIR
+# and reports the figures; alone it prints the medians.
 #
-#   sudo pam-module/bench/compare-google-authenticator.sh        # RUNS=40 by default
+#   sudo tests/bench/pam.sh        # RUNS=40 by default; OUT_DIR=DIR keeps pam.json and pam.txt
 #
 # Needs root (it writes two /etc/pam.d services, removed at exit), and the Debian packages
 # pamtester, oathtool and libpam-google-authenticator.
@@ -88,48 +88,15 @@ for i in $(seq 1 "$RUNS"); do
   auth_us "$GA_SERVICE" "bench$i" "${GA_SECRETS[i]}" >>"$WORK/ga.times"
 done
 
-# median, mean, p90 and max in milliseconds
-stats() {
-  sort -n "$1" | awk '{ v[NR] = $1; s += $1 }
-    END { p = int(NR * 0.9); if (p < 1) p = 1;
-          printf "%.1f | %.1f | %.1f | %.1f", v[int((NR + 1) / 2)] / 1000, s / NR / 1000, v[p] / 1000, v[NR] / 1000 }'
-}
-SG_STATS=$(stats "$WORK/sg.times")
-GA_STATS=$(stats "$WORK/ga.times")
-CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-SECTION=$(cat <<EOF
-<!-- pam-benchmark:start -->
-## PAM: a TOTP login through pamtester
-
-Written by \`pam-module/bench/compare-google-authenticator.sh\` on $(date -u +%Y-%m-%d) — $(nproc) cores
-($CPU), $(uname -sr). Each figure is the wall time of a whole \`pamtester SERVICE USER
-authenticate\` process answering one correct TOTP code: process start, libpam, loading the
-module, the check, exit. $RUNS runs each, alternating, one fresh user per run (both modules
-refuse a code twice).
-
-| module | median ms | mean ms | p90 ms | max ms |
-|---|---|---|---|---|
-| \`pam_stepgate.so\` (release, SQLite; opens the core, checks, closes) | $SG_STATS |
-| \`pam_google_authenticator.so\` (Debian, secret file, DISALLOW_REUSE) | $GA_STATS |
-
-Stepgate does more per login than Google's module: it opens the database (and checks its
-migrations), decrypts the secret, writes the challenge, the replay step, the counters and the
-audit events in transactions. In second-factor mode there is no argon2 work.
-<!-- pam-benchmark:end -->
-EOF
-)
-DOC=docs/benchmarks.md
-if [[ ! -f $DOC ]]; then
-  printf '# Benchmarks\n\n' >"$DOC"
-fi
-if grep -q '<!-- pam-benchmark:start -->' "$DOC"; then
-  awk -v section="$SECTION" '
-    /<!-- pam-benchmark:start -->/ { print section; skip = 1; next }
-    /<!-- pam-benchmark:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$WORK/doc" && cat "$WORK/doc" >"$DOC"
-else
-  printf '%s\n' "$SECTION" >>"$DOC"
-fi
-echo "==> pam_stepgate: $SG_STATS (median | mean | p90 | max, ms)"
-echo "==> google:       $GA_STATS"
-echo "==> written to $DOC"
+OUT_DIR=${OUT_DIR:-$WORK/out}
+mkdir -p "$OUT_DIR"
+paste -d' ' "$WORK/sg.times" "$WORK/ga.times" | awk 'BEGIN { print "run stepgate_us google_us" } { print NR, $0 }' >"$OUT_DIR/pam.txt"
+/usr/bin/python3 - "$WORK/sg.times" "$WORK/ga.times" "$OUT_DIR/pam.json" <<'PY'
+import json, statistics, sys
+sg = [int(x) for x in open(sys.argv[1]).read().split()]
+ga = [int(x) for x in open(sys.argv[2]).read().split()]
+json.dump({"runs": len(sg), "stepgate_us": sg, "google_us": ga}, open(sys.argv[3], "w"))
+print(f"==> median ms: pam_stepgate {statistics.median(sg) / 1000:.1f}, "
+      f"pam_google_authenticator {statistics.median(ga) / 1000:.1f}, "
+      f"ratio {statistics.median(sg) / statistics.median(ga):.2f}")
+PY
