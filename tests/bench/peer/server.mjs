@@ -26,16 +26,28 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
       scope: 'api',
+      // The only signing key is ES256; with the default RS256 the client fails validation.
       id_token_signed_response_alg: 'ES256',
     },
   ],
   jwks: { keys: [signing] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
+  // 'api' must be a provider scope, or the client's `scope: 'api'` fails validation and every
+  // request by it is answered invalid_client_metadata.
+  // No resourceIndicators: without it a plain client_credentials request with scope=api
+  // gets an opaque access token, stored in the adapter, which introspection looks up.
   scopes: ['openid', 'api'],
+  // Set explicitly to keep the library's one-time "you SHOULD change it" notices off stdout:
+  // the default 10-minute lifetime, and a policy that lets a client introspect its own tokens
+  // (the default lets any confidential client introspect any token; here there is one client).
+  ttl: { ClientCredentials: 600 },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
-    introspection: { enabled: true },
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
+    },
   },
 });
 
