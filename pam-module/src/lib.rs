@@ -10,7 +10,8 @@
 //! - [`flow`]: the prompts and messages a person sees, over the core; plain Rust, tested with
 //!   [`conversation::Scripted`];
 //! - [`files`]: reading the configuration and checking who may have written it;
-//! - [`args`], [`outcome`], [`syslog`]: arguments, return codes, diagnostics.
+//! - [`args`], [`outcome`], [`syslog`]: arguments, return codes, diagnostics;
+//! - [`sqlite`]: SQLite settings for a process that lives for one login.
 //!
 //! See `docs/pam.md` for installation and every return code.
 
@@ -21,6 +22,7 @@ pub mod files;
 pub mod flow;
 pub mod outcome;
 pub mod run;
+pub mod sqlite;
 pub mod syslog;
 
 pub use args::{Args, Mode};

@@ -49,10 +49,16 @@ pub enum Operation {
 /// returns anyway: a hung host is worse than a thread finishing on its own.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The most database connections one PAM call may open. The core reads beside an open
-/// transaction, so it needs two at times; the pool opens them lazily, and each SQLite
-/// connection is a thread while it lives, so a login uses few even with this headroom.
-const MAX_CONNECTIONS: u32 = 4;
+/// The database connections one PAM call may open: one. A login is one conversation, and the
+/// core never holds a connection while it asks the pool for another (reads inside a policy
+/// transaction use the transaction's own connection), so one is always enough. More would not
+/// be used at the same time, but they would be opened: the pool hands a released connection
+/// back on a task of its own, so an acquire right after a release found no idle connection
+/// and opened a new one. Each SQLite connection is a thread, a file open and a parse of the
+/// whole schema; each PostgreSQL connection is a TCP (and TLS) handshake and an
+/// authentication. Should a read ever wait for a second connection, it fails closed after
+/// `connect_timeout_seconds` (`PAM_AUTHINFO_UNAVAIL`), never lets a login through.
+const MAX_CONNECTIONS: u32 = 1;
 
 /// Runs `op` for `request`, reading the configuration named in `args`.
 pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Conversation) -> Outcome {
@@ -67,6 +73,9 @@ pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Convers
         }
     };
     config.database.max_connections = config.database.max_connections.min(MAX_CONNECTIONS);
+    if config.database.url.starts_with("sqlite:") {
+        crate::sqlite::tune_for_short_lived_process();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(2)

@@ -30,13 +30,27 @@ pub struct Db {
     backend: Backend,
 }
 
+/// Every SQLite connection: WAL lets readers run beside the one writer; the busy timeout makes
+/// a second process wait for the write lock instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// [`SQLITE_PRAGMAS`] for a process that lives for one login (see [`Db::connect_existing`]):
+/// its commits checkpoint the log after 100 pages instead of SQLite's 1000. A PAM login writes
+/// about a dozen, so this is a checkpoint every few logins and at most ~400 KiB of log for the
+/// next process to re-read (the first connection of a process that finds no other one on the
+/// database re-reads the whole log, and a long log is most of a login's time).
+const SQLITE_PRAGMAS_SHORT_LIVED: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                          PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                                          PRAGMA wal_autocheckpoint = 100;";
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
     /// Connects, prepares SQLite for several writing processes, and applies migrations.
     pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<Db> {
-        let db = Self::open_pool(url, max_connections, timeout).await?;
+        let db = Self::open_pool(url, max_connections, timeout, false).await?;
         db.migrate().await?;
         Ok(db)
     }
@@ -49,7 +63,7 @@ impl Db {
         max_connections: u32,
         timeout: Duration,
     ) -> Result<Db> {
-        let db = Self::open_pool(url, max_connections, timeout).await?;
+        let db = Self::open_pool(url, max_connections, timeout, true).await?;
         let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations")
             .fetch_all(&db.pool)
             .await
@@ -69,7 +83,14 @@ impl Db {
         Ok(db)
     }
 
-    async fn open_pool(url: &str, max_connections: u32, timeout: Duration) -> Result<Db> {
+    /// `short_lived`: the process lives for one login (the PAM module); see
+    /// [`SQLITE_PRAGMAS_SHORT_LIVED`].
+    async fn open_pool(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+        short_lived: bool,
+    ) -> Result<Db> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
@@ -93,13 +114,12 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; the busy timeout makes a
-                        // second process wait for the write lock instead of failing at once.
-                        // One round trip to the connection's thread for all four.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                        )
+                        // One round trip to the connection's thread for all the PRAGMAs.
+                        conn.execute(if short_lived {
+                            SQLITE_PRAGMAS_SHORT_LIVED
+                        } else {
+                            SQLITE_PRAGMAS
+                        })
                         .await?;
                     }
                     Ok(())
