@@ -28,7 +28,9 @@ if ((${#missing[@]})); then
 fi
 
 echo "==> building the release module and CLI"
-cargo build --release --quiet -p pam_stepgate -p stepgate-idp
+# The same packages as run.sh builds: another set unifies other crate features and relinks the
+# fat-LTO binaries (minutes) although nothing changed.
+cargo build --release --quiet -p stepgate-idp -p pam_stepgate -p stepgate-bench
 TARGET=${CARGO_TARGET_DIR:-target}/release
 SG_MODULE=$(realpath "$TARGET/libpam_stepgate.so")
 STEPGATE=$(realpath "$TARGET/stepgate")
