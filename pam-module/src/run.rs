@@ -13,6 +13,7 @@ use crate::files;
 use crate::flow;
 use crate::outcome::{Outcome, Verdict};
 use std::time::Duration;
+use stepgate_core::db::Backend;
 use stepgate_core::{Core, RequestContext, Source};
 
 /// What the host told PAM about this login.
@@ -73,7 +74,7 @@ pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Convers
         }
     };
     config.database.max_connections = config.database.max_connections.min(MAX_CONNECTIONS);
-    if config.database.url.starts_with("sqlite:") {
+    if Backend::of_url(&config.database.url) == Backend::Sqlite {
         crate::sqlite::tune_for_short_lived_process();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -22,6 +22,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend a database URL names (the configuration check accepts only these two).
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
 pub type Tx = Transaction<'static, Any>;
 
 #[derive(Clone, Debug)]
@@ -32,17 +43,21 @@ pub struct Db {
 
 /// Every SQLite connection: WAL lets readers run beside the one writer; the busy timeout makes
 /// a second process wait for the write lock instead of failing at once.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+macro_rules! sqlite_pragmas {
+    () => {
+        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+    };
+}
+const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
 
 /// [`SQLITE_PRAGMAS`] for a process that lives for one login (see [`Db::connect_existing`]):
 /// its commits checkpoint the log after 100 pages instead of SQLite's 1000. A PAM login writes
 /// about a dozen, so this is a checkpoint every few logins and at most ~400 KiB of log for the
 /// next process to re-read (the first connection of a process that finds no other one on the
 /// database re-reads the whole log, and a long log is most of a login's time).
-const SQLITE_PRAGMAS_SHORT_LIVED: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                          PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                                          PRAGMA wal_autocheckpoint = 100;";
+const SQLITE_PRAGMAS_SHORT_LIVED: &str =
+    concat!(sqlite_pragmas!(), " PRAGMA wal_autocheckpoint = 100;");
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -94,11 +109,7 @@ impl Db {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = Backend::of_url(url);
         let url = if backend == Backend::Sqlite {
             sqlite_url_with_create(url)?
         } else {
