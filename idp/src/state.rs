@@ -1,9 +1,11 @@
 //! What every handler shares: the core, the signing keys, the server settings, the metrics.
 
 use crate::metrics::Metrics;
+use crate::oidc::verified::VerifiedTokens;
 use crate::store::keys::Keys;
+use axum::body::Bytes;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use stepgate_core::Core;
 
 /// A pending authorization request lives this long (the login, second factor included, must
@@ -101,6 +103,9 @@ pub struct Inner {
     pub keys: Keys,
     pub settings: Settings,
     pub metrics: Metrics,
+    /// The discovery document, serialized on first request.
+    pub discovery: OnceLock<Result<Bytes, String>>,
+    pub verified: VerifiedTokens,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -114,6 +119,8 @@ impl AppState {
             core,
             settings,
             metrics: Metrics::new(),
+            discovery: OnceLock::new(),
+            verified: VerifiedTokens::default(),
         }))
     }
 

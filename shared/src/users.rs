@@ -211,6 +211,15 @@ impl Core {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Whether any user exists; reads one row, where a count would read a whole index (and
+    /// keep it in the page cache) on a large database at every start.
+    pub async fn has_users(&self) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn user_count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(self.db.pool())

@@ -52,7 +52,7 @@ fn write_dev_config(path: &Path) -> std::io::Result<()> {
 
 /// Creates the `admin` user when the database has no user at all (first start).
 async fn bootstrap_admin(core: &Core, io: &mut Io<'_>) -> CliResult {
-    if core.user_count().await? > 0 {
+    if core.has_users().await? {
         return Ok(());
     }
     let (password, generated) = match std::env::var(ADMIN_PASSWORD_ENV) {

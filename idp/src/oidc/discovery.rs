@@ -6,6 +6,7 @@
 use crate::error::Error;
 use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
 use crate::state::{AppState, Settings};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -147,25 +148,31 @@ fn cacheable(mut resp: Response) -> Response {
     resp
 }
 
+/// The document never changes while the server runs, so it is serialized once.
 pub async fn openid_configuration(State(st): State<AppState>) -> Response {
-    match metadata(&st.settings) {
-        Ok(m) => cacheable(axum::Json(m).into_response()),
-        Err(e) => Error::server_error(e).into_response(),
+    let body = st.discovery.get_or_init(|| {
+        metadata(&st.settings)
+            .map_err(|e| e.to_string())
+            .and_then(|m| serde_json::to_vec(&m).map_err(|e| e.to_string()))
+            .map(Bytes::from)
+    });
+    match body {
+        Ok(body) => json_response(body.clone(), "application/json"),
+        Err(e) => Error::server_error(e.clone()).into_response(),
     }
 }
 
-/// The JWKS, read from the database on each request so a key rotated by any process is
-/// published everywhere at once.
+fn json_response(body: Bytes, content_type: &'static str) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    cacheable(resp)
+}
+
+/// The JWKS; a key rotated by any process is published within a second (see `store::keys`).
 pub async fn jwks(State(st): State<AppState>) -> Response {
     match st.keys.jwks().await {
-        Ok(doc) => {
-            let mut resp = axum::Json(doc).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/jwk-set+json"),
-            );
-            cacheable(resp)
-        }
+        Ok(body) => json_response(body, "application/jwk-set+json"),
         Err(e) => Error::server_error(e).into_response(),
     }
 }

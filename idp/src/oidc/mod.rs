@@ -9,3 +9,4 @@ pub mod revocation;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
+pub mod verified;

@@ -1,6 +1,7 @@
 //! The JWTs the provider signs (ID tokens, RFC 9068 access tokens) and the check of tokens it
 //! signed itself. Signing and verification are josekit's; here are only the claims.
 
+use super::verified;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store::clients::{Client, SigningAlg};
@@ -164,13 +165,24 @@ pub async fn issue_id_token(
 }
 
 /// A JWT this provider signed with a key still in its JWKS, and whose `iss` is ours. Expiry
-/// and type are the caller's to check (logout accepts an expired ID token as a hint).
+/// and type are the caller's to check (logout accepts an expired ID token as a hint). A token
+/// whose signature was checked before is not checked again (see `verified`).
 pub async fn verify_own(st: &AppState, token: &str) -> Option<(JwtPayload, JwsHeader)> {
+    let now = st.now();
+    let digest = verified::digest(token);
+    if let Some(seen) = st.verified.get(&digest, now) {
+        st.keys.by_kid(&seen.kid).await.ok()??;
+        return Some((seen.payload.clone(), seen.header.clone()));
+    }
     let header = jwt::decode_header(token).ok()?;
     let kid = header.claim("kid")?.as_str()?.to_string();
     let key = st.keys.by_kid(&kid).await.ok()??;
     let (payload, header) = jwt::decode_with_verifier(token, key.verifier()).ok()?;
-    (payload.issuer() == Some(st.settings.issuer.as_str())).then_some((payload, header))
+    if payload.issuer() != Some(st.settings.issuer.as_str()) {
+        return None;
+    }
+    st.verified.insert(digest, &payload, &header, &kid, now);
+    Some((payload, header))
 }
 
 /// A live access token: ours, `at+jwt`, unexpired, not revoked (itself, or with its grant or

@@ -1,14 +1,17 @@
 //! Signing keys: one active key per algorithm (ES256, the default, and RS256, the OIDC
 //! default that some clients require), older ones kept in the JWKS until they expire.
 //!
-//! The public JWK is stored in clear (the JWKS is served straight from the table, so every
-//! instance publishes a new key the moment it exists); the private JWK is encrypted with the
-//! core's secrets key, bound to its `kid`. Decrypted keys are cached in memory by `kid`; which
-//! key is active is read from the database on every signature, so a `stepgate keys rotate`
-//! run by another process takes effect at once everywhere.
+//! The public JWK is stored in clear; the private JWK is encrypted with the core's secrets key,
+//! bound to its `kid`. Decrypted keys are cached in memory by `kid`.
+//!
+//! Every instance serves the JWKS from memory for at most [`JWKS_RECHECK`], and a new key
+//! starts signing only [`PUBLISH_DELAY`] after it was created: by then every instance's JWKS
+//! (and so every relying party that fetches it) already has it, whichever instance or process
+//! (`stepgate keys rotate`) created it. This is the usual pre-publication rule of key rollover.
 
 use super::clients::SigningAlg;
 use crate::crypto;
+use axum::body::Bytes;
 use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::Jwk;
 use josekit::jws::{JwsSigner, JwsVerifier, ES256, RS256};
@@ -102,6 +105,23 @@ fn load(alg: SigningAlg, private: &Jwk) -> Result<SignerPair, Error> {
 /// previous key stay valid, since a retired key stays published for `retired_key_lifetime`.
 const ACTIVE_KEY_RECHECK: Duration = Duration::from_secs(5);
 
+/// How long the JWKS document is served from memory before the table is read again. Under
+/// load every request would otherwise cost a query, for a document that changes at a rotation.
+const JWKS_RECHECK: Duration = Duration::from_secs(1);
+
+/// Seconds a new key waits before it signs: [`JWKS_RECHECK`] plus one, since `created_at` is in
+/// whole seconds. Until then the newest older key that has not expired keeps signing.
+const PUBLISH_DELAY: i64 = 2;
+
+/// The JWKS as served, and until when it may be served without reading the table again.
+struct Published {
+    body: Bytes,
+    kids: Vec<String>,
+    read_at: Instant,
+    /// The earliest `expires_at` among its keys: at that second the document changes.
+    first_expiry: Option<i64>,
+}
+
 /// The signing keys of this deployment, with a cache of decrypted keys.
 #[derive(Clone)]
 pub struct Keys {
@@ -109,6 +129,7 @@ pub struct Keys {
     cache: Arc<Mutex<HashMap<String, Arc<LoadedKey>>>>,
     /// The active key id per algorithm, and when it was read.
     active: Arc<Mutex<HashMap<&'static str, (String, Instant)>>>,
+    published: Arc<Mutex<Option<Arc<Published>>>>,
 }
 
 impl Keys {
@@ -117,6 +138,7 @@ impl Keys {
             core,
             cache: Arc::default(),
             active: Arc::default(),
+            published: Arc::default(),
         }
     }
 
@@ -156,9 +178,13 @@ impl Keys {
             tx.commit().await?;
             fresh.push((alg, kid));
         }
-        // This process signs with the new keys at once; others within ACTIVE_KEY_RECHECK.
+        // This process publishes the new keys at once and signs with them after PUBLISH_DELAY;
+        // other processes publish them within JWKS_RECHECK.
         if let Ok(mut m) = self.active.lock() {
             m.clear();
+        }
+        if let Ok(mut p) = self.published.lock() {
+            *p = None;
         }
         Ok(fresh)
     }
@@ -170,6 +196,9 @@ impl Keys {
         self.insert(&mut tx, alg, &kid, &private, &public, self.core.now())
             .await?;
         tx.commit().await?;
+        if let Ok(mut p) = self.published.lock() {
+            *p = None;
+        }
         Ok(kid)
     }
 
@@ -200,15 +229,28 @@ impl Keys {
         Ok(())
     }
 
-    async fn active_kid(&self, alg: SigningAlg) -> Result<Option<String>, Error> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT kid FROM oidc_signing_keys WHERE alg = $1 AND retired_at IS NULL \
-             ORDER BY created_at DESC, kid DESC LIMIT 1",
+    /// The key that signs: the newest published long enough ([`PUBLISH_DELAY`]), else the
+    /// oldest (the one most likely published everywhere; on first start, the only one); never
+    /// an expired one. The flag
+    /// says a newer key is waiting for its turn, so the choice must not be remembered.
+    async fn active_kid(&self, alg: SigningAlg) -> Result<Option<(String, bool)>, Error> {
+        let now = self.core.now();
+        let keys: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kid, created_at FROM oidc_signing_keys WHERE alg = $1 \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, kid DESC",
         )
         .bind(alg.as_str())
-        .fetch_optional(self.core.db().pool())
+        .bind(now)
+        .fetch_all(self.core.db().pool())
         .await?;
-        Ok(row.map(|(k,)| k))
+        let (Some(newest), Some(oldest)) = (keys.first(), keys.last()) else {
+            return Ok(None);
+        };
+        let chosen = keys
+            .iter()
+            .find(|(_, created)| *created <= now - PUBLISH_DELAY)
+            .unwrap_or(oldest);
+        Ok(Some((chosen.0.clone(), chosen.0 != newest.0)))
     }
 
     /// The key that signs with `alg` now (as of at most [`ACTIVE_KEY_RECHECK`] ago).
@@ -221,11 +263,13 @@ impl Keys {
         let kid = match remembered {
             Some(kid) => kid,
             None => {
-                let kid = self.active_kid(alg).await?.ok_or_else(|| {
+                let (kid, newer_waiting) = self.active_kid(alg).await?.ok_or_else(|| {
                     Error::Internal(format!("no active {} signing key", alg.as_str()))
                 })?;
-                if let Ok(mut m) = self.active.lock() {
-                    m.insert(alg.as_str(), (kid.clone(), Instant::now()));
+                if !newer_waiting {
+                    if let Ok(mut m) = self.active.lock() {
+                        m.insert(alg.as_str(), (kid.clone(), Instant::now()));
+                    }
                 }
                 kid
             }
@@ -235,8 +279,14 @@ impl Keys {
             .ok_or_else(|| Error::Internal(format!("signing key {kid} vanished")))
     }
 
-    /// A key that is still published (not expired), for verifying our own tokens.
+    /// A key that is still published (not expired), for verifying our own tokens. What is
+    /// published decides, so a key retired and expired by another process stops verifying
+    /// here too, though its decrypted copy is still in memory.
     pub async fn by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>, Error> {
+        let has = |p: &Published| p.kids.iter().any(|k| k == kid);
+        if !has(&*self.published(false).await?) && !has(&*self.published(true).await?) {
+            return Ok(None);
+        }
         if let Some(k) = self.cache_get(kid) {
             return Ok(Some(k));
         }
@@ -277,21 +327,47 @@ impl Keys {
         self.cache.lock().ok()?.get(kid).cloned()
     }
 
-    /// The JWKS document: every key not yet expired, newest first.
-    pub async fn jwks(&self) -> Result<serde_json::Value, Error> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT public_jwk FROM oidc_signing_keys WHERE expires_at IS NULL OR expires_at > $1 \
-             ORDER BY created_at DESC, kid DESC",
+    /// The JWKS document (JSON): every key not yet expired, newest first, as of at most
+    /// [`JWKS_RECHECK`] ago.
+    pub async fn jwks(&self) -> Result<Bytes, Error> {
+        Ok(self.published(false).await?.body.clone())
+    }
+
+    /// What is published now; `reread` skips the memory (a `kid` not found in it may be newer).
+    async fn published(&self, reread: bool) -> Result<Arc<Published>, Error> {
+        let now = self.core.now();
+        if !reread {
+            if let Some(p) = self.published.lock().ok().and_then(|p| p.clone()) {
+                if p.read_at.elapsed() < JWKS_RECHECK && p.first_expiry.is_none_or(|e| now < e) {
+                    return Ok(p);
+                }
+            }
+        }
+        let read_at = Instant::now();
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT kid, public_jwk, expires_at FROM oidc_signing_keys \
+             WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, kid DESC",
         )
-        .bind(self.core.now())
+        .bind(now)
         .fetch_all(self.core.db().pool())
         .await?;
         let keys = rows
             .iter()
-            .map(|(j,)| serde_json::from_str::<serde_json::Value>(j))
+            .map(|(_, j, _)| serde_json::from_str::<serde_json::Value>(j))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Internal(format!("stored public key unreadable: {e}")))?;
-        Ok(serde_json::json!({ "keys": keys }))
+        let body = serde_json::to_vec(&serde_json::json!({ "keys": keys }))
+            .map_err(|e| Error::Internal(format!("JWKS: {e}")))?;
+        let published = Arc::new(Published {
+            body: Bytes::from(body),
+            kids: rows.iter().map(|(kid, _, _)| kid.clone()).collect(),
+            read_at,
+            first_expiry: rows.iter().filter_map(|(_, _, e)| *e).min(),
+        });
+        if let Ok(mut p) = self.published.lock() {
+            *p = Some(published.clone());
+        }
+        Ok(published)
     }
 
     pub async fn list(&self) -> Result<Vec<KeyInfo>, Error> {

@@ -984,6 +984,60 @@ async fn forms_need_their_csrf_token_and_pages_send_security_headers() {
     assert_eq!(other.submit(form).await.status, StatusCode::FORBIDDEN);
 }
 
+/// The JWKS once it has `n` keys; the server reads the key table at most once a second, so a
+/// change made by another process shows within that (waits up to 5 s, then returns what it has).
+async fn jwks_with(http: &reqwest::Client, server: &Server, n: usize) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        last = http
+            .get(server.url("/jwks"))
+            .send()
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
+        if last["keys"].as_array().map(Vec::len) == Some(n) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_signing_key_signs_only_after_every_instance_can_publish_it() {
+    use stepgate_idp::store::clients::SigningAlg;
+    let server = Server::start(Backend::Sqlite).await;
+    let http = rp_http();
+    let keys = server.app.state().keys.clone();
+    let before = keys
+        .active(SigningAlg::Es256)
+        .await
+        .expect("active")
+        .kid
+        .clone();
+    let fresh = keys.rotate(86_400).await.expect("rotate");
+    let new_kid = fresh
+        .iter()
+        .find(|(alg, _)| *alg == SigningAlg::Es256)
+        .map(|(_, kid)| kid.clone())
+        .expect("a new ES256 key");
+    // The rotating instance publishes the new key at once...
+    let jwks = jwks_with(&http, &server, 4).await;
+    assert!(jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .any(|k| k["kid"] == new_kid.as_str()));
+    // ...but keeps signing with the old one until every instance's JWKS has the new key.
+    let signing = keys.active(SigningAlg::Es256).await.expect("active");
+    assert_eq!(signing.kid, before);
+    server.clock.advance(3);
+    let signing = keys.active(SigningAlg::Es256).await.expect("active");
+    assert_eq!(signing.kid, new_kid);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_key_rotation() {
     let server = Server::start(Backend::Sqlite).await;
@@ -1020,14 +1074,8 @@ async fn health_readiness_metrics_and_key_rotation() {
         .any(|k| k["alg"] == "RS256"));
     let out = server.cli_ok(&["keys", "rotate"], "").await;
     assert_eq!(out.lines().count(), 2, "{out}");
-    let jwks: Value = http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    // Another process rotated: the server publishes the new keys within a second.
+    let jwks = jwks_with(&http, &server, 4).await;
     let after: Vec<&str> = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -1040,14 +1088,7 @@ async fn health_readiness_metrics_and_key_rotation() {
     stepgate_idp::store::purge_expired(server.core.db(), server.now() + 2 * 86_400)
         .await
         .expect("purge");
-    let jwks: Value = http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = jwks_with(&http, &server, 2).await;
     assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2, "{jwks}");
     // Browser apps may call the token endpoint from another origin (CORS, no cookies).
     let preflight = http
