@@ -109,7 +109,10 @@ def summary(out, rows, plots_rel=None):
             f"| PAM: pamtester TOTP login (median ms) | {sg:.1f} | pam_google_authenticator "
             f"{ga:.1f} | {sg / ga:.2f}× | ≤ 1.5× | {verdict(sg / ga <= 1.5)} |"
         )
-    for kind, label in (("rss_idle", "idle"), ("rss_peak", "peak under the token load")):
+    for kind, label in (
+        ("rss_idle", "idle, existing database"),
+        ("rss_peak", "peak under the token load"),
+    ):
         sg = one(rows, kind, "stepgate", "kib")
         pe = one(rows, kind, PEER, "kib")
         ratio = sg / pe if sg and pe else None
@@ -117,6 +120,12 @@ def summary(out, rows, plots_rel=None):
             f"| memory: RSS {label} (MiB) | {fmt(sg / 1024 if sg else None, 1)} | "
             f"{fmt(pe / 1024 if pe else None, 1)} | {fmt(ratio, 2)}× | ≤ 0.25× "
             f"| {verdict(ratio is not None and ratio <= 0.25)} |"
+        )
+    first = one(rows, "rss_idle_first_start", "stepgate", "kib")
+    if first:
+        lines.append(
+            f"| memory: RSS idle after the first start on a new database, signing keys just "
+            f"generated (MiB; for information) | {first / 1024:.1f} | — | — | — | — |"
         )
     start = one(rows, "startup", "stepgate", "median_ms")
     lines.append(
