@@ -149,9 +149,14 @@ def summary(out, rows, plots_rel=None):
         )
     lines.append("")
     if errors:
+        which = "; ".join(
+            f"{r.get('server')} {r.get('workload')} c={r.get('concurrency')}: "
+            f"{r.get('socket_errors') or r.get('errors')}"
+            for r in errors
+        )
         lines.append(
-            f"Errors during the run: {len(errors)} result(s) with failed requests — see "
-            "results.jsonl."
+            f"Errors during the run: {len(errors)} result(s) with failed requests ({which}) "
+            "— see results.jsonl."
         )
         lines.append("")
 

@@ -152,8 +152,9 @@ impl Keys {
         Ok(())
     }
 
-    /// `stepgate keys rotate`: a new active key per algorithm; the previous ones stop signing
-    /// and leave the JWKS after `retired_key_lifetime` seconds.
+    /// `stepgate keys rotate`: a new key per algorithm, published at once; it takes over the
+    /// signing after [`PUBLISH_DELAY`], and the previous ones leave the JWKS after
+    /// `retired_key_lifetime` seconds.
     pub async fn rotate(
         &self,
         retired_key_lifetime: i64,
