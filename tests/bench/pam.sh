@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Times a successful TOTP authentication through pam_stepgate.so next to Debian's
 # pam_google_authenticator.so: each run is a whole `pamtester` process (start, libpam, module
-# load, the check, exit), as a login sees it. Part of tests/bench/run.sh, which passes OUT_DIR
+# load, the check, exit), as a login sees it. Part of tests/bench/run.sh, which passes RESULTS_DIR
 # and reports the figures; alone it prints the medians.
 #
-#   sudo tests/bench/pam.sh        # RUNS=40 by default; OUT_DIR=DIR keeps pam.json and pam.txt
+#   sudo tests/bench/pam.sh        # RUNS=40 by default; RESULTS_DIR=DIR keeps pam.json and pam.txt
 #
 # Needs root (it writes two /etc/pam.d services, removed at exit), and the Debian packages
 # pamtester, oathtool and libpam-google-authenticator.
@@ -90,10 +90,12 @@ for i in $(seq 1 "$RUNS"); do
   auth_us "$GA_SERVICE" "bench$i" "${GA_SECRETS[i]}" >>"$WORK/ga.times"
 done
 
-OUT_DIR=${OUT_DIR:-$WORK/out}
-mkdir -p "$OUT_DIR"
-paste -d' ' "$WORK/sg.times" "$WORK/ga.times" | awk 'BEGIN { print "run stepgate_us google_us" } { print NR, $0 }' >"$OUT_DIR/pam.txt"
-/usr/bin/python3 - "$WORK/sg.times" "$WORK/ga.times" "$OUT_DIR/pam.json" <<'PY'
+# Not OUT_DIR: cargo reads that name from the environment into its fingerprints, and a new
+# value every run would rebuild the crates that use it.
+RESULTS_DIR=${RESULTS_DIR:-$WORK/out}
+mkdir -p "$RESULTS_DIR"
+paste -d' ' "$WORK/sg.times" "$WORK/ga.times" | awk 'BEGIN { print "run stepgate_us google_us" } { print NR, $0 }' >"$RESULTS_DIR/pam.txt"
+/usr/bin/python3 - "$WORK/sg.times" "$WORK/ga.times" "$RESULTS_DIR/pam.json" <<'PY'
 import json, statistics, sys
 sg = [int(x) for x in open(sys.argv[1]).read().split()]
 ga = [int(x) for x in open(sys.argv[2]).read().split()]

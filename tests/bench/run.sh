@@ -272,7 +272,7 @@ annotate "$OUT/raw/startup.json" workload=startup server=stepgate
 
 # --- PAM: pamtester through pam_stepgate.so and pam_google_authenticator.so ------------------
 log "PAM, $PAM_RUNS runs per module"
-RUNS=$PAM_RUNS OUT_DIR=$OUT/raw tests/bench/pam.sh >&2
+RUNS=$PAM_RUNS RESULTS_DIR=$OUT/raw tests/bench/pam.sh >&2
 annotate "$OUT/raw/pam.json" workload=pam
 
 # --- the report ----------------------------------------------------------------------------

@@ -158,7 +158,7 @@ pub async fn openid_configuration(State(st): State<AppState>) -> Response {
     });
     match body {
         Ok(body) => json_response(body.clone(), "application/json"),
-        Err(e) => Error::server_error(e.clone()).into_response(),
+        Err(e) => Error::server_error(e).into_response(),
     }
 }
 

@@ -1047,14 +1047,7 @@ async fn health_readiness_metrics_and_key_rotation() {
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(resp.text().await.expect("text").contains(want));
     }
-    let jwks: Value = http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = jwks_with(&http, &server, 2).await;
     let kids: Vec<String> = jwks["keys"]
         .as_array()
         .expect("keys")
