@@ -232,8 +232,8 @@ impl Keys {
 
     /// The key that signs: the newest published long enough ([`PUBLISH_DELAY`]), else the
     /// oldest (the one most likely published everywhere; on first start, the only one); never
-    /// an expired one. The flag
-    /// says a newer key is waiting for its turn, so the choice must not be remembered.
+    /// an expired one. The flag says a newer key is waiting for its turn, so the choice must
+    /// not be remembered.
     async fn active_kid(&self, alg: SigningAlg) -> Result<Option<(String, bool)>, Error> {
         let now = self.core.now();
         let keys: Vec<(String, i64)> = sqlx::query_as(
