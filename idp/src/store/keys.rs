@@ -233,12 +233,14 @@ impl Keys {
     /// The key that signs: the newest published long enough ([`PUBLISH_DELAY`]), else the
     /// oldest (the one most likely published everywhere; on first start, the only one); never
     /// an expired one. The flag says a newer key is waiting for its turn, so the choice must
-    /// not be remembered.
+    /// not be remembered. Within one second, a retired key is older than the one that
+    /// replaced it.
     async fn active_kid(&self, alg: SigningAlg) -> Result<Option<(String, bool)>, Error> {
         let now = self.core.now();
         let keys: Vec<(String, i64)> = sqlx::query_as(
             "SELECT kid, created_at FROM oidc_signing_keys WHERE alg = $1 \
-             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, kid DESC",
+             AND (expires_at IS NULL OR expires_at > $2) \
+             ORDER BY created_at DESC, CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, kid DESC",
         )
         .bind(alg.as_str())
         .bind(now)
