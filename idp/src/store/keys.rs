@@ -179,15 +179,19 @@ impl Keys {
             tx.commit().await?;
             fresh.push((alg, kid));
         }
-        // This process publishes the new keys at once and signs with them after PUBLISH_DELAY;
-        // other processes publish them within JWKS_RECHECK.
+        self.forget_remembered();
+        Ok(fresh)
+    }
+
+    /// After keys were written (and committed): this process publishes them at once and signs
+    /// with them after [`PUBLISH_DELAY`]; other processes publish them within [`JWKS_RECHECK`].
+    fn forget_remembered(&self) {
         if let Ok(mut m) = self.active.lock() {
             m.clear();
         }
         if let Ok(mut p) = self.published.lock() {
             *p = None;
         }
-        Ok(fresh)
     }
 
     async fn add(&self, alg: SigningAlg) -> Result<String, Error> {
@@ -197,9 +201,7 @@ impl Keys {
         self.insert(&mut tx, alg, &kid, &private, &public, self.core.now())
             .await?;
         tx.commit().await?;
-        if let Ok(mut p) = self.published.lock() {
-            *p = None;
-        }
+        self.forget_remembered();
         Ok(kid)
     }
 
