@@ -6,7 +6,7 @@ use crate::config::{check_senders, Config};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::notify::{build_sms_sender, Mailer, SmsSender};
-use crate::password::PasswordHasher;
+use crate::password::{PasswordHasher, Scratch};
 use crate::secrets::Secrets;
 use crate::settings::TwoFaSettings;
 use crate::time::{Clock, SystemClock};
@@ -80,6 +80,9 @@ pub struct Core {
     /// evict each other from the cache. Waiting here instead keeps every core hashing at full
     /// speed and bounds the memory a burst of logins takes.
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Argon2's working memory, one per permit in use, handed back after each hash (see
+    /// [`Scratch`]): at most one per core ever exists, whatever thread runs the hash.
+    pub(crate) scratch: Arc<std::sync::Mutex<Vec<Scratch>>>,
     /// The platform settings as last read, and when (see [`SETTINGS_RECHECK`]).
     pub(crate) settings_cache: Arc<std::sync::Mutex<Option<(TwoFaSettings, std::time::Instant)>>>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -139,6 +142,7 @@ impl Core {
             sms,
             hasher: Arc::new(hasher),
             settings_cache: Arc::default(),
+            scratch: Arc::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),
@@ -267,10 +271,11 @@ impl Core {
             .map_err(Error::SendFailed)
     }
 
-    /// Runs argon2 off the async executor (it is deliberately slow).
+    /// Runs argon2 off the async executor (it is deliberately slow), with a permit and a
+    /// kept working memory.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+        f: impl FnOnce(&PasswordHasher, &mut Scratch) -> T + Send + 'static,
     ) -> Result<T> {
         let permit = self
             .hashing
@@ -279,12 +284,25 @@ impl Core {
             .await
             .map_err(|e| Error::Internal(format!("password hashing closed: {e}")))?;
         let hasher = self.hasher.clone();
+        let pool = self.scratch.clone();
         tokio::task::spawn_blocking(move || {
-            let result = f(&hasher);
+            let mut scratch = take(&pool).unwrap_or_default();
+            let result = f(&hasher, &mut scratch);
+            put_back(&pool, scratch);
             drop(permit);
             result
         })
         .await
         .map_err(|e| Error::Internal(format!("password task failed: {e}")))
     }
+}
+
+/// A kept scratch, if one is free. A poisoned lock only means another hash panicked while
+/// handing its memory back; the list itself is still valid.
+fn take(pool: &std::sync::Mutex<Vec<Scratch>>) -> Option<Scratch> {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).pop()
+}
+
+fn put_back(pool: &std::sync::Mutex<Vec<Scratch>>, scratch: Scratch) {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).push(scratch);
 }

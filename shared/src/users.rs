@@ -125,7 +125,7 @@ impl Core {
         let hash = match new.password.clone() {
             Some(pw) => {
                 validate_password(&pw)?;
-                Some(self.blocking(move |h| h.hash(&pw)).await??)
+                Some(self.blocking(move |h, _| h.hash(&pw)).await??)
             }
             None => None,
         };
@@ -251,8 +251,14 @@ impl Core {
                 .await?;
         let pw = password.to_string();
         let ok = match found.clone() {
-            Some((_, Some(hash))) => self.blocking(move |h| h.verify(&hash, &pw)).await?,
-            _ => self.blocking(move |h| h.verify_unknown_user(&pw)).await?,
+            Some((_, Some(hash))) => {
+                self.blocking(move |h, m| h.verify_in(m, &hash, &pw))
+                    .await?
+            }
+            _ => {
+                self.blocking(move |h, m| h.verify_unknown_user(m, &pw))
+                    .await?
+            }
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -316,7 +322,7 @@ impl Core {
         validate_password(password)?;
         let user = self.require_user(username).await?;
         let pw = password.to_string();
-        let hash = self.blocking(move |h| h.hash(&pw)).await??;
+        let hash = self.blocking(move |h, _| h.hash(&pw)).await??;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
