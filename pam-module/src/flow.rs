@@ -222,7 +222,7 @@ async fn challenge(
         Ok(c) => c,
         Err(e) => return failure(&e, name, conv),
     };
-    let providers = match core.challenge_providers(&challenge.id).await {
+    let providers = match core.providers_of(&challenge).await {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
             conv.error("No second factor is set up for this account.");

@@ -195,6 +195,12 @@ impl Core {
     /// The providers this challenge may use, with masked destinations; one is the default.
     pub async fn challenge_providers(&self, id: &str) -> Result<Vec<EnrolledProvider>> {
         let c = self.challenge(id).await?;
+        self.providers_of(&c).await
+    }
+
+    /// [`Core::challenge_providers`] for a challenge the caller has just read or opened, so
+    /// a page does not read it twice.
+    pub async fn providers_of(&self, c: &Challenge) -> Result<Vec<EnrolledProvider>> {
         let settings = self.twofa_settings().await?;
         self.usable_providers(&c.user_id, &settings).await
     }

@@ -63,12 +63,31 @@ pub async fn load(db: &Db, id: &str, now: i64) -> Result<Option<AuthRequest>, Er
     .transpose()
 }
 
-/// Takes a request for completion: deletes it and says whether this caller was the one that
-/// did, so a request is answered with a code at most once.
-pub async fn take(db: &Db, id: &str) -> Result<bool, Error> {
-    let done = sqlx::query("DELETE FROM oidc_auth_requests WHERE id = $1")
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// What [`take`] found.
+#[derive(Debug)]
+pub enum Taken {
+    /// This caller removed the live request and answers it.
+    Live(AuthRequest),
+    /// The request had expired (it is removed now).
+    Expired,
+    /// No such request: already answered (the same login submitted twice) or never made.
+    Gone,
+}
+
+/// Takes a request for completion: deletes it and returns it if it was still live, so a
+/// request is answered with a code at most once (only the caller whose DELETE removed the row
+/// gets it). One statement: the login's last step reads and removes together.
+pub async fn take(db: &Db, id: &str, now: i64) -> Result<Taken, Error> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("DELETE FROM oidc_auth_requests WHERE id = $1 RETURNING params, expires_at")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    match row {
+        None => Ok(Taken::Gone),
+        Some((_, expires_at)) if expires_at <= now => Ok(Taken::Expired),
+        Some((json, _)) => serde_json::from_str(&json)
+            .map(Taken::Live)
+            .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}"))),
+    }
 }

@@ -11,7 +11,7 @@ use crate::oidc::authorize::{issue_code, see_other};
 use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
 use crate::state::AppState;
 use crate::store::clients;
-use crate::store::requests::{self, AuthRequest};
+use crate::store::requests::{self, AuthRequest, Taken};
 use crate::store::sessions::{self, Session};
 use crate::templates::render;
 use axum::extract::{Query, State};
@@ -75,12 +75,16 @@ pub async fn pending_request(
         .map_err(Error::internal_page)?
     {
         Some(r) => Ok(Some(r)),
-        None => Err(Error::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired",
-            "Go back to the application you came from and sign in again.",
-        )),
+        None => Err(expired_page()),
     }
+}
+
+fn expired_page() -> Error {
+    Error::page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in has expired",
+        "Go back to the application you came from and sign in again.",
+    )
 }
 
 /// A login is complete: create the session, forget the challenge, audit it, and answer the
@@ -118,17 +122,20 @@ pub async fn finish_login(
         .add(cookies::build(cookies::SESSION, token, secure))
         .add(cookies::removal(cookies::CHALLENGE, secure))
         .add(cookies::removal(super::account::gate::ENROL, secure));
-    // The session's public id and the client it was for; never the cookie's token.
-    let client_id = match req_id.filter(|r| !r.is_empty()) {
-        Some(id) => requests::load(st.core.db(), id, now)
-            .await
-            .map_err(Error::internal_page)?
-            .map(|r| r.client_id),
+    // A request is answered once, even if the same login is submitted twice: only the caller
+    // that removes it goes on to a code.
+    let taken = match req_id.filter(|r| !r.is_empty()) {
+        Some(id) => Some(
+            requests::take(st.core.db(), id, now)
+                .await
+                .map_err(Error::internal_page)?,
+        ),
         None => None,
     };
+    // The session's public id and the client it was for; never the cookie's token.
     let mut detail = format!("acr={acr} sid={}", session.sid);
-    if let Some(c) = &client_id {
-        detail.push_str(&format!(" client={c}"));
+    if let Some(Taken::Live(r)) = &taken {
+        detail.push_str(&format!(" client={}", r.client_id));
     }
     let mut event = Event::new(EventKind::LoginCompleted)
         .user(&user.id, &user.username)
@@ -141,19 +148,12 @@ pub async fn finish_login(
         .map_err(Error::internal_page)?;
     st.metrics.logins.with_label_values(&["completed"]).inc();
     tracing::info!(user = %user.username, acr, "login completed");
-    let Some(id) = req_id.filter(|r| !r.is_empty()) else {
-        return Ok((jar, see_other("/")).into_response());
+    let req = match taken {
+        Some(Taken::Live(req)) => req,
+        Some(Taken::Expired) => return Err(expired_page()),
+        // Came to /login directly, or this request was answered already.
+        Some(Taken::Gone) | None => return Ok((jar, see_other("/")).into_response()),
     };
-    let Some(req) = pending_request(st, Some(id)).await? else {
-        return Ok((jar, see_other("/")).into_response());
-    };
-    // A request is answered once, even if the same login is submitted twice.
-    if !requests::take(st.core.db(), id)
-        .await
-        .map_err(Error::internal_page)?
-    {
-        return Ok((jar, see_other("/")).into_response());
-    }
     let client = clients::get(st.core.db(), &req.client_id)
         .await
         .map_err(Error::internal_page)?

@@ -1,5 +1,5 @@
 //! The second-factor page, driven only by the core's challenge: `open_challenge`,
-//! `challenge_providers`, `send_code`, `check_code`. "Try another way" is another provider of
+//! `providers_of`, `send_code`, `check_code`. "Try another way" is another provider of
 //! the same challenge; every limit (send period, rate limit, lockout, time allowed) is the
 //! core's, and each of its refusals gets its own message here.
 //!
@@ -201,7 +201,7 @@ async fn render_page(
     if let Some(e) = closed {
         return finished_page(jar, view_for(e)?);
     }
-    let providers = match st.core.challenge_providers(&id).await {
+    let providers = match st.core.providers_of(&challenge).await {
         Ok(p) => p,
         Err(e) => return finished_page(jar, view_for(e)?),
     };
@@ -295,7 +295,7 @@ pub async fn start(
     ));
     let providers = st
         .core
-        .challenge_providers(&challenge.id)
+        .providers_of(&challenge)
         .await
         .map_err(Error::internal_page)?;
     let default = providers
