@@ -91,3 +91,72 @@ pub async fn take(db: &Db, id: &str, now: i64) -> Result<Taken, Error> {
             .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn request() -> AuthRequest {
+        AuthRequest {
+            client_id: "web".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            scopes: vec!["openid".into()],
+            state: Some("s".into()),
+            nonce: None,
+            code_challenge: None,
+            prompt_login: false,
+            max_age: None,
+            login_hint: None,
+            require_2fa: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_is_taken_once_and_an_expired_one_is_not_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 2, Duration::from_secs(5)).await.unwrap();
+        let (now, lifetime) = (1_000, 600);
+        let client = crate::store::clients::NewClient {
+            client_id: "web".into(),
+            name: "Web".into(),
+            public: false,
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![crate::store::clients::GrantType::AuthorizationCode],
+            scopes: vec![],
+            require_2fa: false,
+            id_token_alg: crate::store::clients::SigningAlg::Es256,
+        };
+        crate::store::clients::create(&db, client, now)
+            .await
+            .unwrap();
+
+        let id = save(&db, &request(), now, lifetime).await.unwrap();
+        assert!(
+            matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if r == request())
+        );
+        // The same login submitted twice: only the first take answers.
+        assert!(matches!(
+            take(&db, &id, now + 11).await.unwrap(),
+            Taken::Gone
+        ));
+        assert!(load(&db, &id, now + 11).await.unwrap().is_none());
+
+        let late = save(&db, &request(), now, lifetime).await.unwrap();
+        assert!(matches!(
+            take(&db, &late, now + lifetime).await.unwrap(),
+            Taken::Expired
+        ));
+        assert!(matches!(
+            take(&db, &late, now + lifetime).await.unwrap(),
+            Taken::Gone
+        ));
+        assert!(matches!(
+            take(&db, "no-such-request", now).await.unwrap(),
+            Taken::Gone
+        ));
+        db.close().await;
+    }
+}
