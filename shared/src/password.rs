@@ -86,8 +86,8 @@ pub enum PasswordError {
 /// Allocating it per call costs more than the allocation: the 19 MiB of the default costs are
 /// zeroed, and on a busy server each hashing thread's allocator arena faults the pages in
 /// again and keeps its own copies (measured: 437 MiB resident after a burst of logins, and a
-/// third of the hashing threads' time in the kernel). Argon2 writes every block before it
-/// reads it, so reused memory needs no clearing. The core keeps one per hashing permit.
+/// quarter of the server's CPU time in the kernel). Argon2 writes every block before it reads
+/// it, so reused memory needs no clearing. The core keeps one per hashing permit.
 #[derive(Default)]
 pub struct Scratch {
     blocks: Vec<Block>,
