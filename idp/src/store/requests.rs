@@ -56,11 +56,13 @@ pub async fn load(db: &Db, id: &str, now: i64) -> Result<Option<AuthRequest>, Er
             .bind(now)
             .fetch_optional(db.pool())
             .await?;
-    row.map(|(json,)| {
-        serde_json::from_str(&json)
-            .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}")))
-    })
-    .transpose()
+    row.map(|(json,)| parse(&json)).transpose()
+}
+
+/// The stored `params` column back into a request; unreadable means a bug or tampering.
+fn parse(json: &str) -> Result<AuthRequest, Error> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}")))
 }
 
 /// What [`take`] found.
@@ -86,9 +88,7 @@ pub async fn take(db: &Db, id: &str, now: i64) -> Result<Taken, Error> {
     match row {
         None => Ok(Taken::Gone),
         Some((_, expires_at)) if expires_at <= now => Ok(Taken::Expired),
-        Some((json, _)) => serde_json::from_str(&json)
-            .map(Taken::Live)
-            .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}"))),
+        Some((json, _)) => parse(&json).map(Taken::Live),
     }
 }
 
