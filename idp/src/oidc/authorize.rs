@@ -3,7 +3,7 @@
 //! Only the code flow. Until the client and its exact redirect URI are known, every problem is
 //! shown as a page and never redirected (an open redirector otherwise); after that, problems go
 //! back to the client as `error=…&state=…&iss=…`. A request that needs a login is stored and
-//! the browser goes to the login page; a code is issued only for a browser session, and a
+//! answered with the login page; a code is issued only for a browser session, and a
 //! session exists only after a completed login (second factor included when the user has one).
 
 use crate::crypto;
@@ -15,7 +15,7 @@ use crate::store::clients::{self, Client, GrantType};
 use crate::store::grants::{self, Code, Grant};
 use crate::store::requests::{self, AuthRequest};
 use crate::store::sessions::Session;
-use crate::web::login::current_session;
+use crate::web::login::{self, current_session};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -286,7 +286,13 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
         .to_response(&st.settings.issuer);
     }
     match requests::save(st.core.db(), &req, now, AUTH_REQUEST_LIFETIME).await {
-        Ok(id) => see_other(&format!("/login?req={id}")),
+        Ok(id) => login::page_for_request(
+            &st,
+            jar,
+            &id,
+            client.display_name(),
+            req.login_hint.as_deref(),
+        ),
         Err(e) => Error::internal_page(e).into_response(),
     }
 }

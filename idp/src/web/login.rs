@@ -186,6 +186,21 @@ fn login_page(
     )
 }
 
+/// The sign-in page for an authorization request just stored, answered by /authorize itself:
+/// one round trip fewer than a redirect to `/login?req=…` (Keycloak's authorization endpoint
+/// answers with its login form too). `/login?req=…` still shows the same page.
+pub fn page_for_request(
+    st: &AppState,
+    jar: CookieJar,
+    req_id: &str,
+    client_name: &str,
+    login_hint: Option<&str>,
+) -> Response {
+    let (jar, token) = csrf::ensure(st, jar);
+    let page = login_page(&token, Some(req_id), Some(client_name), login_hint, None);
+    (jar, page).into_response()
+}
+
 async fn client_name(st: &AppState, req: Option<&AuthRequest>) -> Option<String> {
     let req = req?;
     let client = clients::get(st.core.db(), &req.client_id).await.ok()??;

@@ -164,7 +164,7 @@ async fn render_page(
     jar: CookieJar,
     req: Option<&str>,
     wanted: Option<ProviderType>,
-    mut view: View,
+    view: View,
 ) -> Result<Response, Error> {
     let (jar, token) = csrf::ensure(st, jar);
     let restart = restart_url(req);
@@ -205,19 +205,36 @@ async fn render_page(
         Ok(p) => p,
         Err(e) => return finished_page(jar, view_for(e)?),
     };
+    challenge_page(jar, &token, req, wanted, view, &providers)
+}
+
+/// The page of an open challenge with these providers: the wanted (else the default) one's
+/// form, and the others as "try another way".
+fn challenge_page(
+    jar: CookieJar,
+    token: &str,
+    req: Option<&str>,
+    wanted: Option<ProviderType>,
+    mut view: View,
+    providers: &[EnrolledProvider],
+) -> Result<Response, Error> {
+    let restart = restart_url(req);
     let current = wanted
         .and_then(|w| providers.iter().find(|p| p.provider == w))
         .or_else(|| providers.iter().find(|p| p.is_default))
         .or_else(|| providers.first());
     let Some(current) = current else {
-        return finished_page(
-            jar,
-            View::finished(
-                StatusCode::FORBIDDEN,
-                "No second factor is available for your account any more. Ask your \
-                 administrator.",
-            ),
+        let html = render(
+            "second_factor.html",
+            context! {
+                csrf => token,
+                finished => true,
+                error => "No second factor is available for your account any more. Ask your \
+                          administrator.",
+                restart,
+            },
         );
+        return Ok((StatusCode::FORBIDDEN, jar, html).into_response());
     };
     if wanted.is_some_and(|w| w != current.provider) && view.error.is_none() {
         view.error = Some("That verification method is not available for your account.".into());
@@ -306,23 +323,29 @@ pub async fn start(
     let Some(default) = default else {
         return render_page(st, jar, req, None, View::default()).await;
     };
-    let status: Vec<(&str, String)> = if default.is_sent() {
-        match st.core.send_code(ctx, &challenge.id, default).await {
-            Ok(_) => vec![("status", "sent".into())],
-            Err(CoreError::SendTooSoon { retry_after }) => {
-                vec![
-                    ("status", "too_soon".into()),
-                    ("wait", retry_after.to_string()),
-                ]
-            }
-            Err(CoreError::SendFailed(_)) => vec![("status", "send_failed".into())],
-            Err(e) => {
-                let view = view_for(e)?;
-                return render_page(st, jar, req, Some(default), view).await;
-            }
+    if !default.is_sent() {
+        // Nothing to send, so nothing a reload could repeat: this answer is the page itself,
+        // one round trip fewer than a redirect to it.
+        let (jar, token) = csrf::ensure(st, jar);
+        let view = View {
+            status: Some(StatusCode::OK),
+            ..View::default()
+        };
+        return challenge_page(jar, &token, req, Some(default), view, &providers);
+    }
+    let status: Vec<(&str, String)> = match st.core.send_code(ctx, &challenge.id, default).await {
+        Ok(_) => vec![("status", "sent".into())],
+        Err(CoreError::SendTooSoon { retry_after }) => {
+            vec![
+                ("status", "too_soon".into()),
+                ("wait", retry_after.to_string()),
+            ]
         }
-    } else {
-        Vec::new()
+        Err(CoreError::SendFailed(_)) => vec![("status", "send_failed".into())],
+        Err(e) => {
+            let view = view_for(e)?;
+            return render_page(st, jar, req, Some(default), view).await;
+        }
     };
     let extra: Vec<(&str, &str)> = status.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok((jar, see_other(&page_url(req, default, &extra))).into_response())

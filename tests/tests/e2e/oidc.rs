@@ -44,8 +44,13 @@ pub fn start(rp: &Rp, scopes: &[&str]) -> Started {
 /// Follows the authorization URL to the login page and submits the password.
 pub async fn password(browser: &Browser, url: &str, username: &str, password: &str) -> Page {
     let login = browser.get(url).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
-    assert!(login.url.path().ends_with("/login"), "{}", login.url);
+    assert!(
+        login.is_sign_in(),
+        "{} {}: {}",
+        login.status,
+        login.url,
+        login.text()
+    );
     let form = login
         .form_with("username", None)
         .set("username", username)
@@ -222,7 +227,7 @@ async fn totp_journey(backend: Backend) {
     server.clock.advance(5);
     let aged = start(&rp, &[]);
     let page = browser.get(&format!("{}&max_age=1", aged.url)).await;
-    assert!(page.url.path().ends_with("/login"), "{}", page.url);
+    assert!(page.is_sign_in(), "{}", page.url);
 
     // Refresh: rotated every time; a reused refresh token revokes the whole family.
     let r1 = tokens.refresh_token().expect("refresh token").clone();
@@ -263,10 +268,7 @@ async fn totp_journey(backend: Backend) {
     // Revocation (RFC 7009) of an access token from a fresh login.
     let third = start(&rp, &["offline_access"]);
     let page = browser.get(&format!("{}&prompt=login", third.url)).await;
-    assert!(
-        page.url.path().ends_with("/login"),
-        "prompt=login asks again"
-    );
+    assert!(page.is_sign_in(), "prompt=login asks again");
     let page = browser
         .submit(
             page.form_with("username", None)
@@ -374,6 +376,44 @@ async fn totp_journey_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totp_journey_postgres() {
     totp_journey(Backend::Postgres).await;
+}
+
+/// Four requests from the application to the code: /authorize answers with the sign-in form,
+/// and a correct password with the TOTP form, without a redirect in between (as Keycloak
+/// does); the sign-in form is still there at /login?req=… for a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forms_are_answered_without_redirects() {
+    let server = Server::start(Backend::Sqlite).await;
+    let secret = server.client("webapp", &["--name", "Web App"]).await;
+    let (_, totp) = server.totp_user("alice").await;
+    let (rp, _) = relying_party(&server, "webapp", secret).await;
+    let browser = Browser::new();
+    let started = start(&rp, &[]);
+
+    let login = browser.get(started.url.as_str()).await;
+    assert!(login.is_sign_in(), "{}", login.text());
+    assert_eq!(login.url.path(), "/authorize", "answered, not redirected");
+    assert!(login.text().contains("Web App"), "{}", login.text());
+    let form = login.form_with("username", None);
+    let req = form
+        .fields
+        .iter()
+        .find(|(n, _)| n == "req")
+        .map(|(_, v)| v.clone())
+        .expect("the pending request in the form");
+    let again = browser.get(&server.url(&format!("/login?req={req}"))).await;
+    assert!(again.is_sign_in(), "{}", again.text());
+    assert_eq!(again.form_with("req", Some(&req)).action.path(), "/login");
+
+    let page = browser
+        .submit(form.set("username", "alice").set("password", PASSWORD))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert_eq!(page.url.path(), "/login", "answered, not redirected");
+    let done = enter_code(&browser, &page, &server.totp(&totp)).await;
+    let code = code_from(&done, &started, &server.issuer);
+    let tokens = exchange(&rp, code, started.verifier).await;
+    assert!(tokens.id_token().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -897,7 +937,7 @@ async fn second_factor_requirements_without_an_enrolled_factor() {
     let (rp, _) = relying_party(&server, "strict", strict).await;
     let started = start(&rp, &[]);
     let page = browser.get(started.url.as_str()).await;
-    assert!(page.url.path().ends_with("/login"), "a new login is needed");
+    assert!(page.is_sign_in(), "a new login is needed");
     let page = browser
         .submit(
             page.form_with("username", None)
@@ -926,7 +966,7 @@ async fn second_factor_requirements_without_an_enrolled_factor() {
             started.url
         ))
         .await;
-    assert!(page.url.path().ends_with("/login"), "{}", page.url);
+    assert!(page.is_sign_in(), "{}", page.url);
     // Platform enforcement (enforceTwoFa) comes from the core: MustEnrol.
     let enforced = Server::start_with(
         Backend::Sqlite,

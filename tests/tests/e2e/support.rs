@@ -346,6 +346,15 @@ impl Page {
             .collect()
     }
 
+    /// Whether this is the sign-in page: a 200 with the password form that posts to /login
+    /// (wherever it was answered: /authorize shows it directly, other pages redirect to it).
+    pub fn is_sign_in(&self) -> bool {
+        self.status == StatusCode::OK
+            && self.forms().iter().any(|f| {
+                f.action.path() == "/login" && f.fields.iter().any(|(n, _)| n == "password")
+            })
+    }
+
     /// The form that has an input named `field` (and, when given, with that value).
     pub fn form_with(&self, field: &str, value: Option<&str>) -> Form {
         self.forms()
