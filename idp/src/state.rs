@@ -1,6 +1,7 @@
 //! What every handler shares: the core, the signing keys, the server settings, the metrics.
 
 use crate::metrics::Metrics;
+use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified::VerifiedTokens;
 use crate::store::keys::Keys;
 use axum::body::Bytes;
@@ -106,6 +107,8 @@ pub struct Inner {
     /// The discovery document, serialized on first request.
     pub discovery: OnceLock<Result<Bytes, String>>,
     pub verified: VerifiedTokens,
+    /// Clients as the token endpoints authenticate them (forget after changing one).
+    pub clients: ClientCache,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -121,6 +124,7 @@ impl AppState {
             metrics: Metrics::new(),
             discovery: OnceLock::new(),
             verified: VerifiedTokens::default(),
+            clients: ClientCache::default(),
         }))
     }
 

@@ -437,6 +437,7 @@ pub async fn patch_client(
         require_2fa: body.require_2fa.unwrap_or(now.require_2fa),
     };
     let client = clients::update(db, &client_id, up, st.now()).await?;
+    st.clients.forget_all();
     audit_client(&st, &addr, &caller, EventKind::ClientUpdated, &client_id).await;
     Ok(Json(ClientDoc::from(&client)))
 }
@@ -460,6 +461,7 @@ pub async fn rotate_secret(
     Path(client_id): Path<String>,
 ) -> Result<Json<SecretDoc>, Problem> {
     let secret = clients::rotate_secret(st.core.db(), &client_id, st.now()).await?;
+    st.clients.forget_all();
     audit_client(
         &st,
         &addr,
@@ -484,6 +486,7 @@ pub async fn delete_client(
     Path(client_id): Path<String>,
 ) -> Result<Response, Problem> {
     clients::remove(st.core.db(), &client_id).await?;
+    st.clients.forget_all();
     audit_client(&st, &addr, &caller, EventKind::ClientRemoved, &client_id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

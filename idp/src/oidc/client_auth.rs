@@ -7,7 +7,7 @@ use crate::crypto;
 use crate::error::Error;
 use crate::params::Params;
 use crate::state::AppState;
-use crate::store::clients::{self, Client};
+use crate::store::clients::Client;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -77,7 +77,9 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(Error::invalid_client(false)),
     };
-    let client = clients::get(st.core.db(), &client_id)
+    let client = st
+        .clients
+        .get(st.core.db(), &client_id, st.now())
         .await
         .map_err(Error::server_error)?;
     let Some(client) = client else {

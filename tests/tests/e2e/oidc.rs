@@ -844,9 +844,11 @@ async fn client_authentication_is_checked() {
     .await;
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "invalid_request");
-    // Rotating the secret: the old one stops working at once.
+    // Rotating the secret from the CLI (another process): the server's clients are remembered
+    // for the rest of the second, so the old secret stops working within a second.
     let out = server.cli_ok(&["client", "rotate-secret", "svc"], "").await;
     let new_secret = out.split_whitespace().last().expect("secret").to_string();
+    server.clock.advance(1);
     let resp = post_form(&server.url("/token"), Some(("svc", &secret)), &form).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = post_form(&server.url("/token"), Some(("svc", &new_secret)), &form).await;

@@ -203,6 +203,7 @@ pub async fn act(
             .map(|()| (EventKind::ClientRemoved, "deleted", None)),
         _ => Err(stepgate_core::Error::invalid("action", "unknown action")),
     };
+    st.clients.forget_all();
     match result {
         Ok((kind, what, secret)) => {
             audit_client(&st, &addr, &admin, kind, &client_id).await;
