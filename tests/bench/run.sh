@@ -27,7 +27,7 @@ if [[ $MODE == full ]]; then
   LOGIN_USERS=${LOGIN_USERS:-4000} # users with TOTP: each logs in at most once per 30 s step
   TOTAL_USERS=${TOTAL_USERS:-100000}
   SMALL_USERS=100
-  SCALE_REPS=${SCALE_REPS:-3}
+  SCALE_REPS=${SCALE_REPS:-5}        # each scale sample is only ~90 logins (under a second)
   STARTUP_RUNS=${STARTUP_RUNS:-20}
   PAM_RUNS=${PAM_RUNS:-40}
   OUT=$ROOT/tests/bench/results/latest
