@@ -158,6 +158,16 @@ fn outcome_label(e: &CoreError) -> &'static str {
     }
 }
 
+/// The page of a login that cannot go on here: the message, and a link to start again.
+fn finished_page(jar: CookieJar, token: &str, req: Option<&str>, view: View) -> Response {
+    let status = view.status.unwrap_or(StatusCode::BAD_REQUEST);
+    let html = render(
+        "second_factor.html",
+        context! { csrf => token, finished => true, error => view.error, restart => restart_url(req) },
+    );
+    (status, jar, html).into_response()
+}
+
 /// Renders the page for the challenge in the cookie.
 async fn render_page(
     st: &AppState,
@@ -167,15 +177,7 @@ async fn render_page(
     view: View,
 ) -> Result<Response, Error> {
     let (jar, token) = csrf::ensure(st, jar);
-    let restart = restart_url(req);
-    let finished_page = |jar: CookieJar, view: View| {
-        let status = view.status.unwrap_or(StatusCode::BAD_REQUEST);
-        let html = render(
-            "second_factor.html",
-            context! { csrf => token, finished => true, error => view.error, restart => restart },
-        );
-        Ok((status, jar, html).into_response())
-    };
+    let finished_page = |jar: CookieJar, view: View| Ok(finished_page(jar, &token, req, view));
     if view.finished {
         return finished_page(jar, view);
     }
@@ -224,17 +226,11 @@ fn challenge_page(
         .or_else(|| providers.iter().find(|p| p.is_default))
         .or_else(|| providers.first());
     let Some(current) = current else {
-        let html = render(
-            "second_factor.html",
-            context! {
-                csrf => token,
-                finished => true,
-                error => "No second factor is available for your account any more. Ask your \
-                          administrator.",
-                restart,
-            },
+        let view = View::finished(
+            StatusCode::FORBIDDEN,
+            "No second factor is available for your account any more. Ask your administrator.",
         );
-        return Ok((StatusCode::FORBIDDEN, jar, html).into_response());
+        return Ok(finished_page(jar, token, req, view));
     };
     if wanted.is_some_and(|w| w != current.provider) && view.error.is_none() {
         view.error = Some("That verification method is not available for your account.".into());
@@ -297,12 +293,12 @@ pub async fn start(
         Ok(c) => c,
         Err(e) => {
             let view = view_for(e)?;
+            let view = View {
+                status: Some(view.status.unwrap_or(StatusCode::FORBIDDEN)),
+                ..view
+            };
             let (jar, token) = csrf::ensure(st, jar);
-            let html = render(
-                "second_factor.html",
-                context! { csrf => token, finished => true, error => view.error, restart => restart_url(req) },
-            );
-            return Ok((view.status.unwrap_or(StatusCode::FORBIDDEN), jar, html).into_response());
+            return Ok(finished_page(jar, &token, req, view));
         }
     };
     let jar = jar.add(cookies::build(
