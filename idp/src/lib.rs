@@ -10,6 +10,7 @@
 //! [`App::new`]`(core).await?.serve(listener, shutdown)`.
 
 pub mod api;
+pub mod api_resource;
 pub mod app;
 pub mod cli;
 pub mod crypto;

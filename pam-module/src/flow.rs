@@ -480,6 +480,7 @@ fn failure(e: &Error, username: &str, conv: &mut dyn Conversation) -> Outcome {
         | Error::Refused(_)
         | Error::ProviderUnavailable(_)
         | Error::SendFailed(_)
-        | Error::SendTooSoon { .. } => Outcome::new(Verdict::AuthErr, reason),
+        | Error::SendTooSoon { .. }
+        | Error::StepUpRequired { .. } => Outcome::new(Verdict::AuthErr, reason),
     }
 }

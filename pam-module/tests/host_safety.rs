@@ -77,7 +77,7 @@ fn a_call_leaves_no_thread_file_or_socket_behind() {
     let config_path = dir.path().join("stepgate.toml");
     let text = format!(
         "[database]\nurl = \"sqlite://{}\"\n[password]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\
-         [twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\n",
+         [twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n",
         dir.path().join("stepgate.db").display()
     );
     std::fs::write(&config_path, &text).unwrap();

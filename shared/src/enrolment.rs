@@ -455,6 +455,7 @@ impl Core {
         self.save_provider(&mut tx, ctx, user, provider, &cfg, step, now)
             .await?;
         tx.commit().await?;
+        self.tell_user_provider_added(user, provider).await;
         Ok(())
     }
 
@@ -612,6 +613,8 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
+        self.tell_user_provider_added(user, ProviderType::BackupCode)
+            .await;
         Ok(codes)
     }
 
@@ -796,6 +799,34 @@ impl Core {
             .await?;
         }
         Ok(())
+    }
+
+    /// "A second factor was added to your account": a best-effort email, so an account owner
+    /// notices when someone else planted a factor (a new factor passes every later login).
+    async fn tell_user_provider_added(&self, user: &User, added: ProviderType) {
+        if !self.config.twofa.notify_user_on_provider_added
+            || self.mailer.is_none()
+            || user.email.is_empty()
+        {
+            return;
+        }
+        let what = if added == ProviderType::BackupCode {
+            "new backup codes were generated"
+        } else {
+            "a second factor was set up"
+        };
+        let body = format!(
+            "Hello {},\n\n{what} on your account: {}.\n\n\
+             If you did not do this, contact your administrator at once.\n",
+            user.username,
+            added.label()
+        );
+        if let Err(e) = self
+            .send_email(&user.email, "A second factor was added to your account", &body)
+            .await
+        {
+            tracing::warn!(user = %user.username, error = %e, "could not email the user about an added second factor");
+        }
     }
 
     /// "Two-factor authentication was turned off on your account": a best-effort email, so an

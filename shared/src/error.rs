@@ -45,6 +45,11 @@ pub enum Error {
     ChallengeExpired,
     #[error("this verification is already finished; sign in again")]
     ChallengeClosed,
+    /// A sensitive change needs a sign-in no older than `max_age` seconds, with a second
+    /// factor when `second_factor` (see [`crate::reauth`]).
+    #[error("confirm it is you: sign in again (password{}) and retry within {max_age} s",
+        if *second_factor { " and second factor" } else { "" })]
+    StepUpRequired { max_age: i64, second_factor: bool },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod password;
 pub mod policy;
 pub mod providers;
+pub mod reauth;
 pub mod secrets;
 pub mod settings;
 pub mod time;

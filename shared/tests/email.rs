@@ -10,7 +10,7 @@ use support::{ctx, env_with, Env};
 
 async fn env_with_mail(b: support::Backend, sink: &SmtpSink, twofa: &str) -> Env {
     let extra = format!(
-        "{}[twofa]\nproviders = [\"TOTP\", \"SMS\", \"EMAIL\", \"BACKUP_CODE\"]\n{twofa}",
+        "{}[twofa]\nproviders = [\"TOTP\", \"SMS\", \"EMAIL\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n{twofa}",
         sink.toml("Stepgate <no-reply@stepgate.test>")
     );
     env_with(b, &extra).await

@@ -1,5 +1,7 @@
 //! `/api/account/2fa…`: the caller's own second factors, for scripts — the same core
-//! operations as the account page (generate, verify, default, delete).
+//! operations as the account page (generate, verify, default, delete). Adding, replacing or
+//! removing a factor needs a token from a fresh sign-in (the core's `reauth` rule); an older
+//! one gets RFC 9470's `insufficient_user_authentication` challenge.
 
 use super::auth::UserCaller;
 use super::problem::{ApiJson, Problem};
@@ -46,7 +48,7 @@ pub(crate) fn provider_from_path(p: &str) -> Result<ProviderType, Problem> {
               (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_2fa(
     State(st): State<AppState>,
-    UserCaller(user): UserCaller,
+    UserCaller(user, _): UserCaller,
 ) -> Result<Json<AccountTwoFa>, Problem> {
     let settings = st.core.twofa_settings().await?;
     let providers = st
@@ -106,17 +108,20 @@ pub struct Generated {
     params(("provider" = String, Path, description = "TOTP, SMS, EMAIL or BACKUP_CODE")),
     request_body(content = GenerateRequest, description = "phone for SMS, email for EMAIL; {} otherwise"),
     responses((status = 200, body = Generated),
+              (status = 401, body = Problem, content_type = "application/problem+json",
+                  description = "the token's sign-in is not fresh enough (RFC 9470 challenge)"),
               (status = 422, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn generate(
     State(st): State<AppState>,
     addr: ClientAddr,
-    UserCaller(user): UserCaller,
+    UserCaller(user, proof): UserCaller,
     Path(provider): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Generated>, Problem> {
     let p = provider_from_path(&provider)?;
+    st.core.check_fresh(&user, proof).await?;
     // The body is optional (TOTP and backup codes need none).
     let body: GenerateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         GenerateRequest::default()
@@ -181,7 +186,7 @@ pub struct CodeRequest {
 pub async fn verify(
     State(st): State<AppState>,
     addr: ClientAddr,
-    UserCaller(user): UserCaller,
+    UserCaller(user, _): UserCaller,
     Path(provider): Path<String>,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, Problem> {
@@ -206,7 +211,7 @@ pub struct DefaultRequest {
 pub async fn set_default(
     State(st): State<AppState>,
     addr: ClientAddr,
-    UserCaller(user): UserCaller,
+    UserCaller(user, _): UserCaller,
     ApiJson(body): ApiJson<DefaultRequest>,
 ) -> Result<Response, Problem> {
     let p: ProviderType =
@@ -234,16 +239,19 @@ pub struct PasswordRequest {
     params(("provider" = String, Path, description = "TOTP, SMS, EMAIL or BACKUP_CODE")),
     request_body = PasswordRequest,
     responses((status = 204, description = "removed"),
+              (status = 401, body = Problem, content_type = "application/problem+json",
+                  description = "the token's sign-in is not fresh enough (RFC 9470 challenge)"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     addr: ClientAddr,
-    UserCaller(user): UserCaller,
+    UserCaller(user, proof): UserCaller,
     Path(provider): Path<String>,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, Problem> {
     let p = provider_from_path(&provider)?;
+    st.core.check_fresh(&user, proof).await?;
     let ctx = addr.context();
     st.core
         .first_factor(&ctx, &user.username, &body.password)

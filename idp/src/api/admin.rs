@@ -270,6 +270,8 @@ pub struct ClientDoc {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
+    /// Stepgate API scopes the client may be granted (`stepgate:account`, `stepgate:admin`).
+    pub api_scopes: Vec<String>,
     pub require_2fa: bool,
     pub created_at: i64,
 }
@@ -288,6 +290,7 @@ impl From<&Client> for ClientDoc {
                 .map(|g| g.as_str().to_string())
                 .collect(),
             scopes: c.scopes.clone(),
+            api_scopes: c.api_scopes.clone(),
             require_2fa: c.require_2fa,
             created_at: c.created_at,
         }
@@ -319,9 +322,12 @@ pub struct CreateClient {
     /// Default: authorization_code and refresh_token.
     #[serde(default)]
     pub grant_types: Vec<String>,
-    /// Scopes for client_credentials (e.g. `admin`).
+    /// Scopes for client_credentials (your own APIs'; not Stepgate's).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Stepgate API scopes: `stepgate:account`, `stepgate:admin`.
+    #[serde(default)]
+    pub api_scopes: Vec<String>,
     #[serde(default)]
     pub require_2fa: bool,
 }
@@ -383,6 +389,7 @@ pub async fn create_client(
             post_logout_redirect_uris: body.post_logout_redirect_uris,
             grant_types,
             scopes: body.scopes,
+            api_scopes: body.api_scopes,
             require_2fa: body.require_2fa,
             id_token_alg: SigningAlg::Es256,
         },
@@ -410,9 +417,10 @@ pub struct PatchClient {
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub require_2fa: Option<bool>,
+    pub api_scopes: Option<Vec<String>>,
 }
 
-/// Changes redirect URIs and the 2FA requirement (fields left out stay as they are).
+/// Changes redirect URIs, API scopes and the 2FA requirement (fields left out stay as they are).
 #[utoipa::path(patch, path = "/api/admin/clients/{client_id}", tag = "admin",
     security(("bearer" = [])), params(("client_id" = String, Path)), request_body = PatchClient,
     responses((status = 200, body = ClientDoc),
@@ -435,6 +443,7 @@ pub async fn patch_client(
             .post_logout_redirect_uris
             .unwrap_or(now.post_logout_redirect_uris),
         require_2fa: body.require_2fa.unwrap_or(now.require_2fa),
+        api_scopes: body.api_scopes,
     };
     let client = clients::update(db, &client_id, up, st.now()).await?;
     st.clients.forget_all();

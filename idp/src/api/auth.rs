@@ -1,41 +1,63 @@
-//! Who calls the API: a bearer access token issued by Stepgate itself, checked like the
-//! userinfo endpoint checks it (signature, type, expiry, revocation, the user still allowed).
+//! Who calls the API: a bearer access token issued by Stepgate for Stepgate's API (audience
+//! `<issuer>/api`, see `api_resource`), checked like the userinfo endpoint checks a token
+//! (signature, type, expiry, revocation, the user still allowed) and then for its scope.
 //! No cookie is ever read here, so a cross-site page cannot ride a browser session (no CSRF).
 //!
-//! Administrators are users with the admin role, or clients whose client_credentials token
-//! carries the `admin` scope.
+//! - `/api/account/…` needs a user's token with `stepgate:account`;
+//! - `/api/admin/…` needs `stepgate:admin`, and, on a user's token, the admin role;
+//! - the client must still be registered for the scope (an administrator who takes it away
+//!   ends what the client's tokens can do at once).
+//!
+//! A relying party's ordinary token (any other audience) is refused with 403: it was issued
+//! for that party, and accepting it here would let any application a user signs in to act as
+//! that user — or as an administrator.
 
 use super::problem::Problem;
+use crate::api_resource::{self, SCOPE_ACCOUNT, SCOPE_ADMIN};
+use crate::oidc::tokens::ACR_2FA;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use serde_json::Value;
+use stepgate_core::reauth::Proof;
 use stepgate_core::users::User;
-
-/// The scope a client_credentials token needs for the admin endpoints.
-pub const ADMIN_SCOPE: &str = "admin";
 
 pub struct Caller {
     /// `None` for a client acting for itself (client_credentials).
     pub user: Option<User>,
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// When and how the user signed in (`auth_time`, `acr`), for changes that need a fresh
+    /// sign-in; `None` for a client's own token.
+    pub proof: Option<Proof>,
 }
 
 impl Caller {
-    pub fn is_admin(&self) -> bool {
-        match &self.user {
-            Some(u) => u.is_admin(),
-            None => self.scopes.iter().any(|s| s == ADMIN_SCOPE),
-        }
+    fn has_scope(&self, s: &str) -> bool {
+        self.scopes.iter().any(|x| x == s)
     }
 }
 
-/// A caller with a user behind the token (the account endpoints).
-pub struct UserCaller(pub User);
+/// A user's token with `stepgate:account` (the account endpoints).
+pub struct UserCaller(pub User, pub Option<Proof>);
 
 /// A caller allowed on the admin endpoints.
 pub struct AdminCaller(pub Caller);
+
+fn audience_includes(claims: &serde_json::Map<String, Value>, aud: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(s)) => s == aud,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(aud)),
+        _ => false,
+    }
+}
+
+fn proof_of(claims: &serde_json::Map<String, Value>) -> Option<Proof> {
+    let at = claims.get("auth_time")?.as_i64()?;
+    let second_factor = claims.get("acr").and_then(Value::as_str) == Some(ACR_2FA);
+    Some(Proof { at, second_factor })
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
@@ -60,10 +82,31 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 Problem::unauthorized("the access token is invalid, expired or revoked")
             })?;
+        if !audience_includes(&live.claims, &api_resource::audience(&st.settings.issuer)) {
+            return Err(Problem::forbidden(format!(
+                "this access token was issued to the client {:?} for its own use, not for \
+                 Stepgate's API; use a token of a client registered for {SCOPE_ACCOUNT} or \
+                 {SCOPE_ADMIN}",
+                live.client_id
+            )));
+        }
+        let client = st
+            .clients
+            .get(st.core.db(), &live.client_id, st.now())
+            .await
+            .map_err(Problem::internal)?
+            .ok_or_else(|| Problem::unauthorized("the client of this token no longer exists"))?;
+        // Scopes the client is no longer registered for are dropped, not honoured.
+        let scopes = live
+            .scopes
+            .into_iter()
+            .filter(|s| !api_resource::is_api_scope(s) || client.has_api_scope(s))
+            .collect();
         Ok(Caller {
+            proof: live.user.as_ref().and_then(|_| proof_of(&live.claims)),
             user: live.user,
             client_id: live.client_id,
-            scopes: live.scopes,
+            scopes,
         })
     }
 }
@@ -73,9 +116,15 @@ impl FromRequestParts<AppState> for UserCaller {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Problem> {
         let caller = Caller::from_request_parts(parts, st).await?;
+        if !caller.has_scope(SCOPE_ACCOUNT) {
+            return Err(Problem::forbidden(format!(
+                "these endpoints need a token with the {SCOPE_ACCOUNT} scope"
+            )));
+        }
+        let proof = caller.proof;
         caller
             .user
-            .map(UserCaller)
+            .map(|u| UserCaller(u, proof))
             .ok_or_else(|| Problem::forbidden("these endpoints need a user's token"))
     }
 }
@@ -85,12 +134,14 @@ impl FromRequestParts<AppState> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Problem> {
         let caller = Caller::from_request_parts(parts, st).await?;
-        if caller.is_admin() {
+        let role_ok = caller.user.as_ref().is_none_or(User::is_admin);
+        if caller.has_scope(SCOPE_ADMIN) && role_ok {
             Ok(AdminCaller(caller))
         } else {
-            Err(Problem::forbidden(
-                "administrators only: an admin's token, or a client token with the admin scope",
-            ))
+            Err(Problem::forbidden(format!(
+                "administrators only: a token with the {SCOPE_ADMIN} scope (an administrator's, \
+                 or a client's own token) from a client registered for it"
+            )))
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Problem {
     /// Seconds to wait, for `rate-limited` and `send-too-soon`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<i64>,
+    /// The `WWW-Authenticate` value of a 401 when it says more than "send a token" (RFC 9470).
+    #[serde(skip)]
+    pub challenge: Option<String>,
 }
 
 impl Problem {
@@ -38,6 +41,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -141,6 +145,36 @@ impl From<CoreError> for Problem {
             CoreError::Locked => {
                 Problem::new(StatusCode::FORBIDDEN, "locked", "Account locked", detail)
             }
+            // RFC 9470: the token's sign-in is too old, or lacks the second factor; the client
+            // sends the user through /authorize again with these values and retries.
+            CoreError::StepUpRequired {
+                max_age,
+                second_factor,
+            } => {
+                let mut challenge = format!(
+                    "Bearer error=\"insufficient_user_authentication\", error_description=\"{}\", max_age={max_age}",
+                    if second_factor {
+                        "a sign-in with a second factor within max_age seconds is required"
+                    } else {
+                        "a sign-in within max_age seconds is required"
+                    }
+                );
+                if second_factor {
+                    challenge.push_str(&format!(
+                        ", acr_values=\"{}\"",
+                        crate::oidc::tokens::ACR_2FA
+                    ));
+                }
+                Problem {
+                    challenge: Some(challenge),
+                    ..Problem::new(
+                        StatusCode::UNAUTHORIZED,
+                        "insufficient-user-authentication",
+                        "Sign in again",
+                        detail,
+                    )
+                }
+            }
             CoreError::Disabled => Problem::new(
                 StatusCode::FORBIDDEN,
                 "disabled",
@@ -163,10 +197,12 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         if status == StatusCode::UNAUTHORIZED {
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"stepgate\""),
-            );
+            let challenge = self
+                .challenge
+                .as_deref()
+                .and_then(|c| HeaderValue::from_str(c).ok())
+                .unwrap_or(HeaderValue::from_static("Bearer realm=\"stepgate\""));
+            h.insert(header::WWW_AUTHENTICATE, challenge);
         }
         if let Some(v) = self
             .retry_after

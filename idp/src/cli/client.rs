@@ -44,6 +44,11 @@ pub enum ClientCommand {
         /// A scope the client may ask for with client_credentials (repeat for several).
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
+        /// A Stepgate API scope the client may be granted: stepgate:account (users' own second
+        /// factors) or stepgate:admin (administration). Without it, tokens issued to this
+        /// client are refused by /api (repeat for both).
+        #[arg(long = "api-scope", value_name = "SCOPE")]
+        api_scopes: Vec<String>,
         /// How ID tokens are signed for this client.
         #[arg(long = "id-token-alg", value_name = "ALG", default_value = "ES256", value_parser = parse_alg)]
         id_token_alg: SigningAlg,
@@ -74,6 +79,7 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             require_2fa,
             post_logout_redirect_uris,
             scopes,
+            api_scopes,
             id_token_alg,
         } => {
             let mut grant_types = if grants.is_empty() {
@@ -93,6 +99,7 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
                     post_logout_redirect_uris,
                     grant_types,
                     scopes,
+                    api_scopes,
                     require_2fa,
                     id_token_alg,
                 },
@@ -109,10 +116,11 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
                 &core,
                 EventKind::ClientCreated,
                 format!(
-                    "client={} type={kind} grants={} require_2fa={} redirect_uris={}",
+                    "client={} type={kind} grants={} require_2fa={} api_scopes={} redirect_uris={}",
                     client.client_id,
                     grants.join(","),
                     client.require_2fa,
+                    client.api_scopes.join(","),
                     client.redirect_uris.join(" ")
                 ),
             )
@@ -123,6 +131,14 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             writeln!(out, "grants: {}", grants.join(" "))?;
             for uri in &client.redirect_uris {
                 writeln!(out, "redirect_uri: {uri}")?;
+            }
+            if !client.api_scopes.is_empty() {
+                writeln!(out, "api_scopes: {}", client.api_scopes.join(" "))?;
+                writeln!(
+                    out,
+                    "api_audience: {}",
+                    crate::api_resource::audience(&core.config().server.issuer)
+                )?;
             }
             if let Some(secret) = secret {
                 writeln!(out, "client_secret (shown once): {secret}")?;

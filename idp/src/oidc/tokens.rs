@@ -95,7 +95,14 @@ pub async fn issue_access_token(
         "sub".into(),
         json!(grant.user_id.as_deref().unwrap_or(&grant.client_id)),
     );
-    c.insert("aud".into(), json!(grant.client_id));
+    // A token that carries a Stepgate API scope is for the API (RFC 9068 §3: `aud` names the
+    // resource); any other is for the client itself and never accepted by /api.
+    let aud = if scopes.iter().any(|s| crate::api_resource::is_api_scope(s)) {
+        crate::api_resource::audience(&st.settings.issuer)
+    } else {
+        grant.client_id.clone()
+    };
+    c.insert("aud".into(), json!(aud));
     c.insert("client_id".into(), json!(grant.client_id));
     c.insert("iat".into(), json!(now));
     c.insert("exp".into(), json!(exp));
@@ -161,7 +168,7 @@ pub async fn issue_id_token(
         c.insert("acr".into(), json!(acr));
     }
     c.insert("at_hash".into(), json!(at_hash(access_token)));
-    sign(&key, "JWT", c)
+    sign(&key, ID_TOKEN_TYP, c)
 }
 
 /// A JWT this provider signed with a key still in its JWKS, and whose `iss` is ours. Expiry
@@ -183,6 +190,38 @@ pub async fn verify_own(st: &AppState, token: &str) -> Option<(JwtPayload, JwsHe
     }
     st.verified.insert(digest, &payload, &header, &kid, now);
     Some((payload, header))
+}
+
+/// The header `typ` of the ID tokens [`issue_id_token`] signs.
+const ID_TOKEN_TYP: &str = "JWT";
+
+/// The claims of an ID token this provider issued, presented back as an `id_token_hint`
+/// (authorization and logout): our signature and issuer, an ID token's `typ` (an access token
+/// names a user too, but is no statement about who signed in), a `sub`, and — when `audience`
+/// is given — that client among its audiences. Expiry is not checked: OIDC Core §3.1.2.1 and
+/// RP-Initiated Logout both expect an expired ID token as a hint.
+pub async fn verify_id_token_hint(
+    st: &AppState,
+    token: &str,
+    audience: Option<&str>,
+) -> Option<Map<String, Value>> {
+    let (payload, header) = verify_own(st, token).await?;
+    if header.token_type() != Some(ID_TOKEN_TYP) {
+        return None;
+    }
+    let claims = payload.claims_set();
+    claims.get("sub").and_then(Value::as_str)?;
+    if let Some(aud) = audience {
+        let ours = match claims.get("aud") {
+            Some(Value::String(s)) => s == aud,
+            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(aud)),
+            _ => false,
+        };
+        if !ours {
+            return None;
+        }
+    }
+    Some(claims.clone())
 }
 
 /// A live access token: ours, `at+jwt`, unexpired, not revoked (itself, or with its grant or

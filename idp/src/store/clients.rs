@@ -75,6 +75,9 @@ pub struct Client {
     /// Scopes the client may ask for with `client_credentials` (beyond the OIDC ones, which
     /// only user logins get).
     pub scopes: Vec<String>,
+    /// Stepgate API scopes (`stepgate:account`, `stepgate:admin`) an administrator granted this
+    /// client; none unless registered (see `api_resource`).
+    pub api_scopes: Vec<String>,
     /// Every login to this client must pass a second factor.
     pub require_2fa: bool,
     pub id_token_alg: SigningAlg,
@@ -88,6 +91,16 @@ impl Client {
 
     pub fn allows(&self, g: GrantType) -> bool {
         self.grant_types.contains(&g)
+    }
+
+    /// Whether an administrator registered this client for the API scope `s`.
+    pub fn has_api_scope(&self, s: &str) -> bool {
+        self.api_scopes.iter().any(|x| x == s)
+    }
+
+    /// What `client_credentials` may grant: the registered scopes and API scopes.
+    pub fn may_grant_itself(&self, s: &str) -> bool {
+        self.scopes.iter().any(|x| x == s) || self.has_api_scope(s)
     }
 
     /// A name for pages: the registered name, else the id.
@@ -110,12 +123,13 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
     pub scopes: Vec<String>,
+    pub api_scopes: Vec<String>,
     pub require_2fa: bool,
     pub id_token_alg: SigningAlg,
 }
 
 const COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-                       grant_types, scopes, require_2fa, id_token_alg, created_at";
+                       grant_types, scopes, api_scopes, require_2fa, id_token_alg, created_at";
 
 fn from_row(r: &AnyRow) -> Result<Client, Error> {
     let grant_types = from_json_list(&r.try_get::<String, _>("grant_types")?)?
@@ -133,6 +147,7 @@ fn from_row(r: &AnyRow) -> Result<Client, Error> {
         )?,
         grant_types,
         scopes: from_json_list(&r.try_get::<String, _>("scopes")?)?,
+        api_scopes: from_json_list(&r.try_get::<String, _>("api_scopes")?)?,
         require_2fa: r.try_get::<i64, _>("require_2fa")? != 0,
         id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::Es256),
         created_at: r.try_get("created_at")?,
@@ -233,11 +248,36 @@ fn validate(new: &NewClient) -> Result<(), Error> {
         ));
     }
     for s in &new.scopes {
+        if s.starts_with("stepgate:") {
+            return Err(Error::invalid(
+                "scope",
+                format!("{s:?} is a Stepgate API scope: register it with --api-scope"),
+            ));
+        }
         if !is_scope_token(s) || matches!(s.as_str(), "openid" | "offline_access") {
             return Err(Error::invalid(
                 "scope",
                 format!("{s:?} cannot be granted through client_credentials"),
             ));
+        }
+    }
+    validate_api_scopes(&new.api_scopes)
+}
+
+/// API scopes must be Stepgate's own, each once.
+pub fn validate_api_scopes(scopes: &[String]) -> Result<(), Error> {
+    for (i, s) in scopes.iter().enumerate() {
+        if !crate::api_resource::is_api_scope(s) {
+            return Err(Error::invalid(
+                "api_scope",
+                format!(
+                    "{s:?} is not a Stepgate API scope (use {})",
+                    crate::api_resource::API_SCOPES.join(" or ")
+                ),
+            ));
+        }
+        if scopes[..i].contains(s) {
+            return Err(Error::invalid("api_scope", format!("{s:?} is listed twice")));
         }
     }
     Ok(())
@@ -266,8 +306,8 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
         .collect();
     sqlx::query(
         "INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, \
-         post_logout_redirect_uris, grant_types, scopes, require_2fa, id_token_alg, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+         post_logout_redirect_uris, grant_types, scopes, api_scopes, require_2fa, id_token_alg, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(&new.client_id)
     .bind(&new.name)
@@ -276,6 +316,7 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
     .bind(to_json_list(&new.post_logout_redirect_uris))
     .bind(to_json_list(&grants))
     .bind(to_json_list(&new.scopes))
+    .bind(to_json_list(&new.api_scopes))
     .bind(i64::from(new.require_2fa))
     .bind(new.id_token_alg.as_str())
     .bind(now)
@@ -325,6 +366,8 @@ pub struct ClientUpdate {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub require_2fa: bool,
+    /// `None` keeps the registered API scopes.
+    pub api_scopes: Option<Vec<String>>,
 }
 
 /// Changes a client's redirect URIs and 2FA requirement, checked like a registration.
@@ -342,13 +385,16 @@ pub async fn update(db: &Db, client_id: &str, up: ClientUpdate, now: i64) -> Res
             "the authorization_code grant needs at least one redirect URI",
         ));
     }
+    let api_scopes = up.api_scopes.unwrap_or(client.api_scopes);
+    validate_api_scopes(&api_scopes)?;
     sqlx::query(
         "UPDATE oidc_clients SET redirect_uris = $1, post_logout_redirect_uris = $2, \
-         require_2fa = $3, updated_at = $4 WHERE client_id = $5",
+         require_2fa = $3, api_scopes = $4, updated_at = $5 WHERE client_id = $6",
     )
     .bind(to_json_list(&up.redirect_uris))
     .bind(to_json_list(&up.post_logout_redirect_uris))
     .bind(i64::from(up.require_2fa))
+    .bind(to_json_list(&api_scopes))
     .bind(now)
     .bind(client_id)
     .execute(db.pool())

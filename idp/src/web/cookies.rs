@@ -11,6 +11,9 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 pub const SESSION: &str = "stepgate_session";
 pub const CHALLENGE: &str = "stepgate_challenge";
 pub const CSRF: &str = "stepgate_csrf";
+/// Where a direct sign-in goes when it completes: set by "Sign in again" on the account page
+/// (the only value is `account`, so it can never redirect anywhere else).
+pub const RETURN: &str = "stepgate_return";
 
 /// A browser-session cookie (no `Max-Age`): how long what it names stays valid is decided
 /// by the database row, not by the browser.

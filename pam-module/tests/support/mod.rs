@@ -31,7 +31,7 @@ pub async fn env(twofa: &str) -> Env {
         "[database]\nurl = \"sqlite://{db}\"\n\
          [password]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\
          [sms]\nkind = \"file\"\npath = \"sms.log\"\n\
-         [twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nmin_verification_code_send_period = 5\n{twofa}\n",
+         [twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\nmin_verification_code_send_period = 5\n{twofa}\n",
         db = dir.path().join("stepgate.db").display()
     );
     let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))

@@ -11,17 +11,34 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stepgate_core::ProviderType;
 
-/// An access token for `username` (no second factor enrolled), through a real login.
-async fn user_token(server: &Server, username: &str) -> String {
-    if stepgate_idp::store::clients::get(server.core.db(), "api-cli")
+/// An API access token for `username` (no second factor enrolled), through a real login with
+/// a client registered for both Stepgate API scopes.
+pub async fn user_token(server: &Server, username: &str) -> String {
+    user_token_via(server, "api-cli", username, &["openid", "stepgate:account", "stepgate:admin"])
+        .await
+}
+
+/// An access token for `username` from `client_id` (registered, if new, for both API scopes
+/// when its id starts with `api-`, else for none: an ordinary relying party).
+pub async fn user_token_via(
+    server: &Server,
+    client_id: &str,
+    username: &str,
+    scopes: &[&str],
+) -> String {
+    if stepgate_idp::store::clients::get(server.core.db(), client_id)
         .await
         .expect("db")
         .is_none()
     {
-        server.client("api-cli", &["--public"]).await;
+        let mut args = vec!["--public"];
+        if client_id.starts_with("api-") {
+            args.extend(["--api-scope", "stepgate:account", "--api-scope", "stepgate:admin"]);
+        }
+        server.client(client_id, &args).await;
     }
-    let (rp, _) = relying_party(server, "api-cli", None).await;
-    let started = start(&rp, &["openid"]);
+    let (rp, _) = relying_party(server, client_id, None).await;
+    let started = start(&rp, scopes);
     let done =
         crate::oidc::password(&Browser::new(), started.url.as_str(), username, PASSWORD).await;
     let tokens = exchange(
@@ -37,7 +54,12 @@ async fn user_token(server: &Server, username: &str) -> String {
 async fn client_token(server: &Server, id: &str, scopes: &[&str]) -> String {
     let mut args = vec!["--grant", "client_credentials"];
     for s in scopes {
-        args.extend(["--scope", s]);
+        let flag = if s.starts_with("stepgate:") {
+            "--api-scope"
+        } else {
+            "--scope"
+        };
+        args.extend([flag, s]);
     }
     let secret = server.client(id, &args).await.expect("a secret");
     let resp = rp_http()
@@ -268,7 +290,7 @@ async fn tokens_are_required_and_only_administrators_reach_admin_endpoints() {
     boss.ok(Method::GET, "/api/admin/settings", None).await;
     let robot = Api {
         server: &server,
-        token: Some(client_token(&server, "automation", &["admin"]).await),
+        token: Some(client_token(&server, "automation", &["stepgate:admin"]).await),
     };
     let users = robot.ok(Method::GET, "/api/admin/users", None).await;
     assert_eq!(users.as_array().expect("list").len(), 2);
@@ -491,7 +513,7 @@ async fn admin_settings_and_users(backend: Backend) {
     admin_user(&server, "boss").await;
     let api = Api {
         server: &server,
-        token: Some(client_token(&server, "automation", &["admin"]).await),
+        token: Some(client_token(&server, "automation", &["stepgate:admin"]).await),
     };
     let settings = api.ok(Method::GET, "/api/admin/settings", None).await;
     assert!(
@@ -674,7 +696,7 @@ async fn admin_clients_and_audit(backend: Backend) {
     let server = Server::start(backend).await;
     let api = Api {
         server: &server,
-        token: Some(client_token(&server, "automation", &["admin"]).await),
+        token: Some(client_token(&server, "automation", &["stepgate:admin"]).await),
     };
     let db = server.core.db();
     api.problem(

@@ -528,7 +528,7 @@ async fn pamtester_lockout_and_replay_are_shared_with_the_web_login_and_unlock_r
     require_root_and_pamtester();
     let server = Server::start_with(
         Backend::Sqlite,
-        "[twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\nmax_verification_failures_before_user_lockout = 3\n",
+        "[twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\nenforce_two_fa = false\nmax_verification_failures_before_user_lockout = 3\n",
     )
     .await;
     let client_secret = server.client("webapp", &[]).await;

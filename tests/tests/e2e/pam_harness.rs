@@ -136,7 +136,7 @@ impl Site {
             "[database]\nurl = \"{db_url}\"\n\
              [password]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\
              [sms]\nkind = \"file\"\npath = \"sms.log\"\n\
-             [twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\n\
+             [twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n\
              min_verification_code_send_period = 5\n{twofa}\n"
         );
         let config_path = dir.path().join("stepgate.toml");

@@ -4,12 +4,16 @@
 //! The restricted state is the HttpOnly `stepgate_enrol` cookie: `user_id:expiry:req:mac`,
 //! where `mac` is an HMAC under the shared secrets key, so any instance can check it and a
 //! browser cannot forge or stretch it. It grants no session and no token: only the enrolment
-//! forms, and once a provider is enabled the original authorization request continues.
+//! forms, and once a provider is enabled the original authorization request continues. It is
+//! re-checked on every use: once the user has a usable second factor it is worthless (a stale
+//! cookie must not replace the factor the user, or an administrator, has since set up).
 
 use crate::error::Error;
 use crate::state::AppState;
 use crate::web::cookies;
 use axum_extra::extract::cookie::CookieJar;
+use stepgate_core::challenge::SecondFactor;
+use stepgate_core::reauth::Proof;
 use stepgate_core::users::User;
 
 pub const ENROL: &str = "stepgate_enrol";
@@ -19,8 +23,8 @@ const ENROL_LIFETIME: i64 = 900;
 
 /// Who is looking at the account page.
 pub enum Viewer {
-    /// A full browser session.
-    Signed(User),
+    /// A full browser session, and when (and with what) its sign-in was.
+    Signed(User, Proof),
     /// Must enrol before the login (for `req`, when it came from an application) may finish.
     Enrolling { user: User, req: Option<String> },
 }
@@ -28,7 +32,7 @@ pub enum Viewer {
 impl Viewer {
     pub fn user(&self) -> &User {
         match self {
-            Viewer::Signed(u) | Viewer::Enrolling { user: u, .. } => u,
+            Viewer::Signed(u, _) | Viewer::Enrolling { user: u, .. } => u,
         }
     }
     pub fn is_enrolling(&self) -> bool {
@@ -79,10 +83,25 @@ pub async fn viewer(st: &AppState, jar: &CookieJar) -> Result<Option<Viewer>, Er
             .map_err(Error::internal_page)?
             .filter(|u| !u.disabled && !u.locked);
         if let Some(user) = user {
-            return Ok(Some(Viewer::Enrolling { user, req }));
+            let still_needed = !matches!(
+                st.core
+                    .second_factor_for(&user)
+                    .await
+                    .map_err(Error::internal_page)?,
+                SecondFactor::Required
+            );
+            if still_needed {
+                return Ok(Some(Viewer::Enrolling { user, req }));
+            }
         }
     }
     Ok(crate::web::login::current_session(st, jar)
         .await?
-        .map(|(_, user)| Viewer::Signed(user)))
+        .map(|(session, user)| {
+            let proof = Proof {
+                at: session.auth_time,
+                second_factor: session.acr == crate::oidc::tokens::ACR_2FA,
+            };
+            Viewer::Signed(user, proof)
+        }))
 }

@@ -27,7 +27,7 @@ async fn require(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer, Respon
 /// A full session only (password, backup codes, removal are not for the enrolment state).
 async fn require_signed(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer, Response>, Error> {
     Ok(match gate::viewer(st, jar).await? {
-        Some(v @ Viewer::Signed(_)) => Ok(v),
+        Some(v @ Viewer::Signed(..)) => Ok(v),
         Some(Viewer::Enrolling { .. }) => Err(Error::page(
             StatusCode::FORBIDDEN,
             "Finish setting up a second factor first",
@@ -36,6 +36,33 @@ async fn require_signed(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer,
         .into_response()),
         None => Err(see_other("/login").into_response()),
     })
+}
+
+/// Sensitive changes (adding, replacing or removing a factor, new backup codes, a new
+/// password) need a fresh sign-in — the core's `reauth` rule. The enrolment state counts as
+/// one: its password was just checked and the user has no factor to prove. `Some` is the page
+/// that asks the user to sign in again instead.
+async fn stale(st: &AppState, viewer: &Viewer) -> Result<Option<Extra>, Error> {
+    let Viewer::Signed(user, proof) = viewer else {
+        return Ok(None);
+    };
+    match st.core.check_fresh(user, Some(*proof)).await {
+        Ok(()) => Ok(None),
+        Err(stepgate_core::Error::StepUpRequired { second_factor, .. }) => Ok(Some(Extra {
+            status: Some(StatusCode::FORBIDDEN),
+            reauth: Some(second_factor),
+            ..Extra::default()
+        })),
+        Err(e) => Err(Error::internal_page(e)),
+    }
+}
+
+macro_rules! fresh_or_return {
+    ($st:expr, $jar:expr, $viewer:expr) => {
+        if let Some(extra) = stale($st, &$viewer).await? {
+            return page($st, $jar, &$viewer, extra).await;
+        }
+    };
 }
 
 macro_rules! viewer_or_return {
@@ -60,6 +87,7 @@ fn done_message(done: &str) -> Option<&'static str> {
         "default" => "Your default method is changed.",
         "removed" => "The method is turned off.",
         "password" => "Your password is changed.",
+        "confirmed" => "Thank you. You can change your sign-in methods for the next few minutes.",
         _ => return None,
     })
 }
@@ -92,6 +120,7 @@ pub async fn totp_begin(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
     let extra = match st
         .core
         .begin_totp_enrolment(&addr.context(), viewer.user())
@@ -145,7 +174,7 @@ async fn verify(
         .await
     {
         Ok(()) => match viewer {
-            Viewer::Signed(_) => {
+            Viewer::Signed(..) => {
                 Ok(see_other(&format!("{PAGE}?done={}", provider.as_str())).into_response())
             }
             Viewer::Enrolling { user, req } => {
@@ -224,6 +253,7 @@ async fn send(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
     let ctx = addr.context();
     let (result, input) = match provider {
         ProviderType::Sms => (
@@ -276,6 +306,7 @@ pub async fn backup_codes(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
     let extra = match st
         .core
         .generate_backup_codes(&addr.context(), viewer.user())
@@ -344,6 +375,7 @@ pub async fn remove(
         let extra = Extra::error("remove", "Choose a method.", StatusCode::BAD_REQUEST);
         return page(&st, jar, &viewer, extra).await;
     };
+    fresh_or_return!(&st, jar, viewer);
     let field = format!("remove-password-{}", p.as_str());
     let ctx = addr.context();
     let user = viewer.user();
@@ -385,6 +417,7 @@ pub async fn password(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
     let ctx = addr.context();
     let user = viewer.user();
     if let Err(e) = st
@@ -410,6 +443,17 @@ pub async fn password(
             page(&st, jar, &viewer, extra).await
         }
     }
+}
+
+/// "Sign in again" from the account page: a full sign-in (password and second factor) through
+/// the usual login pages — every provider, limit and lockout applies — that comes back here.
+pub async fn reauth(State(st): State<AppState>, jar: CookieJar) -> Response {
+    let jar = jar.add(crate::web::cookies::build(
+        crate::web::cookies::RETURN,
+        "account".into(),
+        st.settings.secure_cookies,
+    ));
+    (jar, see_other("/login")).into_response()
 }
 
 /// A login that must have a second factor, by a user who has none: no session, no token;

@@ -31,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .route("/account/security/default", post(set_default))
         .route("/account/security/remove", post(remove))
         .route("/account/security/password", post(password))
+        .route("/account/reauth", get(reauth))
 }

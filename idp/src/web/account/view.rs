@@ -36,6 +36,9 @@ pub struct Extra {
     /// SMS or EMAIL: a code was sent to this (masked) destination; ask for it.
     pub code_sent: Option<(ProviderType, String)>,
     pub backup_codes: Option<Vec<String>>,
+    /// A sensitive change was refused for want of a fresh sign-in: ask for one (`true`: with
+    /// a second factor).
+    pub reauth: Option<bool>,
 }
 
 impl Extra {
@@ -288,6 +291,9 @@ pub async fn page(
             backup_download => download,
             email => &user.email,
             phone => &user.phone,
+            reauth => extra.reauth.is_some(),
+            reauth_second_factor => extra.reauth == Some(true),
+            reauth_minutes => (st.core.reauth_seconds() + 59) / 60,
         },
     );
     let mut resp = (extra.status.unwrap_or(StatusCode::OK), jar, html).into_response();

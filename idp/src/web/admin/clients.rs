@@ -26,6 +26,8 @@ struct ClientRow {
     post_logout_redirect_uris: String,
     grant_types: String,
     scopes: String,
+    api_scopes: String,
+    api_scope_list: Vec<String>,
     require_2fa: bool,
 }
 
@@ -56,6 +58,8 @@ async fn render_list(st: &AppState, jar: CookieJar, shown: Shown) -> Result<Resp
                 .collect::<Vec<_>>()
                 .join(" "),
             scopes: c.scopes.join(" "),
+            api_scopes: c.api_scopes.join(" "),
+            api_scope_list: c.api_scopes,
             require_2fa: c.require_2fa,
             client_id: c.client_id,
             name: c.name,
@@ -88,6 +92,15 @@ fn lines(s: Option<&String>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The API scopes ticked on a form (`api_scope.<scope>` checkboxes).
+fn ticked_api_scopes(form: &HashMap<String, String>) -> Vec<String> {
+    crate::api_resource::API_SCOPES
+        .iter()
+        .filter(|s| form.get(&format!("api_scope.{s}")).is_some_and(|v| v == "on"))
+        .map(|s| s.to_string())
+        .collect()
 }
 
 async fn audit_client(
@@ -134,6 +147,7 @@ pub async fn create(
         post_logout_redirect_uris: lines(form.get("post_logout_redirect_uris")),
         grant_types,
         scopes: lines(form.get("scopes")),
+        api_scopes: ticked_api_scopes(&form),
         require_2fa: on("require_2fa"),
         id_token_alg: SigningAlg::Es256,
     };
@@ -184,6 +198,7 @@ pub async fn act(
                 redirect_uris: lines(form.get("redirect_uris")),
                 post_logout_redirect_uris: lines(form.get("post_logout_redirect_uris")),
                 require_2fa: form.get("require_2fa").is_some_and(|v| v == "on"),
+                api_scopes: Some(ticked_api_scopes(&form)),
             },
             st.now(),
         )
