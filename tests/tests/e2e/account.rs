@@ -287,7 +287,7 @@ async fn sms_enrolment_validates_the_number_and_needs_the_code() {
 async fn email_enrolment_with_the_code_from_a_real_smtp_server() {
     let sink = stepgate_tests::smtp::SmtpSink::start(None);
     let extra = format!(
-        "{}[twofa]\nproviders = [\"TOTP\", \"EMAIL\", \"BACKUP_CODE\"]\n",
+        "{}[twofa]\nproviders = [\"TOTP\", \"EMAIL\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n",
         sink.toml("Stepgate <noreply@example.com>")
     );
     let server = Server::start_with(Backend::Sqlite, &extra).await;
@@ -778,7 +778,7 @@ async fn a_provider_switched_off_by_the_admin_disappears_and_comes_back() {
 async fn enrolment_checks_are_rate_limited_and_removal_emails_the_user() {
     let sink = stepgate_tests::smtp::SmtpSink::start(None);
     let extra = format!(
-        "{}[twofa]\nproviders = [\"TOTP\", \"EMAIL\", \"BACKUP_CODE\"]\n\
+        "{}[twofa]\nproviders = [\"TOTP\", \"EMAIL\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n\
          verification_code_check_rate_limit = \"2:300\"\nnotify_user_on_provider_removal = true\n",
         sink.toml("Stepgate <noreply@example.com>")
     );
@@ -823,14 +823,48 @@ async fn enrolment_checks_are_rate_limited_and_removal_emails_the_user() {
         )
         .await;
     assert!(is_on(&done, "TOTP"), "{}", done.text());
-    let form = done
-        .forms()
-        .into_iter()
-        .find(|f| f.action.path() == "/account/security/remove")
-        .expect("turn-off form")
-        .set("password", PASSWORD);
-    browser.submit(form).await;
-    let mail = sink.wait_for("mona@example.com", 0);
+    // Adding a factor emails the account's address too.
+    let added = sink.wait_for("mona@example.com", 0);
+    assert!(
+        added.body.contains("a second factor was set up") && added.body.contains("authenticator app"),
+        "{}",
+        added.body
+    );
+    // The sign-in is now over five minutes old: turning the app off asks for a new one
+    // (password and the app), and changes nothing until then.
+    let remove_form = |page: &Page| {
+        page.forms()
+            .into_iter()
+            .find(|f| f.action.path() == "/account/security/remove")
+            .expect("turn-off form")
+            .set("password", PASSWORD)
+    };
+    let stale = browser.submit(remove_form(&done)).await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN, "{}", stale.text());
+    assert!(text_of(&stale, "#reauth").is_some(), "{}", stale.text());
+    assert_eq!(enrolled(&server, &user.id).await, [ProviderType::Totp]);
+    server.clock.advance(30);
+    let login = browser.get(&server.url("/account/reauth")).await;
+    let challenge = browser
+        .submit(
+            login
+                .form_with("username", None)
+                .set("username", "mona")
+                .set("password", PASSWORD),
+        )
+        .await;
+    let back = browser
+        .submit(
+            challenge
+                .form_with("code", None)
+                .set("code", &server.totp(&secret)),
+        )
+        .await;
+    assert_eq!(back.url.path(), "/account/security", "{}", back.text());
+    assert!(back.text().contains("Thank you"), "{}", back.text());
+    let removed = browser.submit(remove_form(&back)).await;
+    assert!(!is_on(&removed, "TOTP"), "{}", removed.text());
+    let mail = sink.wait_for("mona@example.com", 1);
     assert!(
         mail.body
             .contains("two-factor authentication was turned off"),

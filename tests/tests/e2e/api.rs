@@ -51,7 +51,7 @@ pub async fn user_token_via(
 }
 
 /// A client_credentials token for a new client with these scopes.
-async fn client_token(server: &Server, id: &str, scopes: &[&str]) -> String {
+pub async fn client_token(server: &Server, id: &str, scopes: &[&str]) -> String {
     let mut args = vec!["--grant", "client_credentials"];
     for s in scopes {
         let flag = if s.starts_with("stepgate:") {
@@ -77,13 +77,13 @@ async fn client_token(server: &Server, id: &str, scopes: &[&str]) -> String {
         .to_string()
 }
 
-struct Api<'a> {
-    server: &'a Server,
-    token: Option<String>,
+pub struct Api<'a> {
+    pub server: &'a Server,
+    pub token: Option<String>,
 }
 
 impl Api<'_> {
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -109,14 +109,14 @@ impl Api<'_> {
         (status, v, ctype)
     }
 
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, v, _) = self.call(method.clone(), path, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
     /// A problem document with this status (and `field`, when given).
-    async fn problem(
+    pub async fn problem(
         &self,
         method: Method,
         path: &str,
@@ -143,7 +143,7 @@ impl Api<'_> {
 }
 
 /// Every admin endpoint, with a harmless body where one is needed.
-fn admin_endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
+pub fn admin_endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
     vec![
         (Method::GET, "/api/admin/settings", None),
         (Method::PUT, "/api/admin/settings", Some(json!({}))),
