@@ -326,11 +326,13 @@ async fn readme_serve_in_an_empty_folder_gives_a_provider_a_new_user_can_sign_in
         .expect("json");
     assert_eq!(discovery["issuer"], serve.base.as_str());
 
-    // The admin signs in through the login page with the printed password.
+    // The admin signs in through the login page with the printed password, and — the secure
+    // default — is sent to set up a second factor first: no session exists yet.
     let (status, html) = sign_in(&serve.base, "admin", &password).await;
     assert_eq!(status, StatusCode::OK, "{}", text_of(&html));
     let text = text_of(&html);
-    assert!(text.contains("signed in as admin"), "{text}");
+    assert!(text.contains("Set up two-factor authentication"), "{text}");
+    assert!(!text.contains("Sign out"), "no session before enrolment: {text}");
     let (status, html) = sign_in(&serve.base, "admin", "not the password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(text_of(&html).contains("Invalid username or password"));

@@ -1,9 +1,11 @@
 // Stepgate in a real browser (Debian's Chromium through playwright-core). Started by run.sh,
 // which serves Stepgate on STEPGATE_URL with a real SMTP sink writing to MAILDIR.
 //
-// Each test is what a person does: sign in, enrol TOTP reading the secret from the page, sign
-// out and in with a code; backup codes through "Try another way"; email enrolment with the
-// code from the real mail; an admin changes the lockout limit, a user gets locked, the admin
+// Each test is what a person does on a new installation, whose default is that every user
+// needs a second factor: sign in, be sent to set one up (no session before), enrol TOTP
+// reading the secret from the page, sign out and in with a code; backup codes through "Try
+// another way"; email enrolment with the code from the real mail; the first administrator
+// enrols before reaching the console, changes the lockout limit, a user gets locked, the admin
 // unlocks them. Screenshots of every page (desktop and phone widths) go to ARTIFACTS.
 
 import { chromium } from "playwright-core";
@@ -95,12 +97,24 @@ async function mailTo(to, seen) {
 
 const state = {};
 
+/// Signs in as someone without a factor: the secure default sends them to set one up, and
+/// no session exists until they have.
+async function signInToEnrolment(page, username, password) {
+  await signIn(page, username, password);
+  await expectText(page, "Set up two-factor authentication");
+  const home = await page.context().newPage();
+  await home.goto(`${BASE}/`);
+  await expectText(home, "You are not signed in");
+  await home.close();
+}
+
 const tests = [
-  ["a new user enrols TOTP from the page, signs out and signs in with TOTP", async (page) => {
-    await signIn(page, "alice", USER_PASSWORD);
-    await expectText(page, "You are signed in as");
-    await shot(page, "01-home");
-    await page.getByRole("link", { name: "Account security" }).click();
+  ["a new user must enrol TOTP first, signs out and signs in with TOTP", async (page) => {
+    await signInToEnrolment(page, "alice", USER_PASSWORD);
+    await shot(page, "01-forced-enrolment");
+    await page.goto(`${BASE}/admin`);
+    assert(!(await page.content()).includes("Save settings"), "no console in the enrolment state");
+    await page.goto(`${BASE}/account/security`);
     await expectText(page, "Two-factor methods");
     await shot(page, "02-account-security");
     await page.getByRole("button", { name: "Set up authenticator app" }).click();
@@ -118,9 +132,10 @@ const tests = [
     const step = Math.floor(Date.now() / 30000);
     await page.getByLabel("6-digit code from the app").fill(totp(secret));
     await page.getByRole("button", { name: "Verify and turn on" }).click();
-    await expectText(page, "Your authenticator app is set up.");
+    await expectText(page, "You are signed in as");
+    await shot(page, "05-signed-in-after-enrolment");
+    await page.goto(`${BASE}/account/security`);
     assert((await page.locator("#provider-TOTP .toggle").textContent()).trim() === "On", "TOTP on");
-    await shot(page, "05-totp-enabled");
     await signOut(page);
     await signIn(page, "alice", USER_PASSWORD);
     await expectText(page, "Verify it's you");
@@ -164,8 +179,7 @@ const tests = [
   }],
 
   ["email is enrolled with the code from the real SMTP server", async (page) => {
-    await signIn(page, "bob", USER_PASSWORD);
-    await page.goto(`${BASE}/account/security`);
+    await signInToEnrolment(page, "bob", USER_PASSWORD);
     await page.getByLabel("Email address").fill("not-an-address");
     // The browser's own check would stop an invalid type=email; the server's is what counts.
     await page.locator("#email").evaluate((e) => { e.type = "text"; });
@@ -179,13 +193,34 @@ const tests = [
     const code = mail.match(/\b(\d{6})\b/)[1];
     await page.locator("#email-code").fill(code);
     await page.getByRole("button", { name: "Verify and turn on" }).click();
-    await expectText(page, "Email verification is set up.");
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
     assert((await page.locator("#provider-EMAIL .toggle").textContent()).trim() === "On", "EMAIL on");
     await shot(page, "10-email-enabled");
   }],
 
+  ["the first administrator enrols a second factor before reaching the console", async (page) => {
+    await signInToEnrolment(page, "admin", ADMIN_PASSWORD);
+    await shot(page, "11-admin-forced-enrolment");
+    await page.getByRole("button", { name: "Set up authenticator app" }).click();
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    const step = Math.floor(Date.now() / 30000);
+    await page.getByLabel("6-digit code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/admin`);
+    await page.getByRole("button", { name: "Save settings" }).waitFor({ timeout: 5000 });
+    state.adminSecret = secret;
+    state.adminStep = step;
+  }],
+
   ["an admin lowers the lockout limit, a user gets locked, the admin unlocks them", async (page) => {
+    assert(state.adminSecret, "needs the admin enrolment test first");
     await signIn(page, "admin", ADMIN_PASSWORD);
+    const { code } = await freshTotp(state.adminSecret, state.adminStep);
+    await page.getByLabel("authenticator app").fill(code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
     await page.goto(`${BASE}/admin`);
     await shot(page, "11-admin-settings");
     await page.getByLabel("maxVerificationFailuresBeforeUserLockout").fill("2");
