@@ -17,8 +17,10 @@ use utoipa::ToSchema;
 pub struct Problem {
     /// `urn:stepgate:problem:<slug>`.
     #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    #[serde(serialize_with = "problem_type")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// The input field that is wrong, for `invalid-value`.
@@ -29,14 +31,24 @@ pub struct Problem {
     pub retry_after: Option<i64>,
     /// The `WWW-Authenticate` value of a 401 when it says more than "send a token" (RFC 9470).
     #[serde(skip)]
-    pub challenge: Option<String>,
+    pub challenge: Option<Box<str>>,
+}
+
+/// `type` is `urn:stepgate:problem:<slug>`; only the slug is kept (every slug is ours).
+fn problem_type<S: serde::Serializer>(slug: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("urn:stepgate:problem:{slug}"))
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
-            kind: format!("urn:stepgate:problem:{slug}"),
-            title: title.into(),
+            kind: slug,
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
@@ -166,7 +178,7 @@ impl From<CoreError> for Problem {
                     ));
                 }
                 Problem {
-                    challenge: Some(challenge),
+                    challenge: Some(challenge.into()),
                     ..Problem::new(
                         StatusCode::UNAUTHORIZED,
                         "insufficient-user-authentication",

@@ -5,10 +5,13 @@
 //! back to the client as `error=…&state=…&iss=…`. A request that needs a login is stored and
 //! answered with the login page; a code is issued only for a browser session, and a
 //! session exists only after a completed login (second factor included when the user has one).
+//! Stored requests are bounded per client and remote address (`requests::save`), since anyone
+//! can make them; beyond the bound the client hears `temporarily_unavailable`. A session
+//! answers only when it is the user an `id_token_hint` names.
 
 use crate::crypto;
 use crate::error::Error;
-use crate::oidc::tokens::ACR_2FA;
+use crate::oidc::tokens::{verify_id_token_hint, ACR_2FA};
 use crate::params::Params;
 use crate::state::{AppState, AUTH_REQUEST_LIFETIME, CODE_LIFETIME};
 use crate::store::clients::{self, Client, GrantType};
@@ -16,11 +19,13 @@ use crate::store::grants::{self, Code, Grant};
 use crate::store::requests::{self, AuthRequest};
 use crate::store::sessions::Session;
 use crate::web::login::{self, current_session};
+use crate::web::ClientAddr;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
+use serde_json::Value;
 use stepgate_core::users::User;
 
 /// Scopes this provider knows, in the order they are echoed back.
@@ -166,10 +171,17 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
     if !asked.contains(&"openid") {
         return Err(fail("invalid_scope", "the openid scope is required"));
     }
+    // Unknown scopes are ignored (OIDC Core §3.1.2.1), and so are Stepgate API scopes the
+    // client was not registered for: its token then simply cannot reach /api.
     let scopes: Vec<String> = SCOPES
         .iter()
         .filter(|s| asked.contains(s))
         .filter(|s| **s != "offline_access" || client.allows(GrantType::RefreshToken))
+        .chain(
+            crate::api_resource::API_SCOPES
+                .iter()
+                .filter(|s| asked.contains(s) && client.has_api_scope(s)),
+        )
         .map(|s| s.to_string())
         .collect();
     let code_challenge = match (get("code_challenge")?, get("code_challenge_method")?) {
@@ -257,11 +269,44 @@ pub fn session_satisfies(req: &AuthRequest, session: &Session, now: i64) -> bool
     !req.require_2fa || session.acr == ACR_2FA
 }
 
-async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
+/// The user an `id_token_hint` names (OIDC Core §3.1.2.1). A hint that is not an ID token we
+/// issued to this client is refused rather than ignored: the client asked about a user, and
+/// answering for whoever is signed in would answer another question.
+async fn hinted_subject(
+    st: &AppState,
+    p: &Params,
+    req: &AuthRequest,
+) -> Result<Option<String>, ErrorRedirect> {
+    let fail = |description: &str| ErrorRedirect {
+        redirect_uri: req.redirect_uri.clone(),
+        state: req.state.clone(),
+        error: "invalid_request",
+        description: description.into(),
+    };
+    let Some(hint) = p
+        .get("id_token_hint")
+        .map_err(|_| fail("the parameter id_token_hint is repeated"))?
+    else {
+        return Ok(None);
+    };
+    let claims = verify_id_token_hint(st, hint, Some(&req.client_id))
+        .await
+        .ok_or_else(|| fail("id_token_hint is not an ID token issued here to this client"))?;
+    Ok(claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .map(str::to_string))
+}
+
+async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Response {
     let (client, req, prompt_none) = match validate(&st, &p).await {
         Ok(ok) => ok,
         Err(Rejection::Page(e)) => return e.into_response(),
         Err(Rejection::Redirect(r)) => return r.to_response(&st.settings.issuer),
+    };
+    let hinted = match hinted_subject(&st, &p, &req).await {
+        Ok(h) => h,
+        Err(r) => return r.to_response(&st.settings.issuer),
     };
     let now = st.now();
     let session = match current_session(&st, &jar).await {
@@ -269,7 +314,10 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
         Err(e) => return e.into_response(),
     };
     if let Some((session, user)) = session {
-        if session_satisfies(&req, &session, now) {
+        // A hint naming someone else: this session's user is not the one the client expects,
+        // so they sign in (or, with prompt=none, the client hears login_required).
+        let hinted_user = hinted.as_deref().is_none_or(|sub| sub == user.id);
+        if hinted_user && session_satisfies(&req, &session, now) {
             return match issue_code(&st, &client, &req, &session, &user).await {
                 Ok(r) => r,
                 Err(e) => e.into_page().into_response(),
@@ -285,8 +333,26 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
         }
         .to_response(&st.settings.issuer);
     }
-    match requests::save(st.core.db(), &req, now, AUTH_REQUEST_LIFETIME).await {
-        Ok(id) => login::page_for_request(
+    let saved = requests::save(
+        st.core.db(),
+        &req,
+        addr.0.as_deref(),
+        now,
+        AUTH_REQUEST_LIFETIME,
+    )
+    .await;
+    match saved {
+        Ok(None) => {
+            tracing::debug!(client = %req.client_id, "too many pending authorization requests");
+            ErrorRedirect {
+                redirect_uri: req.redirect_uri.clone(),
+                state: req.state.clone(),
+                error: "temporarily_unavailable",
+                description: "too many sign-ins are pending from here; try again later".into(),
+            }
+            .to_response(&st.settings.issuer)
+        }
+        Ok(Some(id)) => login::page_for_request(
             &st,
             jar,
             &id,
@@ -300,15 +366,21 @@ async fn handle(st: AppState, jar: CookieJar, p: Params) -> Response {
 pub async fn authorize_get(
     State(st): State<AppState>,
     jar: CookieJar,
+    addr: ClientAddr,
     RawQuery(q): RawQuery,
 ) -> Response {
     let p = Params::parse(q.unwrap_or_default().as_bytes());
-    handle(st, jar, p).await
+    handle(st, jar, addr, p).await
 }
 
 /// OIDC Core §3.1.2.1: the request may also be a form POST.
-pub async fn authorize_post(State(st): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    handle(st, jar, Params::parse(&body)).await
+pub async fn authorize_post(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    addr: ClientAddr,
+    body: Bytes,
+) -> Response {
+    handle(st, jar, addr, Params::parse(&body)).await
 }
 
 /// Issues a code for a signed-in user and sends the browser back to the client.

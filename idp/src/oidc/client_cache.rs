@@ -91,6 +91,7 @@ mod tests {
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::ClientCredentials],
             scopes: vec![],
+            api_scopes: vec![],
             require_2fa: false,
             id_token_alg: SigningAlg::Es256,
         }

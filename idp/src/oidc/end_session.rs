@@ -6,7 +6,7 @@
 //! by the hint or by `client_id`, exactly; anything else is a page, never a redirect.
 
 use crate::error::Error;
-use crate::oidc::tokens::verify_own;
+use crate::oidc::tokens::verify_id_token_hint;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::templates::render;
@@ -32,10 +32,10 @@ async fn handle(
     let hint = match p.get("id_token_hint").map_err(repeated)? {
         None => None,
         Some(h) => {
-            let (payload, _) = verify_own(&st, h)
+            let claims = verify_id_token_hint(&st, h, None)
                 .await
                 .ok_or_else(|| bad("The id_token_hint is not an ID token issued here."))?;
-            Some(payload.claims_set().clone())
+            Some(claims)
         }
     };
     let hint_client = hint.as_ref().and_then(|c| match c.get("aud") {

@@ -3,8 +3,10 @@
 //! - `authorization_code`: a code works once, within 60 s, for the client and redirect URI it
 //!   was issued to, with the PKCE verifier when a challenge was sent (and never a verifier
 //!   when none was, RFC 9700 §2.1.1). A second use fails and revokes the grant, so whatever
-//!   the first use issued stops working.
-//! - `refresh_token`: always rotated; presenting a spent refresh token revokes its family.
+//!   the first use issued stops working. Another client presenting it gets `invalid_grant`
+//!   and changes nothing: the client is authenticated first, and only its own codes are spent.
+//! - `refresh_token`: always rotated; presenting a spent refresh token revokes its family
+//!   (again only when its own client presents it).
 //! - `client_credentials`: confidential clients acting for themselves, with the scopes they
 //!   were registered for.
 
@@ -97,7 +99,15 @@ async fn revoke_reused(
     Error::invalid_grant(answer)
 }
 
-/// The grant `what` (a code or refresh token) belongs to, refused unless issued to `client`.
+/// Someone else's code or refresh token: refused with nothing spent, revoked or audited as a
+/// reuse, so that a client cannot burn another client's login by presenting its code.
+fn other_client(what: &str) -> Error {
+    tracing::info!("{what} of another client was presented; nothing was spent");
+    Error::invalid_grant(format!("{what} was issued to another client"))
+}
+
+/// The grant `what` (a code or refresh token) belongs to. `grants::use_code` and `use_refresh`
+/// already spent it only for its own client; checked again here because the grant is read anyway.
 async fn grant_of(
     st: &AppState,
     grant_id: &str,
@@ -210,11 +220,12 @@ async fn authorization_code(
     let verifier = p.get("code_verifier")?;
     let now = st.now();
     let db = st.core.db();
-    let issued = match grants::use_code(db, code, now)
+    let issued = match grants::use_code(db, code, &client.client_id, now)
         .await
         .map_err(Error::server_error)?
     {
         Use::Unknown => return Err(Error::invalid_grant("the code is invalid")),
+        Use::OtherClient => return Err(other_client("the code")),
         Use::Again { grant_id } => {
             return Err(revoke_reused(
                 st,
@@ -283,11 +294,12 @@ async fn refresh_token(
         .ok_or_else(|| Error::invalid_request("refresh_token is missing"))?;
     let now = st.now();
     let db = st.core.db();
-    let found = match grants::use_refresh(db, token, now)
+    let found = match grants::use_refresh(db, token, &client.client_id, now)
         .await
         .map_err(Error::server_error)?
     {
         Use::Unknown => return Err(Error::invalid_grant("the refresh token is invalid")),
+        Use::OtherClient => return Err(other_client("the refresh token")),
         Use::Again { grant_id } => {
             return Err(revoke_reused(
                 st,
@@ -334,10 +346,15 @@ async fn client_credentials(
         ));
     }
     let scopes: Vec<String> = match p.get("scope")? {
-        None => client.scopes.clone(),
+        None => client
+            .scopes
+            .iter()
+            .chain(&client.api_scopes)
+            .cloned()
+            .collect(),
         Some(s) => {
             let asked: Vec<String> = s.split_whitespace().map(str::to_string).collect();
-            if let Some(extra) = asked.iter().find(|a| !client.scopes.contains(a)) {
+            if let Some(extra) = asked.iter().find(|a| !client.may_grant_itself(a)) {
                 return Err(Error::invalid_scope(format!(
                     "{extra} is not registered for this client"
                 )));

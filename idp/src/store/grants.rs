@@ -6,7 +6,9 @@
 //! everything at once — which is what a reused code or a reused refresh token does.
 //!
 //! Single use is enforced by the database: `UPDATE … SET used_at = now WHERE used_at IS NULL`
-//! succeeds for exactly one of two concurrent requests, on SQLite and PostgreSQL alike.
+//! succeeds for exactly one of two concurrent requests, on SQLite and PostgreSQL alike. The same
+//! statement also requires the grant to be the presenting client's, so another client's code is
+//! refused before anything is spent.
 
 use super::{from_json_list, to_json_list};
 use crate::crypto;
@@ -134,23 +136,39 @@ pub async fn insert_code(db: &Db, code: &str, c: &Code, now: i64) -> Result<(), 
 pub enum Use<T> {
     /// First use: it is now spent.
     First(T),
-    /// It was spent before: the caller revokes its grant.
+    /// It was spent before by the client presenting it: the caller revokes its grant.
     Again {
         grant_id: String,
     },
+    /// It was issued to another client. Nothing was spent: whoever presents someone else's
+    /// code must not be able to burn it or revoke that client's tokens.
+    OtherClient,
     Unknown,
 }
 
-/// Spends a code. Expiry and the other checks are the caller's (it needs the row for them).
-/// The first use is one statement (`UPDATE … RETURNING`); only a failed one looks further.
-pub async fn use_code(db: &Db, code: &str, now: i64) -> Result<Use<Code>, Error> {
+/// Why nothing was spent: the row (if any) and its grant's client decide between a reuse by
+/// its own client and someone else's code.
+fn not_spent<T>(found: Option<(String, String)>, client_id: &str) -> Use<T> {
+    match found {
+        None => Use::Unknown,
+        Some((_, owner)) if owner != client_id => Use::OtherClient,
+        Some((grant_id, _)) => Use::Again { grant_id },
+    }
+}
+
+/// Spends a code presented by `client_id`, only if its grant is that client's. Expiry and the
+/// other checks are the caller's (it needs the row for them). The first use is one statement
+/// (`UPDATE … RETURNING`); only a failed one looks further.
+pub async fn use_code(db: &Db, code: &str, client_id: &str, now: i64) -> Result<Use<Code>, Error> {
     let hash = crypto::hash_token(code);
     let spent = sqlx::query(
         "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+         AND grant_id IN (SELECT id FROM oidc_grants WHERE client_id = $3) \
          RETURNING grant_id, redirect_uri, nonce, code_challenge, expires_at",
     )
     .bind(now)
     .bind(&hash)
+    .bind(client_id)
     .fetch_optional(db.pool())
     .await?;
     if let Some(r) = spent {
@@ -162,15 +180,14 @@ pub async fn use_code(db: &Db, code: &str, now: i64) -> Result<Use<Code>, Error>
             expires_at: r.try_get("expires_at")?,
         }));
     }
-    let spent_before: Option<(String,)> =
-        sqlx::query_as("SELECT grant_id FROM oidc_codes WHERE code_hash = $1")
-            .bind(&hash)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(match spent_before {
-        Some((grant_id,)) => Use::Again { grant_id },
-        None => Use::Unknown,
-    })
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT c.grant_id, g.client_id FROM oidc_codes c \
+         JOIN oidc_grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(not_spent(found, client_id))
 }
 
 pub async fn insert_refresh(
@@ -221,14 +238,23 @@ pub async fn find_refresh(db: &Db, token: &str) -> Result<Option<RefreshToken>, 
     .transpose()
 }
 
-/// Spends a refresh token (rotation), in one statement when it is the first use.
-pub async fn use_refresh(db: &Db, token: &str, now: i64) -> Result<Use<RefreshToken>, Error> {
+/// Spends a refresh token presented by `client_id` (rotation), only if its grant is that
+/// client's; one statement when it is the first use.
+pub async fn use_refresh(
+    db: &Db,
+    token: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Use<RefreshToken>, Error> {
+    let hash = crypto::hash_token(token);
     let spent = sqlx::query(
         "UPDATE oidc_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+         AND grant_id IN (SELECT id FROM oidc_grants WHERE client_id = $3) \
          RETURNING grant_id, created_at, expires_at",
     )
     .bind(now)
-    .bind(crypto::hash_token(token))
+    .bind(&hash)
+    .bind(client_id)
     .fetch_optional(db.pool())
     .await?;
     if let Some(r) = spent {
@@ -239,12 +265,14 @@ pub async fn use_refresh(db: &Db, token: &str, now: i64) -> Result<Use<RefreshTo
             used: false,
         }));
     }
-    Ok(match find_refresh(db, token).await? {
-        Some(found) => Use::Again {
-            grant_id: found.grant_id,
-        },
-        None => Use::Unknown,
-    })
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT r.grant_id, g.client_id FROM oidc_refresh_tokens r \
+         JOIN oidc_grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(not_spent(found, client_id))
 }
 
 /// The grant of a live access token: the grant named in the token (`gid`), not revoked, and

@@ -27,10 +27,7 @@ pub(crate) fn from_json_list(text: &str) -> Result<Vec<String>, Error> {
 /// Deletes what has expired. Every instance may run it; the deletes are idempotent.
 pub async fn purge_expired(db: &stepgate_core::db::Db, now: i64) -> Result<(), Error> {
     let pool = db.pool();
-    sqlx::query("DELETE FROM oidc_auth_requests WHERE expires_at < $1")
-        .bind(now)
-        .execute(pool)
-        .await?;
+    requests::purge_expired(db, now).await?;
     sqlx::query("DELETE FROM oidc_sessions WHERE expires_at < $1")
         .bind(now)
         .execute(pool)

@@ -31,22 +31,60 @@ impl AuthRequest {
     }
 }
 
-/// Stores a request; returns its id (256 random bits).
-pub async fn save(db: &Db, req: &AuthRequest, now: i64, lifetime: i64) -> Result<String, Error> {
+/// At most this many live pending requests per client from one remote address. Anyone may
+/// create them (no login yet), and each lives an hour; a person has a few at a time (tabs,
+/// reloads) and a finished login removes its own, so what accumulates is abandoned requests.
+/// The number leaves room for many people behind one NAT or proxy, while one address can no
+/// longer fill the table (an unbounded client reached ~800 rows a second).
+pub const PENDING_PER_ADDRESS: i64 = 300;
+
+/// At most this many live pending requests per client from all addresses together: bounds the
+/// table when the requests come from many addresses, and bounds each count (it stops there).
+pub const PENDING_PER_CLIENT: i64 = 10_000;
+
+/// Stores a request from `remote_addr`; returns its id (256 random bits), or `None` when the
+/// client already has as many live pending requests as [`PENDING_PER_ADDRESS`] (from this
+/// address) or [`PENDING_PER_CLIENT`] allow. Counting and storing are two statements, so
+/// concurrent requests may pass the bound by a few: it protects the table, not an exact quota.
+/// An unknown address counts only against the client's bound.
+pub async fn save(
+    db: &Db,
+    req: &AuthRequest,
+    remote_addr: Option<&str>,
+    now: i64,
+    lifetime: i64,
+) -> Result<Option<String>, Error> {
+    let (from_addr, all): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $1 \
+         AND remote_addr = $2 AND expires_at > $3 LIMIT $4) a), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $1 \
+         AND expires_at > $3 LIMIT $5) c)",
+    )
+    .bind(&req.client_id)
+    .bind(remote_addr)
+    .bind(now)
+    .bind(PENDING_PER_ADDRESS)
+    .bind(PENDING_PER_CLIENT)
+    .fetch_one(db.pool())
+    .await?;
+    if from_addr >= PENDING_PER_ADDRESS || all >= PENDING_PER_CLIENT {
+        return Ok(None);
+    }
     let id = crate::crypto::random_token();
     let json = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO oidc_auth_requests (id, client_id, params, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO oidc_auth_requests (id, client_id, params, created_at, expires_at, \
+         remote_addr) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&id)
     .bind(&req.client_id)
     .bind(json)
     .bind(now)
     .bind(now + lifetime)
+    .bind(remote_addr)
     .execute(db.pool())
     .await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 pub async fn load(db: &Db, id: &str, now: i64) -> Result<Option<AuthRequest>, Error> {
@@ -63,6 +101,28 @@ pub async fn load(db: &Db, id: &str, now: i64) -> Result<Option<AuthRequest>, Er
 fn parse(json: &str) -> Result<AuthRequest, Error> {
     serde_json::from_str(json)
         .map_err(|e| Error::Internal(format!("stored authorization request unreadable: {e}")))
+}
+
+/// Expired requests are deleted this many at a time.
+const PURGE_BATCH: i64 = 1_000;
+
+/// Deletes expired requests in batches: anyone can create them, so there may be many, and one
+/// long DELETE would hold SQLite's write lock (every login's writes) until it ended.
+pub async fn purge_expired(db: &Db, now: i64) -> Result<(), Error> {
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM oidc_auth_requests WHERE id IN (SELECT id FROM oidc_auth_requests \
+             WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(db.pool())
+        .await?;
+        if done.rows_affected() < PURGE_BATCH as u64 {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// What [`take`] found.
@@ -126,6 +186,7 @@ mod tests {
             post_logout_redirect_uris: vec![],
             grant_types: vec![crate::store::clients::GrantType::AuthorizationCode],
             scopes: vec![],
+            api_scopes: vec![],
             require_2fa: false,
             id_token_alg: crate::store::clients::SigningAlg::Es256,
         };
@@ -133,7 +194,10 @@ mod tests {
             .await
             .unwrap();
 
-        let id = save(&db, &request(), now, lifetime).await.unwrap();
+        let id = save(&db, &request(), None, now, lifetime)
+            .await
+            .unwrap()
+            .expect("under the bound");
         assert!(
             matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if r == request())
         );
@@ -144,7 +208,10 @@ mod tests {
         ));
         assert!(load(&db, &id, now + 11).await.unwrap().is_none());
 
-        let late = save(&db, &request(), now, lifetime).await.unwrap();
+        let late = save(&db, &request(), None, now, lifetime)
+            .await
+            .unwrap()
+            .expect("under the bound");
         assert!(matches!(
             take(&db, &late, now + lifetime).await.unwrap(),
             Taken::Expired

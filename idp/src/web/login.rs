@@ -152,7 +152,16 @@ pub async fn finish_login(
         Some(Taken::Live(req)) => req,
         Some(Taken::Expired) => return Err(expired_page()),
         // Came to /login directly, or this request was answered already.
-        Some(Taken::Gone) | None => return Ok((jar, see_other("/")).into_response()),
+        Some(Taken::Gone) | None => {
+            let back_to_account = cookies::get(&jar, cookies::RETURN).as_deref() == Some("account");
+            let jar = jar.add(cookies::removal(cookies::RETURN, secure));
+            let to = if back_to_account {
+                "/account/security?done=confirmed"
+            } else {
+                "/"
+            };
+            return Ok((jar, see_other(to)).into_response());
+        }
     };
     let client = clients::get(st.core.db(), &req.client_id)
         .await

@@ -496,7 +496,7 @@ async fn sms_login_sends_the_code_and_resend_obeys_the_send_period() {
 async fn email_code_from_a_real_smtp_server() {
     let sink = stepgate_tests::smtp::SmtpSink::start(None);
     let extra = format!(
-        "{}[twofa]\nproviders = [\"TOTP\", \"SMS\", \"EMAIL\", \"BACKUP_CODE\"]\n",
+        "{}[twofa]\nproviders = [\"TOTP\", \"SMS\", \"EMAIL\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n",
         sink.toml("Stepgate <noreply@example.com>")
     );
     let server = Server::start_with(Backend::Sqlite, &extra).await;
@@ -859,7 +859,7 @@ async fn client_authentication_is_checked() {
 async fn lockout_has_its_own_page_until_an_admin_unlocks() {
     let server = Server::start_with(
         Backend::Sqlite,
-        "[twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\nmax_verification_failures_before_user_lockout = 3\n",
+        "[twofa]\nproviders = [\"TOTP\", \"BACKUP_CODE\"]\nenforce_two_fa = false\nmax_verification_failures_before_user_lockout = 3\n",
     )
     .await;
     let secret = server.client("webapp", &[]).await;
@@ -1212,7 +1212,7 @@ async fn a_login_started_on_one_instance_finishes_on_another() {
 async fn each_refusal_of_the_core_has_its_own_message() {
     let server = Server::start_with(
         Backend::Sqlite,
-        "[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\n\
+        "[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n\
          verification_code_check_rate_limit = \"2:900\"\n\
          total_allowed_time_for_verification = 60\n",
     )
@@ -1324,4 +1324,253 @@ async fn rs256_id_tokens_for_clients_that_ask() {
         .claims(&rp.id_token_verifier(), &started.nonce)
         .expect("an RS256 ID token");
     assert_eq!(claims.preferred_username(), None, "no profile scope asked");
+}
+
+async fn count(server: &Server, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(server.core.db().pool())
+        .await
+        .expect("count");
+    n
+}
+
+/// A code or refresh token presented by another client is `invalid_grant` and changes nothing:
+/// its own client redeems it afterwards, and nothing it issued is revoked.
+async fn another_clients_code_changes_nothing(backend: Backend) {
+    let server = Server::start(backend).await;
+    let secret_a = server.client("app-a", &[]).await.expect("secret");
+    let secret_b = server.client("app-b", &[]).await.expect("secret");
+    let (_, totp) = server.totp_user("olga").await;
+    let (rp, _) = relying_party(&server, "app-a", Some(secret_a.clone())).await;
+    let browser = Browser::new();
+    let started = start(&rp, &["offline_access"]);
+    let page = password(&browser, started.url.as_str(), "olga", PASSWORD).await;
+    let done = enter_code(&browser, &page, &server.totp(&totp)).await;
+    let code = code_from(&done, &started, &server.issuer);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", started.verifier.secret().as_str()),
+    ];
+    let token = server.url("/token");
+    for _ in 0..2 {
+        let resp = post_form(&token, Some(("app-b", &secret_b)), &form).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    let resp = post_form(&token, Some(("app-a", &secret_a)), &form).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let first: Value = resp.json().await.expect("json");
+    let at = first["access_token"].as_str().expect("access token");
+    assert_eq!(userinfo_status(&server, at).await, StatusCode::OK);
+
+    let refresh = first["refresh_token"].as_str().expect("refresh token");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    for _ in 0..2 {
+        let resp = post_form(&token, Some(("app-b", &secret_b)), &form).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    assert_eq!(userinfo_status(&server, at).await, StatusCode::OK);
+    let resp = post_form(&token, Some(("app-a", &secret_a)), &form).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let refreshed: Value = resp.json().await.expect("json");
+    let at2 = refreshed["access_token"].as_str().expect("access token");
+    assert_eq!(userinfo_status(&server, at2).await, StatusCode::OK);
+    assert_eq!(userinfo_status(&server, at).await, StatusCode::OK);
+    let reuse = count(
+        &server,
+        "SELECT COUNT(*) FROM audit_events WHERE event = 'token_reuse_detected'",
+    )
+    .await;
+    assert_eq!(reuse, 0, "another client's code is no reuse");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_code_changes_nothing_sqlite() {
+    another_clients_code_changes_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_code_changes_nothing_postgres() {
+    another_clients_code_changes_nothing(Backend::Postgres).await;
+}
+
+/// The token endpoint's answer for a code the browser brought back from `started`.
+async fn tokens_for(
+    server: &Server,
+    page: &Page,
+    started: &Started,
+    client: (&str, &str),
+) -> Value {
+    let code = code_from(page, started, &server.issuer);
+    let resp = post_form(
+        &server.url("/token"),
+        Some(client),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.secret()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", started.verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.expect("json")
+}
+
+/// `started`'s authorization URL with more parameters.
+fn with_params(started: &Started, extra: &[(&str, &str)]) -> String {
+    let mut url = started.url.clone();
+    url.query_pairs_mut().extend_pairs(extra);
+    url.to_string()
+}
+
+/// `id_token_hint` (OIDC Core §3.1.2.1): a session answers only for the user the hint names;
+/// a hint that is not an ID token issued here to this client is `invalid_request`.
+async fn id_token_hint_is_verified(backend: Backend) {
+    let server = Server::start(backend).await;
+    let secret_a = server.client("app-a", &[]).await.expect("secret");
+    let secret_b = server.client("app-b", &[]).await.expect("secret");
+    let (_, alice_totp) = server.totp_user("alice").await;
+    let (_, bob_totp) = server.totp_user("bob").await;
+    let (rp, _) = relying_party(&server, "app-a", Some(secret_a.clone())).await;
+    let (rp_b, _) = relying_party(&server, "app-b", Some(secret_b.clone())).await;
+
+    let bob = Browser::new();
+    let started = start(&rp, &[]);
+    let page = password(&bob, started.url.as_str(), "bob", PASSWORD).await;
+    let done = enter_code(&bob, &page, &server.totp(&bob_totp)).await;
+    let bob_tokens = tokens_for(&server, &done, &started, ("app-a", &secret_a)).await;
+    let bob_hint = bob_tokens["id_token"].as_str().expect("id token");
+
+    let alice = Browser::new();
+    let started = start(&rp, &[]);
+    let page = password(&alice, started.url.as_str(), "alice", PASSWORD).await;
+    let done = enter_code(&alice, &page, &server.totp(&alice_totp)).await;
+    let alice_tokens = tokens_for(&server, &done, &started, ("app-a", &secret_a)).await;
+    let alice_hint = alice_tokens["id_token"].as_str().expect("id token");
+    let started = start(&rp_b, &[]);
+    let done = alice.get(started.url.as_str()).await;
+    let alice_at_b = tokens_for(&server, &done, &started, ("app-b", &secret_b)).await;
+
+    // Alice's session, bob's hint: login_required, or the sign-in form without prompt=none.
+    let started = start(&rp, &[]);
+    let url = with_params(&started, &[("prompt", "none"), ("id_token_hint", bob_hint)]);
+    let page = alice.get(&url).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    assert_eq!(
+        page.redirect_param("error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(page.redirect_param("code"), None);
+    assert_eq!(
+        page.redirect_param("state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    let url = with_params(&started, &[("id_token_hint", bob_hint)]);
+    let page = alice.get(&url).await;
+    assert!(page.is_sign_in(), "{} {}", page.status, page.text());
+
+    // Her own hint: a code, even once the ID token has expired.
+    let started = start(&rp, &[]);
+    let url = with_params(
+        &started,
+        &[("prompt", "none"), ("id_token_hint", alice_hint)],
+    );
+    code_from(&alice.get(&url).await, &started, &server.issuer);
+    server.clock.advance(601);
+    let started = start(&rp, &[]);
+    let url = with_params(
+        &started,
+        &[("prompt", "none"), ("id_token_hint", alice_hint)],
+    );
+    code_from(&alice.get(&url).await, &started, &server.issuer);
+
+    // Not an ID token issued here to this client: garbage, an access token, another audience.
+    let other_audience = alice_at_b["id_token"].as_str().expect("id token");
+    let access_token = alice_tokens["access_token"].as_str().expect("access token");
+    for hint in ["not-a-jwt", "a.b.c", access_token, other_audience] {
+        let started = start(&rp, &[]);
+        let url = with_params(&started, &[("prompt", "none"), ("id_token_hint", hint)]);
+        let page = alice.get(&url).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+        assert_eq!(
+            page.redirect_param("error").as_deref(),
+            Some("invalid_request"),
+            "{hint}"
+        );
+        assert_eq!(page.redirect_param("code"), None);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_token_hint_is_verified_sqlite() {
+    id_token_hint_is_verified(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_token_hint_is_verified_postgres() {
+    id_token_hint_is_verified(Backend::Postgres).await;
+}
+
+/// Anonymous `/authorize` requests are stored only up to a bound per client and address;
+/// beyond it the client hears `temporarily_unavailable`, and expired requests stop counting
+/// and are purged.
+async fn pending_requests_are_bounded(backend: Backend) {
+    use stepgate_idp::store::requests::PENDING_PER_ADDRESS;
+    let server = Server::start(backend).await;
+    let secret_a = server.client("app-a", &[]).await;
+    let secret_b = server.client("app-b", &[]).await;
+    let (rp, _) = relying_party(&server, "app-a", secret_a).await;
+    let (rp_b, _) = relying_party(&server, "app-b", secret_b).await;
+    let http = rp_http();
+    for i in 0..PENDING_PER_ADDRESS {
+        let started = start(&rp, &[]);
+        let resp = http.get(started.url.as_str()).send().await.expect("GET");
+        assert_eq!(resp.status(), StatusCode::OK, "request {i}");
+    }
+    let started = start(&rp, &[]);
+    let page = Browser::new().get(started.url.as_str()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    assert_eq!(
+        page.redirect_param("error").as_deref(),
+        Some("temporarily_unavailable")
+    );
+    assert_eq!(
+        page.redirect_param("state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    assert_eq!(page.redirect_param("iss").as_deref(), Some(&*server.issuer));
+    // Another client from the same address has its own bound.
+    let page = Browser::new().get(start(&rp_b, &[]).url.as_str()).await;
+    assert!(page.is_sign_in(), "{} {}", page.status, page.text());
+
+    // An hour later the requests have expired: they no longer count, and the purge removes them.
+    server
+        .clock
+        .advance(stepgate_idp::state::AUTH_REQUEST_LIFETIME + 1);
+    let page = Browser::new().get(start(&rp, &[]).url.as_str()).await;
+    assert!(page.is_sign_in(), "{} {}", page.status, page.text());
+    stepgate_idp::store::purge_expired(server.core.db(), server.now())
+        .await
+        .expect("purge");
+    let left = count(&server, "SELECT COUNT(*) FROM oidc_auth_requests").await;
+    assert_eq!(left, 1, "only the live request is left");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_requests_are_bounded_sqlite() {
+    pending_requests_are_bounded(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_requests_are_bounded_postgres() {
+    pending_requests_are_bounded(Backend::Postgres).await;
 }
