@@ -33,9 +33,17 @@ pub enum StartError {
 /// How often expired codes, tokens, sessions and requests are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(300);
 
+/// How often audit events past `[audit] retain_days` are deleted (also once at start).
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often readiness is measured. Short enough that a load balancer stops sending logins
+/// within seconds of the disk filling up; each probe is one small committed write.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct App {
     state: AppState,
+    probe_every: Duration,
 }
 
 impl App {
@@ -44,7 +52,17 @@ impl App {
         let settings = Settings::from_config(&core.config().server)?;
         let state = AppState::new(core, settings);
         state.keys.ensure().await?;
-        Ok(App { state })
+        record_readiness(&state, probe(&state).await);
+        Ok(App {
+            state,
+            probe_every: PROBE_EVERY,
+        })
+    }
+
+    /// Measures readiness this often instead of every 5 s (tests that fill a disk).
+    pub fn probe_every(mut self, every: Duration) -> App {
+        self.probe_every = every;
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -125,6 +143,8 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let purge = tokio::spawn(purge_loop(self.state.clone()));
+        let prune = tokio::spawn(audit_prune_loop(self.state.clone()));
+        let probe = tokio::spawn(probe_loop(self.state.clone(), self.probe_every));
         let service = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -132,6 +152,8 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();
+        prune.abort();
+        probe.abort();
         result?;
         Ok(())
     }
@@ -155,6 +177,69 @@ async fn purge_loop(st: AppState) {
             tracing::warn!(error = %e, "could not purge expired OIDC state");
         }
     }
+}
+
+/// Deletes expired audit events on its own task, in small batches (see
+/// [`stepgate_core::audit::prune`]), so a large backlog never holds up a login.
+async fn audit_prune_loop(st: AppState) {
+    let mut tick = tokio::time::interval(AUDIT_PRUNE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match stepgate_core::audit::prune(&st.core).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned audit events past retention"),
+            Err(e) => tracing::warn!(error = %e, "could not prune audit events"),
+        }
+    }
+}
+
+/// Re-measures readiness every `every`; `/readyz` answers the last finding.
+async fn probe_loop(st: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let found = probe(&st).await;
+        record_readiness(&st, found);
+    }
+}
+
+/// Whether logins can be served: the database takes a write, the stored platform settings can
+/// be read (otherwise every check is refused), and a signing key exists.
+async fn probe(st: &AppState) -> Result<(), &'static str> {
+    if let Err(e) = st.core.db().write_probe(st.now()).await {
+        tracing::error!(error = %e, "readiness: the database cannot be written");
+        return Err("database cannot be written");
+    }
+    // The core has logged why, once per reread.
+    if st.core.twofa_settings().await.is_err() {
+        return Err("stored 2FA settings are unreadable; second-factor checks are refused");
+    }
+    match sqlx::query_as::<_, (i64,)>(
+        "SELECT COUNT(*) FROM oidc_signing_keys WHERE retired_at IS NULL",
+    )
+    .fetch_one(st.core.db().pool())
+    .await
+    {
+        Ok((n,)) if n > 0 => Ok(()),
+        Ok(_) => Err("no signing key"),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the database cannot be read");
+            Err("database unavailable")
+        }
+    }
+}
+
+fn record_readiness(st: &AppState, found: Result<(), &'static str>) {
+    let mut now = st.readiness.lock().unwrap_or_else(|e| e.into_inner());
+    if *now != found {
+        match found {
+            Ok(()) => tracing::info!("ready"),
+            Err(reason) => tracing::error!(reason, "not ready"),
+        }
+    }
+    *now = found;
 }
 
 async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -219,20 +304,16 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: the database answers and signing keys exist.
+/// Readiness, as the last probe found it (see [`probe`]).
 async fn readyz(State(st): State<AppState>) -> Response {
-    let db = sqlx::query_as::<_, (i64,)>(
-        "SELECT COUNT(*) FROM oidc_signing_keys WHERE retired_at IS NULL",
-    )
-    .fetch_one(st.core.db().pool())
-    .await;
-    match db {
-        Ok((n,)) if n > 0 => (StatusCode::OK, "ready\n").into_response(),
-        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "no signing key\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
-        }
+    let found = *st.readiness.lock().unwrap_or_else(|e| e.into_inner());
+    match found {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
     }
 }
 

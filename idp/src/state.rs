@@ -109,6 +109,9 @@ pub struct Inner {
     pub verified: VerifiedTokens,
     /// Clients as the token endpoints authenticate them (forget after changing one).
     pub clients: ClientCache,
+    /// What `/readyz` answers: the last readiness probe's finding (see `app::probe_loop`), so
+    /// that a load balancer polling it costs the database nothing.
+    pub readiness: std::sync::Mutex<Result<(), &'static str>>,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -125,6 +128,7 @@ impl AppState {
             discovery: OnceLock::new(),
             verified: VerifiedTokens::default(),
             clients: ClientCache::default(),
+            readiness: std::sync::Mutex::new(Err("not checked yet")),
         }))
     }
 

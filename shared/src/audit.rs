@@ -145,6 +145,36 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) ->
     Ok(())
 }
 
+/// Events deleted per statement by [`prune`]. Small, so that each delete holds SQLite's write
+/// lock (or PostgreSQL's row locks) for a moment only and logins in between are not held up.
+pub const PRUNE_BATCH: u32 = 500;
+
+/// Deletes the events older than the configured `[audit] retain_days`, in batches of
+/// [`PRUNE_BATCH`] with a pause between them; returns how many were deleted.
+pub async fn prune(core: &crate::Core) -> Result<u64> {
+    let days = i64::from(core.config().audit.retain_days);
+    let before = core.now() - days * 86_400;
+    let mut total = 0;
+    loop {
+        // No ORDER BY: any batch of old events will do, and the `at` index then stops at
+        // the limit instead of sorting the whole backlog for every batch.
+        let deleted = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN \
+             (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(PRUNE_BATCH))
+        .execute(core.db().pool())
+        .await?
+        .rows_affected();
+        total += deleted;
+        if deleted < u64::from(PRUNE_BATCH) {
+            return Ok(total);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// An event as read back for people (admin console, account page, API).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct AuditRecord {

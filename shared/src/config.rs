@@ -40,7 +40,30 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub sms: Option<SmsConfig>,
     #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
     pub twofa: TwofaConfig,
+    #[serde(default)]
+    pub account: AccountConfig,
+}
+
+/// The `[account]` section: what a user's own changes need.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountConfig {
+    /// Seconds after a sign-in (password and, when the user has one, a second factor) during
+    /// which the user may add, replace or remove a factor, regenerate backup codes or change
+    /// the password without proving themselves again. Short, because a session that is left
+    /// open in a borrowed browser must not be enough to plant a factor.
+    pub reauth_seconds: u32,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        AccountConfig {
+            reauth_seconds: 300,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -113,6 +136,21 @@ impl Default for SecretsConfig {
     }
 }
 
+/// The `[audit]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Days an audit event is kept; older ones are deleted by `stepgate serve`. The default
+    /// (400) keeps more than a year, so a yearly review still finds last year's events.
+    pub retain_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { retain_days: 400 }
+    }
+}
+
 /// The `[twofa]` section: the defaults of the platform settings (snake_case here; the admin API
 /// uses ThingsBoard's camelCase names), and the few settings only an operator changes.
 #[derive(Clone, Debug, Deserialize)]
@@ -136,6 +174,8 @@ pub struct TwofaConfig {
     pub lockout_notification_email: Option<String>,
     /// Email users when one of their second factors is turned off.
     pub notify_user_on_provider_removal: bool,
+    /// Email users when a second factor is added or backup codes are regenerated.
+    pub notify_user_on_provider_added: bool,
 }
 
 impl Default for TwofaConfig {
@@ -153,10 +193,13 @@ impl Default for TwofaConfig {
             max_verification_failures_before_user_lockout: d
                 .max_verification_failures_before_user_lockout,
             total_allowed_time_for_verification: d.total_allowed_time_for_verification,
-            enforce_two_fa: false,
+            // Secure by default, unlike ThingsBoard (off): a new installation makes every user,
+            // the first administrator included, enrol a second factor before any session.
+            enforce_two_fa: true,
             enforced_users: "all".into(),
             lockout_notification_email: None,
             notify_user_on_provider_removal: true,
+            notify_user_on_provider_added: true,
         }
     }
 }
@@ -193,9 +236,12 @@ impl TwofaConfig {
             .collect();
         let rate_limit = match self.verification_code_check_rate_limit.trim() {
             "" | "off" => None,
-            "on" => Some(crate::settings::DEFAULT_RATE_LIMIT_WHEN_ON.to_string()),
-            other => Some(other.to_string()),
-        };
+            "on" => Some(crate::settings::DEFAULT_RATE_LIMIT_WHEN_ON),
+            other => Some(other),
+        }
+        .map(crate::settings::RateLimit::parse)
+        .transpose()
+        .map_err(|m| ("twofa.verification_code_check_rate_limit".to_string(), m))?;
         let enforced_users_filter = match self.enforced_users.as_str() {
             "all" => EnforcedUsersFilter::All,
             "admins" => EnforcedUsersFilter::Admins,
@@ -411,6 +457,18 @@ impl Config {
                 "must be an http:// or https:// URL".into(),
             ));
         }
+        if !(30..=86_400).contains(&self.account.reauth_seconds) {
+            return Err((
+                "account.reauth_seconds".into(),
+                "must be between 30 and 86400".into(),
+            ));
+        }
+        if !(1..=36_500).contains(&self.audit.retain_days) {
+            return Err((
+                "audit.retain_days".into(),
+                "must be between 1 and 36500 (days)".into(),
+            ));
+        }
         self.password
             .validate()
             .map_err(|m| ("password".to_string(), m))?;
@@ -508,6 +566,20 @@ mod tests {
         assert_eq!(e.key, "database.url");
         let e = parse("[server]\nlisten = \"nowhere\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "server.listen");
+        let e = parse("[audit]\nretain_days = 0\n", &[]).unwrap_err();
+        assert_eq!(e.key, "audit.retain_days", "{e}");
+        let e = parse("[audit]\nretain_days = \"forever\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "audit.retain_days", "{e}");
+        let e = parse("[audit]\nretain = 30\n", &[]).unwrap_err();
+        assert_eq!(e.key, "audit.retain", "{e}");
+        assert_eq!(parse("", &[]).unwrap().audit.retain_days, 400);
+        assert_eq!(
+            parse("[audit]\nretain_days = 30\n", &[])
+                .unwrap()
+                .audit
+                .retain_days,
+            30
+        );
         let e = parse("[twofa]\nmin_verification_code_send_period = \"x\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "twofa.min_verification_code_send_period", "{e}");
     }
@@ -556,8 +628,8 @@ mod tests {
         let s = c.default_settings();
         assert_eq!(s.max_verification_failures_before_user_lockout, 7);
         assert_eq!(
-            s.verification_code_check_rate_limit.as_deref(),
-            Some("3:900")
+            s.verification_code_check_rate_limit.map(|r| r.to_string()),
+            Some("3:900".to_string())
         );
         assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
         // A numeric password stays the string it was.

@@ -60,6 +60,9 @@ impl RequestContext {
 
 const SETTINGS_NAME: &str = "twofa";
 
+/// The platform settings as read from the database, or why they could not be.
+type SettingsRead = std::result::Result<TwoFaSettings, String>;
+
 /// How long a core trusts the platform settings it last read. A login reads them several times
 /// (each page, each check), and they change rarely: a change saved through this core applies
 /// at once (the cache is dropped), one saved by another process sharing the database within
@@ -83,8 +86,10 @@ pub struct Core {
     /// Argon2's working memory, one per permit in use, handed back after each hash (see
     /// [`Scratch`]): at most one per core ever exists, whatever thread runs the hash.
     pub(crate) scratch: Arc<std::sync::Mutex<Vec<Scratch>>>,
-    /// The platform settings as last read, and when (see [`SETTINGS_RECHECK`]).
-    pub(crate) settings_cache: Arc<std::sync::Mutex<Option<(TwoFaSettings, std::time::Instant)>>>,
+    /// The platform settings as last read, and when (see [`SETTINGS_RECHECK`]). An unreadable
+    /// stored value is remembered too, so that it is logged once per reread rather than once
+    /// per request, and every check in between is refused.
+    pub(crate) settings_cache: Arc<std::sync::Mutex<Option<(SettingsRead, std::time::Instant)>>>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -182,7 +187,7 @@ impl Core {
     /// The platform settings in force: the administrator's saved ones, else the config's.
     pub async fn twofa_settings(&self) -> Result<TwoFaSettings> {
         if let Some(s) = self.remembered_settings() {
-            return Ok(s);
+            return s.map_err(Error::Internal);
         }
         let mut conn = self.db.pool().acquire().await?;
         self.twofa_settings_on(&mut conn).await
@@ -194,23 +199,30 @@ impl Core {
         conn: &mut sqlx::AnyConnection,
     ) -> Result<TwoFaSettings> {
         if let Some(s) = self.remembered_settings() {
-            return Ok(s);
+            return s.map_err(Error::Internal);
         }
         let row: Option<(String,)> =
             sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
                 .bind(SETTINGS_NAME)
                 .fetch_optional(conn)
                 .await?;
-        let settings = match row {
-            Some((json,)) => serde_json::from_str(&json)
-                .map_err(|e| Error::Internal(format!("stored 2FA settings are unreadable: {e}")))?,
-            None => self.config.default_settings(),
+        let read = match row {
+            // Through serde_path_to_error so the message names the field to repair.
+            Some((json,)) => serde_path_to_error::deserialize::<_, TwoFaSettings>(
+                &mut serde_json::Deserializer::from_str(&json),
+            )
+            .map_err(|e| {
+                let reason = format!("stored 2FA settings are unreadable: {e}");
+                tracing::error!(%reason, "refusing second-factor checks until they are saved again");
+                reason
+            }),
+            None => Ok(self.config.default_settings()),
         };
-        self.remember_settings(Some(settings.clone()));
-        Ok(settings)
+        self.remember_read(read.clone());
+        read.map_err(Error::Internal)
     }
 
-    fn remembered_settings(&self) -> Option<TwoFaSettings> {
+    fn remembered_settings(&self) -> Option<SettingsRead> {
         let cache = self.settings_cache.lock().ok()?;
         cache
             .as_ref()
@@ -220,7 +232,13 @@ impl Core {
 
     fn remember_settings(&self, settings: Option<TwoFaSettings>) {
         if let Ok(mut cache) = self.settings_cache.lock() {
-            *cache = settings.map(|s| (s, std::time::Instant::now()));
+            *cache = settings.map(|s| (Ok(s), std::time::Instant::now()));
+        }
+    }
+
+    fn remember_read(&self, read: SettingsRead) {
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            *cache = Some((read, std::time::Instant::now()));
         }
     }
 

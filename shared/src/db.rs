@@ -59,6 +59,9 @@ const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
 const SQLITE_PRAGMAS_SHORT_LIVED: &str =
     concat!(sqlite_pragmas!(), " PRAGMA wal_autocheckpoint = 100;");
 
+/// The `platform_settings` row that [`Db::write_probe`] rewrites; nothing reads it.
+const WRITE_PROBE_NAME: &str = "write_probe";
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -136,6 +139,7 @@ impl Db {
                     Ok(())
                 })
             })
+            .after_release(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
             .connect_with(options)
             .await?;
         Ok(Db { pool, backend })
@@ -170,10 +174,50 @@ impl Db {
         })
     }
 
+    /// Writes and commits one small row, the way a login writes. A read, or a `BEGIN` that is
+    /// rolled back, succeeds on a full disk; only a committed write finds out whether logins
+    /// can currently be recorded. For readiness probes, run every few seconds, not per request.
+    pub async fn write_probe(&self, now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO platform_settings (name, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(WRITE_PROBE_NAME)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Closes every connection (the PAM module must leave no thread behind).
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a connection handed back to the pool may be used again: `false` closes it, and the
+/// pool opens a fresh one when needed.
+///
+/// A transaction dropped without a commit queues a ROLLBACK for the connection. When the
+/// failure was SQLite's disk-full or I/O error, SQLite has often rolled back by itself already,
+/// that ROLLBACK fails, and sqlx still counts the connection as inside a transaction: every
+/// later `BEGIN` on it would fail ("begin_with at non-zero transaction depth") long after the
+/// disk is fine again. The ping lets the queued ROLLBACK run before the depth is read; it is
+/// only paid when a transaction was left open.
+async fn still_outside_a_transaction(conn: &mut sqlx::AnyConnection) -> sqlx::Result<bool> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Serialises policy decisions for one user across processes (see the module docs).

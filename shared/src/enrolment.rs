@@ -822,7 +822,11 @@ impl Core {
             added.label()
         );
         if let Err(e) = self
-            .send_email(&user.email, "A second factor was added to your account", &body)
+            .send_email(
+                &user.email,
+                "A second factor was added to your account",
+                &body,
+            )
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not email the user about an added second factor");

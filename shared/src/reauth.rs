@@ -26,7 +26,12 @@ pub struct Proof {
 /// no factor then is the whole proof they could give: the factors they set up since, within
 /// the window, do not make it stale (so a new user can add an app and then backup codes).
 /// A proof from the future (clock skew between instances) counts only by the same margin.
-pub fn check(proof: Option<Proof>, oldest_factor: Option<i64>, now: i64, window: i64) -> Result<()> {
+pub fn check(
+    proof: Option<Proof>,
+    oldest_factor: Option<i64>,
+    now: i64,
+    window: i64,
+) -> Result<()> {
     // Strictly before: a factor set up in the same second as the sign-in came after it (a
     // sign-in by a user who had a usable factor always asks for it).
     let had_factor = |at: i64| oldest_factor.is_some_and(|t| t < at);

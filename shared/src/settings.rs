@@ -79,8 +79,8 @@ pub enum EnforcedUsersFilter {
 pub struct TwoFaSettings {
     pub providers: Vec<ProviderConfig>,
     pub min_verification_code_send_period: u32,
-    /// `"N:S"`: at most N checks per S seconds per user; `None` is off.
-    pub verification_code_check_rate_limit: Option<String>,
+    /// `"N:S"` in JSON: at most N checks per S seconds per user; `None` (null) is off.
+    pub verification_code_check_rate_limit: Option<RateLimit>,
     /// 0 = never lock.
     pub max_verification_failures_before_user_lockout: u32,
     pub total_allowed_time_for_verification: u32,
@@ -99,14 +99,18 @@ impl Default for TwoFaSettings {
             verification_code_check_rate_limit: None,
             max_verification_failures_before_user_lockout: 30,
             total_allowed_time_for_verification: 3600,
-            enforce_two_fa: false,
+            enforce_two_fa: true,
             enforced_users_filter: EnforcedUsersFilter::All,
         }
     }
 }
 
-/// A parsed `verificationCodeCheckRateLimit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A parsed `verificationCodeCheckRateLimit`. It travels as ThingsBoard's `"N:S"` string in
+/// the API and in the stored settings, and is parsed once when read: a stored value that does
+/// not parse makes the whole settings unreadable (checks are refused) instead of switching the
+/// limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RateLimit {
     pub max_checks: u32,
     pub per_seconds: u32,
@@ -128,6 +132,32 @@ impl RateLimit {
     }
 }
 
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<RateLimit, String> {
+        RateLimit::parse(s)
+    }
+}
+
+impl TryFrom<String> for RateLimit {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<RateLimit, String> {
+        RateLimit::parse(&s)
+    }
+}
+
+impl From<RateLimit> for String {
+    fn from(r: RateLimit) -> String {
+        r.to_string()
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.max_checks, self.per_seconds)
+    }
+}
+
 impl TwoFaSettings {
     pub fn provider(&self, p: ProviderType) -> Option<&ProviderConfig> {
         self.providers.iter().find(|c| c.provider_type() == p)
@@ -139,8 +169,6 @@ impl TwoFaSettings {
 
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.verification_code_check_rate_limit
-            .as_deref()
-            .and_then(|s| RateLimit::parse(s).ok())
     }
 
     /// Whether a user of this role must have a second factor.
@@ -256,10 +284,6 @@ impl TwoFaSettings {
                 "must be between 5 and 86400 seconds",
             ));
         }
-        if let Some(rl) = &self.verification_code_check_rate_limit {
-            RateLimit::parse(rl)
-                .map_err(|m| Error::invalid("verificationCodeCheckRateLimit", m))?;
-        }
         if self.max_verification_failures_before_user_lockout > 65_535 {
             return Err(Error::invalid(
                 "maxVerificationFailuresBeforeUserLockout",
@@ -372,9 +396,12 @@ mod tests {
             "maxVerificationFailuresBeforeUserLockout"
         );
 
-        for bad in ["3", "a:b", "0:10", "3:0", ""] {
-            let s = with(&|s| s.verification_code_check_rate_limit = Some(bad.into()));
-            assert_eq!(field_of(s.validate()), "verificationCodeCheckRateLimit");
+        for bad in ["3", "a:b", "0:10", "3:0", "", "3/900"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
+            let mut v = serde_json::to_value(TwoFaSettings::default()).unwrap();
+            v["verificationCodeCheckRateLimit"] = bad.into();
+            let e = serde_path_to_error::deserialize::<_, TwoFaSettings>(v).unwrap_err();
+            assert_eq!(e.path().to_string(), "verificationCodeCheckRateLimit");
         }
 
         let mut s = TwoFaSettings::default();

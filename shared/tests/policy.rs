@@ -199,7 +199,7 @@ both_backends! {
 
     async fn check_rate_limit_refuses_without_counting_then_recovers(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| s.verification_code_check_rate_limit = Some("3:900".into())).await;
+        settings(&env, |s| s.verification_code_check_rate_limit = Some("3:900".parse().unwrap())).await;
         let (u, secret) = totp_user(&env, "frank").await;
         let c = login(&env, &u).await;
         for _ in 0..3 {
@@ -347,7 +347,7 @@ both_backends! {
 
     async fn totp_enrolment_verifies_before_saving_and_checks_are_rate_limited(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| s.verification_code_check_rate_limit = Some("2:60".into())).await;
+        settings(&env, |s| s.verification_code_check_rate_limit = Some("2:60".parse().unwrap())).await;
         let u = env.user("noah").await;
         let e = env.core.begin_totp_enrolment(&ctx(), &u).await.unwrap();
         assert!(e.otpauth_uri.starts_with("otpauth://totp/Stepgate:noah?"), "{}", e.otpauth_uri);
@@ -407,7 +407,7 @@ both_backends! {
 
     async fn two_processes_share_one_rate_limit_and_lockout(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| { s.verification_code_check_rate_limit = Some("4:900".into()); s.max_verification_failures_before_user_lockout = 100; }).await;
+        settings(&env, |s| { s.verification_code_check_rate_limit = Some("4:900".parse().unwrap()); s.max_verification_failures_before_user_lockout = 100; }).await;
         let (u, secret) = totp_user(&env, "quinn").await;
         let other = env.second_core().await;
         let c = login(&env, &u).await;

@@ -277,7 +277,10 @@ pub fn validate_api_scopes(scopes: &[String]) -> Result<(), Error> {
             ));
         }
         if scopes[..i].contains(s) {
-            return Err(Error::invalid("api_scope", format!("{s:?} is listed twice")));
+            return Err(Error::invalid(
+                "api_scope",
+                format!("{s:?} is listed twice"),
+            ));
         }
     }
     Ok(())

@@ -54,7 +54,9 @@ pub fn base_config(db_url: &str, extra: &str) -> String {
          [sms]\nkind = \"file\"\npath = \"sms.log\"\n"
     );
     if !extra.contains("[twofa]") {
-        text.push_str("[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n");
+        text.push_str(
+            "[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n",
+        );
     }
     text.push_str(extra);
     text

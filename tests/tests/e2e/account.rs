@@ -826,7 +826,8 @@ async fn enrolment_checks_are_rate_limited_and_removal_emails_the_user() {
     // Adding a factor emails the account's address too.
     let added = sink.wait_for("mona@example.com", 0);
     assert!(
-        added.body.contains("a second factor was set up") && added.body.contains("authenticator app"),
+        added.body.contains("a second factor was set up")
+            && added.body.contains("authenticator app"),
         "{}",
         added.body
     );

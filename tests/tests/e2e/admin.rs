@@ -503,3 +503,49 @@ async fn test_buttons_send_through_the_real_senders() {
     let mail = sink.wait_for("ops@example.org", 0);
     assert!(mail.body.contains("test message from Stepgate"));
 }
+
+/// Issue 15, item 11: an address the core would refuse for a user is the admin's mistake (400,
+/// the form again with the message at the field, nothing sent); only a sender that fails to
+/// deliver is a 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_buttons_answer_400_for_an_invalid_address_and_502_for_a_failed_delivery() {
+    // Nothing listens on these ports: every delivery fails.
+    let (mail_port, sms_port) = (stepgate_tests::free_port(), stepgate_tests::free_port());
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {mail_port}\ntls = \"none\"\n\
+             from = \"Stepgate <noreply@example.com>\"\ntimeout_seconds = 5\n\
+             [sms]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{sms_port}/sms\"\n\
+             timeout_seconds = 5\n"
+        ),
+    )
+    .await;
+    let browser = admin_browser(&server).await;
+    let page = browser.get(&server.url("/admin")).await;
+    for (path, to, error) in [
+        ("/admin/test/email", "not an address", "#test-email-error"),
+        ("/admin/test/email", "ops@", "#test-email-error"),
+        ("/admin/test/sms", "12", "#test-sms-error"),
+        ("/admin/test/sms", "+1 555 000 1111", "#test-sms-error"),
+    ] {
+        let bad = browser.submit(form_to(&page, path).set("to", to)).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{path} {to:?}");
+        let message = text_of(&bad, error).unwrap_or_else(|| panic!("{}", bad.text()));
+        assert!(
+            message.contains("Not an email address") || message.contains("Not a phone number"),
+            "{message}"
+        );
+        // The form is shown again, ready for a corrected address.
+        form_to(&bad, path);
+    }
+    for (path, to, error) in [
+        ("/admin/test/email", "ops@example.org", "#test-email-error"),
+        ("/admin/test/sms", "+15550001111", "#test-sms-error"),
+    ] {
+        let failed = browser.submit(form_to(&page, path).set("to", to)).await;
+        assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{path} {to:?}");
+        let message = text_of(&failed, error).unwrap_or_else(|| panic!("{}", failed.text()));
+        assert!(message.contains("Sending failed"), "{message}");
+    }
+}

@@ -14,8 +14,13 @@ use stepgate_core::ProviderType;
 /// An API access token for `username` (no second factor enrolled), through a real login with
 /// a client registered for both Stepgate API scopes.
 pub async fn user_token(server: &Server, username: &str) -> String {
-    user_token_via(server, "api-cli", username, &["openid", "stepgate:account", "stepgate:admin"])
-        .await
+    user_token_via(
+        server,
+        "api-cli",
+        username,
+        &["openid", "stepgate:account", "stepgate:admin"],
+    )
+    .await
 }
 
 /// An access token for `username` from `client_id` (registered, if new, for both API scopes
@@ -33,7 +38,12 @@ pub async fn user_token_via(
     {
         let mut args = vec!["--public"];
         if client_id.starts_with("api-") {
-            args.extend(["--api-scope", "stepgate:account", "--api-scope", "stepgate:admin"]);
+            args.extend([
+                "--api-scope",
+                "stepgate:account",
+                "--api-scope",
+                "stepgate:admin",
+            ]);
         }
         server.client(client_id, &args).await;
     }

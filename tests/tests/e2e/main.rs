@@ -10,3 +10,5 @@ mod cli;
 mod node_client;
 mod oidc;
 mod pam;
+mod recovery;
+mod trust;

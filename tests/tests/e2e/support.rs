@@ -81,7 +81,9 @@ fn config_text(issuer: &str, db_url: &str, extra: &str) -> String {
         text.push_str("[sms]\nkind = \"file\"\npath = \"sms.log\"\n");
     }
     if !extra.contains("[twofa]") {
-        text.push_str("[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\n");
+        text.push_str(
+            "[twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n",
+        );
     }
     text.push_str(extra);
     text
@@ -105,7 +107,43 @@ impl Server {
         let config_path = dir.path().join("stepgate.toml");
         std::fs::write(&config_path, &text).expect("write config");
         let clock = Arc::new(ManualClock::new(real_now()));
-        Self::launch(listener, base.clone(), base, dir, config_path, text, clock).await
+        Self::launch(
+            listener,
+            base.clone(),
+            base,
+            dir,
+            config_path,
+            text,
+            clock,
+            None,
+        )
+        .await
+    }
+
+    /// As [`Server::start_with`], on the database at `db_url` (a SQLite file on a file system
+    /// the test controls), measuring readiness every `probe_every`.
+    pub async fn start_on(db_url: &str, extra: &str, probe_every: std::time::Duration) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let text = config_text(&base, db_url, extra);
+        let config_path = dir.path().join("stepgate.toml");
+        std::fs::write(&config_path, &text).expect("write config");
+        let clock = Arc::new(ManualClock::new(real_now()));
+        let probe = Some(probe_every);
+        Self::launch(
+            listener,
+            base.clone(),
+            base,
+            dir,
+            config_path,
+            text,
+            clock,
+            probe,
+        )
+        .await
     }
 
     /// Another instance on the same database and secrets key (another process as far as any
@@ -123,10 +161,12 @@ impl Server {
             self.config_path.clone(),
             self.config_text.clone(),
             self.clock.clone(),
+            None,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)] // each is one piece of the instance's identity
     async fn launch(
         listener: tokio::net::TcpListener,
         base: String,
@@ -135,13 +175,17 @@ impl Server {
         config_path: PathBuf,
         text: String,
         clock: Arc<ManualClock>,
+        probe_every: Option<std::time::Duration>,
     ) -> Server {
         let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))
             .unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
         let core = Core::open_with_clock(config, clock.clone())
             .await
             .expect("open core");
-        let app = App::new(core.clone()).await.expect("start the provider");
+        let mut app = App::new(core.clone()).await.expect("start the provider");
+        if let Some(every) = probe_every {
+            app = app.probe_every(every);
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let serving = app.clone();
         let task = tokio::spawn(async move {

@@ -57,8 +57,7 @@ async fn token_with_totp(
     let (rp, _) = relying_party(server, client_id, None).await;
     let started = start(&rp, scopes);
     let browser = Browser::new();
-    let challenge =
-        crate::oidc::password(&browser, started.url.as_str(), username, PASSWORD).await;
+    let challenge = crate::oidc::password(&browser, started.url.as_str(), username, PASSWORD).await;
     let done = browser
         .submit(
             challenge
@@ -111,15 +110,15 @@ async fn a_relying_partys_token_reaches_no_api_endpoint(backend: Backend) {
         token: Some(rp_token.clone()),
     };
     let settings_before = server.core.twofa_settings().await.expect("settings");
-    for (method, path, body) in admin_endpoints()
-        .into_iter()
-        .chain(account_endpoints())
-    {
+    for (method, path, body) in admin_endpoints().into_iter().chain(account_endpoints()) {
         let v = rp
             .problem(method, path, body, StatusCode::FORBIDDEN, None)
             .await;
         assert!(
-            v["detail"].as_str().unwrap_or("").contains("Stepgate's API"),
+            v["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Stepgate's API"),
             "{path}: {v}"
         );
     }
@@ -245,14 +244,7 @@ async fn api_factor_changes_need_a_fresh_sign_in(backend: Backend) {
     let server = Server::start(backend).await;
     let (user, secret) = server.totp_user("tess").await;
     server
-        .client(
-            "api-tool",
-            &[
-                "--public",
-                "--api-scope",
-                "stepgate:account",
-            ],
-        )
+        .client("api-tool", &["--public", "--api-scope", "stepgate:account"])
         .await;
     let scopes = ["openid", "stepgate:account"];
     let token = token_with_totp(&server, "api-tool", "tess", &secret, &scopes).await;
@@ -320,12 +312,7 @@ async fn an_old_session_cannot_replace_a_factor() {
     let page = signed_in(&server, &browser, "sam", PASSWORD).await;
     let (done, secret) = enrol_totp(&server, &browser, &page).await;
     assert_eq!(providers_of(&server, &user.id).await, [ProviderType::Totp]);
-    let before = server
-        .core
-        .enrolled_providers(&user.id)
-        .await
-        .expect("db")[0]
-        .updated_at;
+    let before = server.core.enrolled_providers(&user.id).await.expect("db")[0].updated_at;
     // The borrowed browser, ten minutes later.
     server.clock.advance(600);
     let page = browser.get(&server.url("/account/security")).await;
@@ -344,8 +331,15 @@ async fn an_old_session_cannot_replace_a_factor() {
     ] {
         let refused = browser.submit(form).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
-        assert!(text_of(&refused, "#reauth").is_some(), "{path}: {}", refused.text());
-        assert!(text_of(&refused, "#totp-secret").is_none(), "no new secret shown");
+        assert!(
+            text_of(&refused, "#reauth").is_some(),
+            "{path}: {}",
+            refused.text()
+        );
+        assert!(
+            text_of(&refused, "#totp-secret").is_none(),
+            "no new secret shown"
+        );
     }
     let password = browser
         .submit(
@@ -364,7 +358,10 @@ async fn an_old_session_cannot_replace_a_factor() {
     let after = server.core.enrolled_providers(&user.id).await.expect("db");
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].updated_at, before, "the app was not replaced");
-    assert_eq!(server.core.backup_codes_left(&user.id).await.expect("db"), 0);
+    assert_eq!(
+        server.core.backup_codes_left(&user.id).await.expect("db"),
+        0
+    );
     // Signing in again (password and the app) opens the changes for a few minutes.
     server.clock.advance(30);
     let login = browser.get(&server.url("/account/reauth")).await;
@@ -393,7 +390,10 @@ async fn an_old_session_cannot_replace_a_factor() {
         )
         .await;
     assert_eq!(codes.status, StatusCode::OK, "{}", codes.text());
-    assert_eq!(server.core.backup_codes_left(&user.id).await.expect("db"), 10);
+    assert_eq!(
+        server.core.backup_codes_left(&user.id).await.expect("db"),
+        10
+    );
 }
 
 /// A user sent to forced enrolment keeps the restricted enrolment cookie. Once a factor
@@ -429,7 +429,11 @@ async fn a_stale_enrolment_cookie_cannot_replace_a_factor() {
         refused.url,
         refused.text()
     );
-    assert!(text_of(&refused, "#totp-secret").is_none(), "{}", refused.text());
+    assert!(
+        text_of(&refused, "#totp-secret").is_none(),
+        "{}",
+        refused.text()
+    );
     let page = browser.get(&server.url("/account/security")).await;
     assert!(
         !page.text().contains("Set up two-factor authentication"),
@@ -438,5 +442,8 @@ async fn a_stale_enrolment_cookie_cannot_replace_a_factor() {
     );
     let now = server.core.enrolled_providers(&user.id).await.expect("db");
     assert_eq!(now.len(), 1);
-    assert_eq!(now[0].updated_at, real[0].updated_at, "the real app was kept");
+    assert_eq!(
+        now[0].updated_at, real[0].updated_at,
+        "the real app was kept"
+    );
 }

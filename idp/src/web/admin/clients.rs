@@ -98,7 +98,10 @@ fn lines(s: Option<&String>) -> Vec<String> {
 fn ticked_api_scopes(form: &HashMap<String, String>) -> Vec<String> {
     crate::api_resource::API_SCOPES
         .iter()
-        .filter(|s| form.get(&format!("api_scope.{s}")).is_some_and(|v| v == "on"))
+        .filter(|s| {
+            form.get(&format!("api_scope.{s}"))
+                .is_some_and(|v| v == "on")
+        })
         .map(|s| s.to_string())
         .collect()
 }

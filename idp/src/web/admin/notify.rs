@@ -21,13 +21,24 @@ pub struct TestForm {
     to: String,
 }
 
+/// An address that the core would refuse for a user is the admin's typo, not a failure of the
+/// mail server or SMS gateway: 400, so monitoring that watches for 502s is not woken by it.
+fn invalid(message: String) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, message)
+}
+
+/// Nothing was delivered through the upstream sender (or none is configured).
+fn undelivered(message: String) -> (StatusCode, String) {
+    (StatusCode::BAD_GATEWAY, message)
+}
+
 const TEST_TEXT: &str = "This is a test message from Stepgate. If you received it, sending works.";
 
 async fn answer(
     st: &AppState,
     jar: CookieJar,
     field: &str,
-    result: Result<String, String>,
+    result: Result<String, (StatusCode, String)>,
 ) -> Result<Response, Error> {
     let settings = st
         .core
@@ -46,8 +57,7 @@ async fn answer(
             )
             .await
         }
-        Err(message) => {
-            let status = StatusCode::BAD_GATEWAY;
+        Err((status, message)) => {
             render_overview(
                 st,
                 jar,
@@ -70,15 +80,17 @@ pub async fn test_email(
     admin_or_return!(&st, &jar);
     let to = form.to.trim();
     let result = if let Err(m) = stepgate_core::codes::validate_email(to) {
-        Err(format!("Not an email address: {m}."))
+        Err(invalid(format!("Not an email address: {m}.")))
     } else {
         match st.core.mailer() {
-            None => Err("Mail service is not set up ([smtp] in the configuration).".into()),
+            None => Err(undelivered(
+                "Mail service is not set up ([smtp] in the configuration).".into(),
+            )),
             Some(m) => m
                 .send(to, "Stepgate test message", TEST_TEXT)
                 .await
                 .map(|()| format!("A test email was sent to {to}."))
-                .map_err(|e| format!("Sending failed: {e}")),
+                .map_err(|e| undelivered(format!("Sending failed: {e}"))),
         }
     };
     answer(&st, jar, "test-email", result).await
@@ -93,15 +105,17 @@ pub async fn test_sms(
     admin_or_return!(&st, &jar);
     let to = form.to.trim();
     let result = if let Err(m) = stepgate_core::codes::validate_e164(to) {
-        Err(format!("Not a phone number in E.164 form: {m}."))
+        Err(invalid(format!("Not a phone number in E.164 form: {m}.")))
     } else {
         match st.core.sms_sender() {
-            None => Err("SMS service is not configured ([sms] in the configuration).".into()),
+            None => Err(undelivered(
+                "SMS service is not configured ([sms] in the configuration).".into(),
+            )),
             Some(s) => s
                 .send(to, TEST_TEXT)
                 .await
                 .map(|()| format!("A test SMS was sent to {to}."))
-                .map_err(|e| format!("Sending failed: {e}")),
+                .map_err(|e| undelivered(format!("Sending failed: {e}"))),
         }
     };
     answer(&st, jar, "test-sms", result).await

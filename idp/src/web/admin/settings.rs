@@ -16,7 +16,7 @@ use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use stepgate_core::settings::{EnforcedUsersFilter, ProviderConfig, TwoFaSettings};
+use stepgate_core::settings::{EnforcedUsersFilter, ProviderConfig, RateLimit, TwoFaSettings};
 use stepgate_core::{Error as CoreError, ProviderType};
 
 /// One provider's row of the form.
@@ -82,7 +82,7 @@ pub async fn render_overview(
             section => "settings",
             providers => provider_views(settings),
             s => settings,
-            rate_limit => settings.verification_code_check_rate_limit.clone().unwrap_or_default(),
+            rate_limit => settings.verification_code_check_rate_limit.map(|r| r.to_string()).unwrap_or_default(),
             enforced_admins => settings.enforced_users_filter == EnforcedUsersFilter::Admins,
             errors,
             notice,
@@ -148,10 +148,14 @@ pub fn from_form(form: &HashMap<String, String>) -> Result<TwoFaSettings, CoreEr
         });
     }
     let rate = text("verificationCodeCheckRateLimit").trim().to_string();
+    let rate = (!rate.is_empty())
+        .then(|| RateLimit::parse(&rate))
+        .transpose()
+        .map_err(|m| CoreError::invalid("verificationCodeCheckRateLimit", m))?;
     Ok(TwoFaSettings {
         providers,
         min_verification_code_send_period: number(form, "minVerificationCodeSendPeriod")?,
-        verification_code_check_rate_limit: (!rate.is_empty()).then_some(rate),
+        verification_code_check_rate_limit: rate,
         max_verification_failures_before_user_lockout: number(
             form,
             "maxVerificationFailuresBeforeUserLockout",
