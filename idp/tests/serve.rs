@@ -332,7 +332,10 @@ async fn readme_serve_in_an_empty_folder_gives_a_provider_a_new_user_can_sign_in
     assert_eq!(status, StatusCode::OK, "{}", text_of(&html));
     let text = text_of(&html);
     assert!(text.contains("Set up two-factor authentication"), "{text}");
-    assert!(!text.contains("Sign out"), "no session before enrolment: {text}");
+    assert!(
+        !text.contains("Sign out"),
+        "no session before enrolment: {text}"
+    );
     let (status, html) = sign_in(&serve.base, "admin", "not the password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(text_of(&html).contains("Invalid username or password"));
