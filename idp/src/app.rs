@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::oidc::{authorize, discovery, end_session, revocation, token, userinfo};
 use crate::state::{AppState, Settings, SettingsError};
-use crate::web::{account, headers, home, login, second_factor};
+use crate::web::{account, headers, home, second_factor, sign_in};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -104,7 +104,7 @@ impl App {
             .merge(api);
         let pages = Router::new()
             .route("/", get(home::home))
-            .route("/login", get(login::login_get).post(login::login_post))
+            .route("/login", get(sign_in::login_get).post(sign_in::login_post))
             .route(
                 "/login/2fa",
                 get(second_factor::page_get).post(second_factor::verify_post),

@@ -15,6 +15,8 @@ pub mod app;
 pub mod cli;
 pub mod crypto;
 pub mod error;
+pub mod http;
+pub mod login;
 pub mod metrics;
 pub mod oidc;
 pub mod params;

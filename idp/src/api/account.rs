@@ -5,8 +5,8 @@
 
 use super::auth::UserCaller;
 use super::problem::{ApiJson, Problem};
+use crate::http::ClientAddr;
 use crate::state::AppState;
-use crate::web::ClientAddr;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

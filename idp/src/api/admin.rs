@@ -3,11 +3,11 @@
 
 use super::auth::AdminCaller;
 use super::problem::{ApiJson, ApiQuery, Problem};
+use crate::http::ClientAddr;
 use crate::state::AppState;
 use crate::store::clients::{self, Client, ClientUpdate, GrantType, NewClient, SigningAlg};
 use crate::web::admin::admin_ctx;
 use crate::web::admin::audit::{filter_for, AuditQuery};
-use crate::web::ClientAddr;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

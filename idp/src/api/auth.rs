@@ -14,7 +14,7 @@
 
 use super::problem::Problem;
 use crate::api_resource::{self, SCOPE_ACCOUNT, SCOPE_ADMIN};
-use crate::oidc::tokens::ACR_2FA;
+use crate::login::ACR_2FA;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header;

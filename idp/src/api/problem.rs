@@ -172,10 +172,7 @@ impl From<CoreError> for Problem {
                     }
                 );
                 if second_factor {
-                    challenge.push_str(&format!(
-                        ", acr_values=\"{}\"",
-                        crate::oidc::tokens::ACR_2FA
-                    ));
+                    challenge.push_str(&format!(", acr_values=\"{}\"", crate::login::ACR_2FA));
                 }
                 Problem {
                     challenge: Some(challenge.into()),

@@ -11,49 +11,25 @@
 
 use crate::crypto;
 use crate::error::Error;
-use crate::oidc::tokens::{verify_id_token_hint, ACR_2FA};
+use crate::http::redirect_with;
+use crate::http::ClientAddr;
+use crate::login::{self, current_session};
+use crate::login::{issue_code, ACR_2FA};
+use crate::oidc::tokens::verify_id_token_hint;
 use crate::params::Params;
-use crate::state::{AppState, AUTH_REQUEST_LIFETIME, CODE_LIFETIME};
+use crate::state::{AppState, AUTH_REQUEST_LIFETIME};
 use crate::store::clients::{self, Client, GrantType};
-use crate::store::grants::{self, Code, Grant};
 use crate::store::requests::{self, AuthRequest};
 use crate::store::sessions::Session;
-use crate::web::login::{self, current_session};
-use crate::web::ClientAddr;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde_json::Value;
-use stepgate_core::users::User;
 
 /// Scopes this provider knows, in the order they are echoed back.
 pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
-
-/// A `303 See Other` to `location` (works after GET and POST alike).
-pub fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => {
-            Error::internal_page("redirect target is not a valid header value").into_response()
-        }
-    }
-}
-
-/// Redirects to a client's registered URI with extra query parameters (keeping its own).
-pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return Error::internal_page("a registered redirect URI does not parse").into_response();
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    see_other(url.as_str())
-}
 
 /// An OAuth error sent back to the client (RFC 6749 §4.1.2.1) with RFC 9207's `iss`.
 pub struct ErrorRedirect {
@@ -381,58 +357,4 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> Response {
     handle(st, jar, addr, Params::parse(&body)).await
-}
-
-/// Issues a code for a signed-in user and sends the browser back to the client.
-pub async fn issue_code(
-    st: &AppState,
-    client: &Client,
-    req: &AuthRequest,
-    session: &Session,
-    user: &User,
-) -> Result<Response, Error> {
-    let now = st.now();
-    let offline = req.has_scope("offline_access") && client.allows(GrantType::RefreshToken);
-    let grant = Grant {
-        id: crypto::random_token(),
-        client_id: client.client_id.clone(),
-        user_id: Some(user.id.clone()),
-        sid: Some(session.sid.clone()),
-        scopes: req.scopes.clone(),
-        auth_time: Some(session.auth_time),
-        amr: session.amr.clone(),
-        acr: Some(session.acr.clone()),
-        created_at: now,
-        expires_at: now
-            + if offline {
-                st.settings.refresh_token_lifetime
-            } else {
-                CODE_LIFETIME + st.settings.access_token_lifetime
-            },
-        revoked_at: None,
-    };
-    grants::create(st.core.db(), &grant)
-        .await
-        .map_err(Error::internal_page)?;
-    let code = crypto::random_token();
-    grants::insert_code(
-        st.core.db(),
-        &code,
-        &Code {
-            grant_id: grant.id.clone(),
-            redirect_uri: req.redirect_uri.clone(),
-            nonce: req.nonce.clone(),
-            code_challenge: req.code_challenge.clone(),
-            expires_at: now + CODE_LIFETIME,
-        },
-        now,
-    )
-    .await
-    .map_err(Error::internal_page)?;
-    let mut p: Vec<(&str, &str)> = vec![("code", &code)];
-    if let Some(s) = &req.state {
-        p.push(("state", s));
-    }
-    p.push(("iss", &st.settings.issuer));
-    Ok(redirect_with(&req.redirect_uri, &p))
 }

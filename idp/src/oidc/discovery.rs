@@ -4,7 +4,7 @@
 //! and shape relying parties parse; `issuer` is the configured string exactly.
 
 use crate::error::Error;
-use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
+use crate::login::{ACR_2FA, ACR_PWD};
 use crate::state::{AppState, Settings};
 use axum::body::Bytes;
 use axum::extract::State;

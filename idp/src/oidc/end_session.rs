@@ -6,13 +6,13 @@
 //! by the hint or by `client_id`, exactly; anything else is a page, never a redirect.
 
 use crate::error::Error;
+use crate::http::{csrf, ClientAddr};
+use crate::login::current_session;
+use crate::login::{after_logout, checked_post_logout_uri, end_browser_session};
 use crate::oidc::tokens::verify_id_token_hint;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::templates::render;
-use crate::web::home::{after_logout, checked_post_logout_uri, end_browser_session};
-use crate::web::login::current_session;
-use crate::web::{csrf, ClientAddr};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;

@@ -14,10 +14,6 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use stepgate_core::users::User;
 
-/// RFC 8176 methods and our two ACR values (the contract with relying parties).
-pub const ACR_2FA: &str = "urn:stepgate:acr:2fa";
-pub const ACR_PWD: &str = "urn:stepgate:acr:pwd";
-
 /// The header `typ` of an access token (RFC 9068 §2.1).
 const AT_TYP: &str = "at+jwt";
 

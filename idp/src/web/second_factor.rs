@@ -6,10 +6,10 @@
 //! The challenge id lives in the HttpOnly `stepgate_challenge` cookie only, never in a URL or
 //! a form, so a page or a log cannot leak the right to continue someone's login.
 
-use super::login::{finish_login, pending_request};
-use super::{cookies, csrf, ClientAddr};
 use crate::error::Error;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::http::{cookies, csrf, ClientAddr};
+use crate::login::{finish_login, pending_request};
 use crate::state::AppState;
 use crate::templates::render;
 use axum::extract::{Query, State};

@@ -9,14 +9,13 @@
 //! cookie must not replace the factor the user, or an administrator, has since set up).
 
 use crate::error::Error;
+use crate::http::cookies;
 use crate::state::AppState;
-use crate::web::cookies;
 use axum_extra::extract::cookie::CookieJar;
 use stepgate_core::challenge::SecondFactor;
 use stepgate_core::reauth::Proof;
 use stepgate_core::users::User;
 
-pub const ENROL: &str = "stepgate_enrol";
 const SCOPE: &str = "stepgate forced enrolment";
 /// Long enough to install an authenticator app and wait for a code.
 const ENROL_LIFETIME: i64 = 900;
@@ -49,16 +48,20 @@ pub fn enrol_cookie(st: &AppState, jar: CookieJar, user: &User, req: Option<&str
     let exp = st.now() + ENROL_LIFETIME;
     let payload = format!("{}:{exp}:{}", user.id, req.unwrap_or(""));
     let value = format!("{payload}:{}", mac(st, &payload));
-    jar.add(cookies::build(ENROL, value, st.settings.secure_cookies))
+    jar.add(cookies::build(
+        cookies::ENROL,
+        value,
+        st.settings.secure_cookies,
+    ))
 }
 
 pub fn clear_enrol(st: &AppState, jar: CookieJar) -> CookieJar {
-    jar.add(cookies::removal(ENROL, st.settings.secure_cookies))
+    jar.add(cookies::removal(cookies::ENROL, st.settings.secure_cookies))
 }
 
 /// Reads the enrolment cookie: `(user_id, req)` if it is authentic and unexpired.
 fn read_enrol(st: &AppState, jar: &CookieJar) -> Option<(String, Option<String>)> {
-    let value = cookies::get(jar, ENROL)?;
+    let value = cookies::get(jar, cookies::ENROL)?;
     let (payload, presented) = value.rsplit_once(':')?;
     if !stepgate_core::secrets::hashes_equal(&mac(st, payload), presented) {
         return None;
@@ -95,12 +98,12 @@ pub async fn viewer(st: &AppState, jar: &CookieJar) -> Result<Option<Viewer>, Er
             }
         }
     }
-    Ok(crate::web::login::current_session(st, jar)
+    Ok(crate::login::current_session(st, jar)
         .await?
         .map(|(session, user)| {
             let proof = Proof {
                 at: session.auth_time,
-                second_factor: session.acr == crate::oidc::tokens::ACR_2FA,
+                second_factor: session.acr == crate::login::ACR_2FA,
             };
             Viewer::Signed(user, proof)
         }))

@@ -4,9 +4,9 @@
 use super::gate::{self, Viewer};
 use super::view::{page, refusal, Extra, PendingTotp};
 use crate::error::Error;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::http::{csrf, ClientAddr};
 use crate::state::AppState;
-use crate::web::{csrf, ClientAddr};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -179,15 +179,8 @@ async fn verify(
             }
             Viewer::Enrolling { user, req } => {
                 let jar = gate::clear_enrol(&st, jar);
-                crate::web::login::finish_login(
-                    &st,
-                    jar,
-                    &ctx,
-                    req.as_deref(),
-                    &user,
-                    Some(provider),
-                )
-                .await
+                crate::login::finish_login(&st, jar, &ctx, req.as_deref(), &user, Some(provider))
+                    .await
             }
         },
         Err(e) => {
@@ -448,8 +441,8 @@ pub async fn password(
 /// "Sign in again" from the account page: a full sign-in (password and second factor) through
 /// the usual login pages — every provider, limit and lockout applies — that comes back here.
 pub async fn reauth(State(st): State<AppState>, jar: CookieJar) -> Response {
-    let jar = jar.add(crate::web::cookies::build(
-        crate::web::cookies::RETURN,
+    let jar = jar.add(crate::http::cookies::build(
+        crate::http::cookies::RETURN,
         "account".into(),
         st.settings.secure_cookies,
     ));

@@ -3,9 +3,9 @@
 
 use super::gate::Viewer;
 use crate::error::Error;
+use crate::http::csrf;
 use crate::state::AppState;
 use crate::templates::render;
-use crate::web::csrf;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;

@@ -3,10 +3,10 @@
 
 use super::admin_or_return;
 use crate::error::Error;
+use crate::http::csrf;
 use crate::state::AppState;
 use crate::templates::render;
 use crate::web::account::format_time;
-use crate::web::csrf;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

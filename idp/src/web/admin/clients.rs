@@ -3,10 +3,10 @@
 
 use super::{admin_ctx, admin_or_return, field_error, one_error, Errors};
 use crate::error::Error;
+use crate::http::{csrf, ClientAddr};
 use crate::state::AppState;
 use crate::store::clients::{self, ClientUpdate, GrantType, NewClient, SigningAlg};
 use crate::templates::render;
-use crate::web::{csrf, ClientAddr};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -11,9 +11,9 @@ pub mod settings;
 pub mod users;
 
 use crate::error::Error;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::http::ClientAddr;
 use crate::state::AppState;
-use crate::web::ClientAddr;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,7 +28,7 @@ pub async fn require_admin(
     st: &AppState,
     jar: &CookieJar,
 ) -> Result<Result<User, Response>, Error> {
-    Ok(match crate::web::login::current_session(st, jar).await? {
+    Ok(match crate::login::current_session(st, jar).await? {
         Some((_, u)) if u.is_admin() => Ok(u),
         Some(_) => Err(Error::page(
             StatusCode::FORBIDDEN,

@@ -4,8 +4,8 @@
 use super::settings::render_overview;
 use super::{admin_or_return, one_error};
 use crate::error::Error;
+use crate::http::csrf;
 use crate::state::AppState;
-use crate::web::csrf;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -4,10 +4,10 @@
 
 use super::{admin_ctx, admin_or_return, field_error, one_error, Errors};
 use crate::error::Error;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::http::{csrf, ClientAddr};
 use crate::state::AppState;
 use crate::templates::render;
-use crate::web::{csrf, ClientAddr};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

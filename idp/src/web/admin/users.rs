@@ -3,11 +3,11 @@
 
 use super::{admin_ctx, admin_or_return, field_error, one_error, Errors};
 use crate::error::Error;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::http::{csrf, ClientAddr};
 use crate::state::AppState;
 use crate::templates::render;
 use crate::web::account::format_time;
-use crate::web::{csrf, ClientAddr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

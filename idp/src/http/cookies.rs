@@ -11,6 +11,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 pub const SESSION: &str = "stepgate_session";
 pub const CHALLENGE: &str = "stepgate_challenge";
 pub const CSRF: &str = "stepgate_csrf";
+/// The restricted forced-enrolment state (see `web::account::gate`).
+pub const ENROL: &str = "stepgate_enrol";
 /// Where a direct sign-in goes when it completes: set by "Sign in again" on the account page
 /// (the only value is `account`, so it can never redirect anywhere else).
 pub const RETURN: &str = "stepgate_return";

@@ -1,30 +1,28 @@
-//! The sign-in page (first factor) and what happens after a login completes.
-//!
-//! Every decision about the second factor is the core's: `first_factor` checks the password,
-//! `second_factor_for` says whether a challenge, enrolment or nothing is needed, and
-//! `open_challenge` starts the challenge the next page continues. This module only turns those
-//! answers into pages, cookies and redirects.
+//! What happens around a login, for every door that starts or ends one: the current browser
+//! session, the pending authorization request, finishing a login (session, audit, the code for
+//! the application), ending a session, and the sign-in form for a stored request. The pages
+//! (`web`) and the authorization endpoint (`oidc`) both call this module.
 
-use super::{cookies, csrf, ClientAddr};
+use crate::crypto;
 use crate::error::Error;
-use crate::oidc::authorize::{issue_code, see_other};
-use crate::oidc::tokens::{ACR_2FA, ACR_PWD};
-use crate::state::AppState;
-use crate::store::clients;
+use crate::http::{cookies, csrf, redirect_with, see_other};
+use crate::state::{AppState, CODE_LIFETIME};
+use crate::store::clients::{self, Client, GrantType};
+use crate::store::grants::{self, Code, Grant};
 use crate::store::requests::{self, AuthRequest, Taken};
 use crate::store::sessions::{self, Session};
 use crate::templates::render;
-use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
-use serde::Deserialize;
 use stepgate_core::audit::{self, Event, EventKind};
-use stepgate_core::challenge::SecondFactor;
 use stepgate_core::users::User;
-use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
+use stepgate_core::{ProviderType, RequestContext};
+
+/// RFC 8176 methods and our two ACR values (the contract with relying parties).
+pub const ACR_2FA: &str = "urn:stepgate:acr:2fa";
+pub const ACR_PWD: &str = "urn:stepgate:acr:pwd";
 
 /// The live browser session and its user, if the cookie names one whose user may still sign
 /// in (a disabled or locked account ends its sessions).
@@ -121,7 +119,7 @@ pub async fn finish_login(
     let jar = jar
         .add(cookies::build(cookies::SESSION, token, secure))
         .add(cookies::removal(cookies::CHALLENGE, secure))
-        .add(cookies::removal(super::account::gate::ENROL, secure));
+        .add(cookies::removal(cookies::ENROL, secure));
     // A request is answered once, even if the same login is submitted twice: only the caller
     // that removes it goes on to a code.
     let taken = match req_id.filter(|r| !r.is_empty()) {
@@ -177,12 +175,7 @@ pub async fn finish_login(
     Ok((jar, resp).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LoginQuery {
-    req: Option<String>,
-}
-
-fn login_page(
+pub fn login_page(
     csrf: &str,
     req: Option<&str>,
     client_name: Option<&str>,
@@ -210,114 +203,133 @@ pub fn page_for_request(
     (jar, page).into_response()
 }
 
-async fn client_name(st: &AppState, req: Option<&AuthRequest>) -> Option<String> {
-    let req = req?;
-    let client = clients::get(st.core.db(), &req.client_id).await.ok()??;
-    Some(client.display_name().to_string())
-}
-
-pub async fn login_get(
-    State(st): State<AppState>,
-    jar: CookieJar,
-    Query(q): Query<LoginQuery>,
+/// Issues a code for a signed-in user and sends the browser back to the client.
+pub async fn issue_code(
+    st: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    session: &Session,
+    user: &User,
 ) -> Result<Response, Error> {
-    let req = pending_request(&st, q.req.as_deref()).await?;
-    let name = client_name(&st, req.as_ref()).await;
-    let hint = req.as_ref().and_then(|r| r.login_hint.clone());
-    let (jar, token) = csrf::ensure(&st, jar);
-    let page = login_page(
-        &token,
-        q.req.as_deref(),
-        name.as_deref(),
-        hint.as_deref(),
-        None,
-    );
-    Ok((jar, page).into_response())
+    let now = st.now();
+    let offline = req.has_scope("offline_access") && client.allows(GrantType::RefreshToken);
+    let grant = Grant {
+        id: crypto::random_token(),
+        client_id: client.client_id.clone(),
+        user_id: Some(user.id.clone()),
+        sid: Some(session.sid.clone()),
+        scopes: req.scopes.clone(),
+        auth_time: Some(session.auth_time),
+        amr: session.amr.clone(),
+        acr: Some(session.acr.clone()),
+        created_at: now,
+        expires_at: now
+            + if offline {
+                st.settings.refresh_token_lifetime
+            } else {
+                CODE_LIFETIME + st.settings.access_token_lifetime
+            },
+        revoked_at: None,
+    };
+    grants::create(st.core.db(), &grant)
+        .await
+        .map_err(Error::internal_page)?;
+    let code = crypto::random_token();
+    grants::insert_code(
+        st.core.db(),
+        &code,
+        &Code {
+            grant_id: grant.id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            expires_at: now + CODE_LIFETIME,
+        },
+        now,
+    )
+    .await
+    .map_err(Error::internal_page)?;
+    let mut p: Vec<(&str, &str)> = vec![("code", &code)];
+    if let Some(s) = &req.state {
+        p.push(("state", s));
+    }
+    p.push(("iss", &st.settings.issuer));
+    Ok(redirect_with(&req.redirect_uri, &p))
 }
 
-#[derive(Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    req: Option<String>,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
+/// Ends this browser's session, in the database and in the browser, and audits it (with the
+/// session's public `sid`, and `why`: how the user signed out).
+pub async fn end_browser_session(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    why: &str,
+) -> Result<CookieJar, Error> {
+    if let Some(token) = cookies::get(&jar, cookies::SESSION) {
+        let ended = sessions::find(st.core.db(), &token, st.now())
+            .await
+            .map_err(Error::internal_page)?;
+        sessions::delete(st.core.db(), &token)
+            .await
+            .map_err(Error::internal_page)?;
+        if let Some(session) = ended {
+            let user = st
+                .core
+                .user_by_id(&session.user_id)
+                .await
+                .map_err(Error::internal_page)?;
+            let username = user.map(|u| u.username).unwrap_or_default();
+            let event = Event::new(EventKind::SessionEnded)
+                .user(&session.user_id, &username)
+                .detail(format!("{why} sid={}", session.sid));
+            audit::record_alone(&st.core, ctx, event)
+                .await
+                .map_err(Error::internal_page)?;
+        }
+    }
+    Ok(jar.add(cookies::removal(
+        cookies::SESSION,
+        st.settings.secure_cookies,
+    )))
 }
 
-impl std::fmt::Debug for LoginForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginForm")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+/// Checks a post-logout redirect URI against the client's registered ones (exact match); a
+/// URI that does not match is a page, never a redirect.
+pub async fn checked_post_logout_uri(
+    st: &AppState,
+    client_id: Option<&str>,
+    uri: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let Some(uri) = uri else {
+        return Ok(None);
+    };
+    let refuse = || {
+        Error::page(
+            StatusCode::BAD_REQUEST,
+            "Sign-out cannot continue",
+            "The address to return to after signing out is not registered for this \
+             application.",
+        )
+    };
+    let client_id = client_id.ok_or_else(refuse)?;
+    let client = clients::get(st.core.db(), client_id)
+        .await
+        .map_err(Error::internal_page)?
+        .ok_or_else(refuse)?;
+    if client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+        Ok(Some(uri.to_string()))
+    } else {
+        Err(refuse())
     }
 }
 
-pub async fn login_post(
-    State(st): State<AppState>,
-    addr: ClientAddr,
-    jar: CookieJar,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, Error> {
-    csrf::check(&st, &jar, Some(&form.csrf))?;
-    let req_id = form.req.as_deref().filter(|r| !r.is_empty());
-    let req = pending_request(&st, req_id).await?;
-    let ctx = addr.context();
-    let user = match st
-        .core
-        .first_factor(&ctx, &form.username, &form.password)
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => {
-            let (outcome, status, message) = match &e {
-                CoreError::BadCredentials => (
-                    "bad_credentials",
-                    StatusCode::UNAUTHORIZED,
-                    "Invalid username or password.",
-                ),
-                CoreError::Locked => (
-                    "locked",
-                    StatusCode::FORBIDDEN,
-                    "This account is locked after too many failed verification attempts. Ask \
-                     an administrator to unlock it.",
-                ),
-                CoreError::Disabled => (
-                    "disabled",
-                    StatusCode::FORBIDDEN,
-                    "This account is disabled.",
-                ),
-                _ => return Err(Error::internal_page(e)),
-            };
-            st.metrics.logins.with_label_values(&[outcome]).inc();
-            let name = client_name(&st, req.as_ref()).await;
-            let (jar, token) = csrf::ensure(&st, jar);
-            let page = login_page(
-                &token,
-                req_id,
-                name.as_deref(),
-                Some(&form.username),
-                Some(message),
-            );
-            return Ok((status, jar, page).into_response());
+/// After sign-out: back to the client when it asked and is allowed, else a page.
+pub fn after_logout(jar: CookieJar, redirect: Option<String>, state: Option<&str>) -> Response {
+    match redirect {
+        Some(uri) => {
+            let params: Vec<(&str, &str)> = state.map(|s| vec![("state", s)]).unwrap_or_default();
+            (jar, redirect_with(&uri, &params)).into_response()
         }
-    };
-    st.metrics.logins.with_label_values(&["password_ok"]).inc();
-    let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa);
-    match st
-        .core
-        .second_factor_for(&user)
-        .await
-        .map_err(Error::internal_page)?
-    {
-        SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
-        // No session yet: the user may only enrol, then this login continues (issue 5).
-        SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
-        SecondFactor::NotConfigured if needs_2fa => {
-            Ok(super::account::start_enrolment(&st, jar, req_id, &user))
-        }
-        SecondFactor::NotConfigured => finish_login(&st, jar, &ctx, req_id, &user, None).await,
+        None => (jar, render("logout.html", context! { done => true })).into_response(),
     }
 }

@@ -1,0 +1,67 @@
+//! HTTP helpers every door shares: redirects, the caller's address, and the login pages'
+//! cookies and CSRF tokens. Both `web` (pages) and `oidc` (protocol endpoints) depend on this
+//! module, and never on each other.
+
+pub mod cookies;
+pub mod csrf;
+
+use crate::error::Error;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use stepgate_core::{RequestContext, Source};
+
+/// A `303 See Other` to `location` (works after GET and POST alike).
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => {
+            Error::internal_page("redirect target is not a valid header value").into_response()
+        }
+    }
+}
+
+/// Redirects to a client's registered URI with extra query parameters (keeping its own).
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return Error::internal_page("a registered redirect URI does not parse").into_response();
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    see_other(url.as_str())
+}
+
+/// The peer address of the request, when the server was started with connection info; for
+/// the audit log.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+impl ClientAddr {
+    pub fn context(&self) -> RequestContext {
+        let ctx = RequestContext::new(Source::Oidc);
+        match &self.0 {
+            Some(a) => ctx.with_remote_addr(a.clone()),
+            None => ctx,
+        }
+    }
+}

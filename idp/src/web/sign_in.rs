@@ -1,0 +1,138 @@
+//! The sign-in page (first factor); what happens once a login completes is `crate::login`'s.
+//!
+//! Every decision about the second factor is the core's: `first_factor` checks the password,
+//! `second_factor_for` says whether a challenge, enrolment or nothing is needed, and
+//! `open_challenge` starts the challenge the next page continues. This module only turns those
+//! answers into pages, cookies and redirects.
+
+use crate::error::Error;
+use crate::http::{csrf, ClientAddr};
+use crate::login::{finish_login, login_page, pending_request};
+use crate::state::AppState;
+use crate::store::clients;
+use crate::store::requests::AuthRequest;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use stepgate_core::challenge::SecondFactor;
+use stepgate_core::Error as CoreError;
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    req: Option<String>,
+}
+
+async fn client_name(st: &AppState, req: Option<&AuthRequest>) -> Option<String> {
+    let req = req?;
+    let client = clients::get(st.core.db(), &req.client_id).await.ok()??;
+    Some(client.display_name().to_string())
+}
+
+pub async fn login_get(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, Error> {
+    let req = pending_request(&st, q.req.as_deref()).await?;
+    let name = client_name(&st, req.as_ref()).await;
+    let hint = req.as_ref().and_then(|r| r.login_hint.clone());
+    let (jar, token) = csrf::ensure(&st, jar);
+    let page = login_page(
+        &token,
+        q.req.as_deref(),
+        name.as_deref(),
+        hint.as_deref(),
+        None,
+    );
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    req: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+pub async fn login_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req_id = form.req.as_deref().filter(|r| !r.is_empty());
+    let req = pending_request(&st, req_id).await?;
+    let ctx = addr.context();
+    let user = match st
+        .core
+        .first_factor(&ctx, &form.username, &form.password)
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => {
+            let (outcome, status, message) = match &e {
+                CoreError::BadCredentials => (
+                    "bad_credentials",
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or password.",
+                ),
+                CoreError::Locked => (
+                    "locked",
+                    StatusCode::FORBIDDEN,
+                    "This account is locked after too many failed verification attempts. Ask \
+                     an administrator to unlock it.",
+                ),
+                CoreError::Disabled => (
+                    "disabled",
+                    StatusCode::FORBIDDEN,
+                    "This account is disabled.",
+                ),
+                _ => return Err(Error::internal_page(e)),
+            };
+            st.metrics.logins.with_label_values(&[outcome]).inc();
+            let name = client_name(&st, req.as_ref()).await;
+            let (jar, token) = csrf::ensure(&st, jar);
+            let page = login_page(
+                &token,
+                req_id,
+                name.as_deref(),
+                Some(&form.username),
+                Some(message),
+            );
+            return Ok((status, jar, page).into_response());
+        }
+    };
+    st.metrics.logins.with_label_values(&["password_ok"]).inc();
+    let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa);
+    match st
+        .core
+        .second_factor_for(&user)
+        .await
+        .map_err(Error::internal_page)?
+    {
+        SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
+        // No session yet: the user may only enrol, then this login continues (issue 5).
+        SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
+        SecondFactor::NotConfigured if needs_2fa => {
+            Ok(super::account::start_enrolment(&st, jar, req_id, &user))
+        }
+        SecondFactor::NotConfigured => finish_login(&st, jar, &ctx, req_id, &user, None).await,
+    }
+}
