@@ -69,7 +69,7 @@ impl App {
         &self.state
     }
 
-    /// Every route. The account page, the admin console and the REST API (issue 5) are merged
+    /// Every route. The account page, the admin console and the REST API are merged
     /// in as routers of their own modules, behind the same security headers.
     pub fn router(&self) -> Router {
         // Endpoints that browser apps (public clients) call with fetch: any origin may, since

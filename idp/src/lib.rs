@@ -23,6 +23,7 @@ pub mod params;
 pub mod state;
 pub mod store;
 pub mod templates;
+pub mod timefmt;
 pub mod web;
 
 pub use app::{run, App, StartError};

@@ -66,6 +66,7 @@ impl pam_stepgate::Conversation for Counting {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // the real time the PAM process will read
 fn a_call_leaves_no_thread_file_or_socket_behind() {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(

@@ -10,75 +10,65 @@ use crate::providers::ProviderType;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    FirstFactorOk,
-    FirstFactorFailed,
-    ChallengeOpened,
-    CodeSent,
-    CodeSendFailed,
-    CodeCheckOk,
-    CodeCheckBad,
-    CodeCheckRateLimited,
-    Lockout,
-    Unlock,
-    EnrolmentAdded,
-    EnrolmentRemoved,
-    DefaultProviderChanged,
-    BackupCodesGenerated,
-    TwoFaReset,
-    UserCreated,
-    UserUpdated,
-    UserDisabled,
-    UserEnabled,
-    PasswordChanged,
-    SettingsChanged,
-    /// A login finished: the front door created a session (OIDC) or returned success (PAM).
-    LoginCompleted,
-    SessionEnded,
-    /// An authorization code or refresh token was presented twice; what it issued is revoked.
-    TokenReuseDetected,
-    ClientCreated,
-    ClientUpdated,
-    ClientRemoved,
-    ClientSecretRotated,
-    SigningKeyRotated,
+/// Defines [`EventKind`] from one table: each variant with the name the database, the API,
+/// the console's filter and serde use, so the names exist once.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl EventKind {
+            /// Every kind, in the order the console offers them.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::FirstFactorOk => "first_factor_ok",
-            EventKind::FirstFactorFailed => "first_factor_failed",
-            EventKind::ChallengeOpened => "challenge_opened",
-            EventKind::CodeSent => "code_sent",
-            EventKind::CodeSendFailed => "code_send_failed",
-            EventKind::CodeCheckOk => "code_check_ok",
-            EventKind::CodeCheckBad => "code_check_bad",
-            EventKind::CodeCheckRateLimited => "code_check_rate_limited",
-            EventKind::Lockout => "lockout",
-            EventKind::Unlock => "unlock",
-            EventKind::EnrolmentAdded => "enrolment_added",
-            EventKind::EnrolmentRemoved => "enrolment_removed",
-            EventKind::DefaultProviderChanged => "default_provider_changed",
-            EventKind::BackupCodesGenerated => "backup_codes_generated",
-            EventKind::TwoFaReset => "twofa_reset",
-            EventKind::UserCreated => "user_created",
-            EventKind::UserUpdated => "user_updated",
-            EventKind::UserDisabled => "user_disabled",
-            EventKind::UserEnabled => "user_enabled",
-            EventKind::PasswordChanged => "password_changed",
-            EventKind::SettingsChanged => "settings_changed",
-            EventKind::LoginCompleted => "login_completed",
-            EventKind::SessionEnded => "session_ended",
-            EventKind::TokenReuseDetected => "token_reuse_detected",
-            EventKind::ClientCreated => "client_created",
-            EventKind::ClientUpdated => "client_updated",
-            EventKind::ClientRemoved => "client_removed",
-            EventKind::ClientSecretRotated => "client_secret_rotated",
-            EventKind::SigningKeyRotated => "signing_key_rotated",
-        }
+event_kinds! {
+    FirstFactorOk => "first_factor_ok",
+    FirstFactorFailed => "first_factor_failed",
+    ChallengeOpened => "challenge_opened",
+    CodeSent => "code_sent",
+    CodeSendFailed => "code_send_failed",
+    CodeCheckOk => "code_check_ok",
+    CodeCheckBad => "code_check_bad",
+    CodeCheckRateLimited => "code_check_rate_limited",
+    Lockout => "lockout",
+    Unlock => "unlock",
+    EnrolmentAdded => "enrolment_added",
+    EnrolmentRemoved => "enrolment_removed",
+    DefaultProviderChanged => "default_provider_changed",
+    BackupCodesGenerated => "backup_codes_generated",
+    TwoFaReset => "twofa_reset",
+    UserCreated => "user_created",
+    UserUpdated => "user_updated",
+    UserDisabled => "user_disabled",
+    UserEnabled => "user_enabled",
+    PasswordChanged => "password_changed",
+    SettingsChanged => "settings_changed",
+    /// A login finished: the front door created a session (OIDC) or returned success (PAM).
+    LoginCompleted => "login_completed",
+    SessionEnded => "session_ended",
+    /// An authorization code or refresh token was presented twice; what it issued is revoked.
+    TokenReuseDetected => "token_reuse_detected",
+    ClientCreated => "client_created",
+    ClientUpdated => "client_updated",
+    ClientRemoved => "client_removed",
+    ClientSecretRotated => "client_secret_rotated",
+    SigningKeyRotated => "signing_key_rotated",
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -8,7 +8,7 @@ use crate::db::{lock_user, Tx};
 use crate::error::{Error, Result};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
-use crate::settings::{render_template, TwoFaSettings};
+use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
 use crate::users::User;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -223,7 +223,11 @@ impl Core {
         cfg: StoredConfig,
     ) -> Result<SentCode> {
         let settings = self.require_available(provider).await?;
-        let lifetime = i64::from(settings.code_lifetime(provider).unwrap_or(120));
+        let lifetime = i64::from(
+            settings
+                .code_lifetime(provider)
+                .unwrap_or(DEFAULT_CODE_LIFETIME),
+        );
         let sealed = self.seal(&user.id, provider, &cfg)?;
         let code = crate::codes::random_digits(6);
         let now = self.now();
@@ -276,7 +280,9 @@ impl Core {
                 sms.send(phone, &text).await.map_err(Error::SendFailed)
             }
             StoredConfig::Email { email } => {
-                let lifetime = settings.code_lifetime(ProviderType::Email).unwrap_or(120);
+                let lifetime = settings
+                    .code_lifetime(ProviderType::Email)
+                    .unwrap_or(DEFAULT_CODE_LIFETIME);
                 let subject = format!("{} verification code", settings.issuer_name());
                 let body = format!(
                     "Your verification code is {code}.\n\nIt is valid for {lifetime} seconds. \
@@ -350,7 +356,11 @@ impl Core {
         .await?;
         let (blob,) = row.ok_or(Error::ProviderUnavailable(provider))?;
         let cfg = self.open_sealed(&user.id, provider, &blob)?;
-        let lifetime = i64::from(settings.code_lifetime(provider).unwrap_or(120));
+        let lifetime = i64::from(
+            settings
+                .code_lifetime(provider)
+                .unwrap_or(DEFAULT_CODE_LIFETIME),
+        );
         let code = crate::codes::random_digits(6);
         let now = self.now();
         let mut tx = self.db.begin().await?;

@@ -104,6 +104,7 @@ impl Secrets {
         };
         // The only failure XChaCha20-Poly1305 has is a message over 256 GiB, which cannot be
         // in memory here; a panic is better than silently storing nothing.
+        #[allow(clippy::expect_used)]
         let sealed = self
             .aead
             .encrypt(XNonce::from_slice(&nonce), payload)

@@ -499,6 +499,7 @@ fn read_lines(path: &Path) -> Vec<serde_json::Value> {
 }
 
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // the real time a real SMTP/TLS peer sees
 async fn file_sink_appends_one_json_line_per_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sms.log");

@@ -1,8 +1,9 @@
 //! `stepgate keys …`: token signing keys.
 
-use super::{audit, format_time, open_core, CliResult, Io};
+use super::{audit, open_core, CliResult, Io};
 use crate::state::Settings;
 use crate::store::keys::Keys;
+use crate::timefmt::seconds as format_time;
 use clap::Subcommand;
 use std::path::Path;
 use stepgate_core::audit::EventKind;

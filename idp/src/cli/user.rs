@@ -1,6 +1,7 @@
 //! `stepgate user …`: users and their second factors, each a call into the core.
 
-use super::{admin_ctx, format_time, open_core, read_secret, CliError, CliResult, Io};
+use super::{admin_ctx, open_core, read_secret, CliError, CliResult, Io};
+use crate::timefmt::seconds as format_time;
 use clap::Subcommand;
 use std::path::Path;
 use stepgate_core::users::{NewUser, Role, User};

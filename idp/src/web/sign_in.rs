@@ -128,7 +128,7 @@ pub async fn login_post(
         .map_err(Error::internal_page)?
     {
         SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
-        // No session yet: the user may only enrol, then this login continues (issue 5).
+        // No session yet: the user may only enrol, then this login continues.
         SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
         SecondFactor::NotConfigured if needs_2fa => {
             Ok(super::account::start_enrolment(&st, jar, req_id, &user))

@@ -1,5 +1,5 @@
 //! The account security page (`/account/security`) end to end, through the browser helper:
-//! each second-factor rule the page shows is checked here through the page (issue 7), and
+//! each second-factor rule the page shows is checked here through the page, and
 //! the core's state is read back to prove a refused form changed nothing.
 
 use crate::oidc::{code_from, exchange, id_claims, start};

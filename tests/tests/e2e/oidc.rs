@@ -421,7 +421,7 @@ async fn sms_login_sends_the_code_and_resend_obeys_the_send_period() {
     let server = Server::start(Backend::Sqlite).await;
     let secret = server.client("webapp", &[]).await;
     let user = server.user("bob").await;
-    // SMS enrolment through the core (the account pages come with issue 5).
+    // SMS enrolment through the core (the account page has its own tests).
     let sent = server
         .core
         .begin_sms_enrolment(&ctx(), &user, PHONE)

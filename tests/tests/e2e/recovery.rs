@@ -1,4 +1,4 @@
-//! Failing closed and recovering by itself (issue 15, items 7 and 8): a stored setting that
+//! Failing closed and recovering by itself: a stored setting that
 //! cannot be read refuses checks and says so on `/readyz`; a full disk or connections dropped
 //! under the pool answer errors while they last, and the next login works once they are gone,
 //! without a restart.

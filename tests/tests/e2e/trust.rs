@@ -1,4 +1,4 @@
-//! Trust boundaries (issue 15): a relying party's token, a stale cookie or an old session can
+//! Trust boundaries: a relying party's token, a stale cookie or an old session can
 //! do only what it was issued for. Each test is one of the bypasses found, now refused.
 
 use crate::account::{enrol_totp, signed_in, text_of};

@@ -11,7 +11,7 @@ mod handlers;
 mod view;
 
 pub use handlers::*;
-pub use view::{format_time, qr_svg};
+pub use view::qr_svg;
 
 use crate::state::AppState;
 use axum::routing::{get, post};

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::http::csrf;
 use crate::state::AppState;
 use crate::templates::render;
+use crate::timefmt::minutes as format_time;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -133,27 +134,6 @@ struct EventRow {
     provider: Option<String>,
     source: String,
     remote_addr: Option<String>,
-}
-
-/// `2026-11-28 12:40 UTC`, without pulling a date crate in.
-pub fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
 }
 
 fn title(p: ProviderType) -> &'static str {

@@ -7,7 +7,7 @@ use crate::http::see_other;
 use crate::http::{csrf, ClientAddr};
 use crate::state::AppState;
 use crate::templates::render;
-use crate::web::account::format_time;
+use crate::timefmt::minutes as format_time;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
