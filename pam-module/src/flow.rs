@@ -9,6 +9,7 @@ use crate::conversation::Conversation;
 use crate::outcome::{Outcome, Verdict};
 use stepgate_core::challenge::{CheckOutcome, SecondFactor};
 use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::step::{Refusal, Step as LoginStep};
 use stepgate_core::users::User;
 use stepgate_core::{Core, Error, ProviderType, RequestContext};
 use zeroize::Zeroizing;
@@ -199,6 +200,9 @@ struct Round<'a> {
     user: &'a User,
     challenge_id: String,
     providers: Vec<EnrolledProvider>,
+    /// The core's answer to "what next": which provider asks first, and whether its code is
+    /// sent on entry.
+    next: LoginStep,
 }
 
 enum Step {
@@ -222,8 +226,12 @@ async fn challenge(
         Ok(c) => c,
         Err(e) => return failure(&e, name, conv),
     };
-    let providers = match core.providers_of(&challenge).await {
-        Ok(p) if !p.is_empty() => p,
+    let next = match core.step_of(&challenge, None).await {
+        Ok(s) if s.refusal.is_none() => s,
+        Ok(s) if s.refusal != Some(Refusal::NoProvider) => {
+            let refused = s.refusal.map_or(Error::ChallengeClosed, Refusal::to_error);
+            return failure(&refused, name, conv);
+        }
         Ok(_) => {
             conv.error("No second factor is set up for this account.");
             return Outcome::new(
@@ -239,9 +247,10 @@ async fn challenge(
         args,
         user,
         challenge_id: challenge.id,
-        providers,
+        providers: next.providers.clone(),
+        next,
     };
-    let Some(first) = round.default_provider() else {
+    let Some(first) = round.next.current else {
         return Outcome::new(
             Verdict::AuthErr,
             format!("user {name:?}: no usable provider"),
@@ -250,7 +259,7 @@ async fn challenge(
     if round.providers.len() > 1 {
         conv.info("Press Enter at the code prompt to try another way.");
     }
-    let mut step = if first.is_sent() {
+    let mut step = if round.next.send_on_entry {
         Step::Send(first)
     } else {
         Step::Ask(first)
@@ -321,7 +330,7 @@ async fn challenge(
                             if let Err(e) = round.refresh().await {
                                 return failure(&e, name, conv);
                             }
-                            match round.default_provider() {
+                            match round.next.current {
                                 None => {
                                     return Outcome::new(
                                         Verdict::AuthErr,
@@ -329,7 +338,7 @@ async fn challenge(
                                     )
                                 }
                                 Some(d) if round.providers.len() > 1 => Step::Menu { from: d },
-                                Some(d) if d.is_sent() => Step::Send(d),
+                                Some(d) if round.next.send_on_entry => Step::Send(d),
                                 Some(d) => Step::Ask(d),
                             }
                         }
@@ -342,15 +351,6 @@ async fn challenge(
 }
 
 impl Round<'_> {
-    /// The core marks exactly one usable provider as the default; it asks first.
-    fn default_provider(&self) -> Option<ProviderType> {
-        self.providers
-            .iter()
-            .find(|p| p.is_default)
-            .or(self.providers.first())
-            .map(|p| p.provider)
-    }
-
     fn find(&self, p: ProviderType) -> Option<&EnrolledProvider> {
         self.providers.iter().find(|e| e.provider == p)
     }
@@ -364,7 +364,8 @@ impl Round<'_> {
     }
 
     async fn refresh(&mut self) -> Result<(), Error> {
-        self.providers = self.core.challenge_providers(&self.challenge_id).await?;
+        self.next = self.core.login_step(&self.challenge_id, None).await?;
+        self.providers = self.next.providers.clone();
         Ok(())
     }
 

@@ -82,16 +82,6 @@ pub enum CheckOutcome {
     },
 }
 
-/// Why a challenge in this state cannot be acted on, if it cannot.
-fn refusal_for(state: ChallengeState) -> Option<Error> {
-    match state {
-        ChallengeState::Pending => None,
-        ChallengeState::Expired => Some(Error::ChallengeExpired),
-        ChallengeState::Locked => Some(Error::Locked),
-        ChallengeState::Verified | ChallengeState::Failed => Some(Error::ChallengeClosed),
-    }
-}
-
 fn new_challenge_id() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
@@ -208,8 +198,8 @@ impl Core {
     /// Loads a challenge that may still be acted on, with its user.
     async fn live_challenge(&self, id: &str) -> Result<(Challenge, User)> {
         let c = self.challenge(id).await?;
-        if let Some(refused) = refusal_for(c.state) {
-            return Err(refused);
+        if let Some(refused) = crate::step::refusal_for(c.state) {
+            return Err(refused.to_error());
         }
         let user = self
             .user_by_id(&c.user_id)
@@ -291,8 +281,8 @@ impl Core {
                 .bind(challenge_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        if let Some(refused) = refusal_for(ChallengeState::parse(&state)) {
-            return Err(refused);
+        if let Some(refused) = crate::step::refusal_for(ChallengeState::parse(&state)) {
+            return Err(refused.to_error());
         }
         if now >= expires_at {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Expired, None, now)

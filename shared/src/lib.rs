@@ -20,6 +20,7 @@ pub mod providers;
 pub mod reauth;
 pub mod secrets;
 pub mod settings;
+pub mod step;
 pub mod time;
 pub mod totp;
 pub mod users;

@@ -19,8 +19,9 @@ use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use stepgate_core::challenge::{ChallengeState, CheckOutcome};
+use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::step::{Prompt, Refusal, Step};
 use stepgate_core::users::User;
 use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
 
@@ -194,50 +195,46 @@ async fn render_page(
         Ok(c) => c,
         Err(e) => return finished_page(jar, view_for(e)?),
     };
-    let closed = match challenge.state {
-        ChallengeState::Pending => None,
-        ChallengeState::Expired => Some(CoreError::ChallengeExpired),
-        ChallengeState::Locked => Some(CoreError::Locked),
-        ChallengeState::Verified | ChallengeState::Failed => Some(CoreError::ChallengeClosed),
-    };
-    if let Some(e) = closed {
-        return finished_page(jar, view_for(e)?);
-    }
-    let providers = match st.core.providers_of(&challenge).await {
-        Ok(p) => p,
+    let step = match st.core.step_of(&challenge, wanted).await {
+        Ok(s) => s,
         Err(e) => return finished_page(jar, view_for(e)?),
     };
-    challenge_page(jar, &token, req, wanted, view, &providers)
+    challenge_page(jar, &token, req, view, &step)
 }
 
-/// The page of an open challenge with these providers: the wanted (else the default) one's
-/// form, and the others as "try another way".
+/// The page of the core's step: the current provider's form, and the others as "try another
+/// way"; a refusal is a finished page.
 fn challenge_page(
     jar: CookieJar,
     token: &str,
     req: Option<&str>,
-    wanted: Option<ProviderType>,
     mut view: View,
-    providers: &[EnrolledProvider],
+    step: &Step,
 ) -> Result<Response, Error> {
     let restart = restart_url(req);
-    let current = wanted
-        .and_then(|w| providers.iter().find(|p| p.provider == w))
-        .or_else(|| providers.iter().find(|p| p.is_default))
-        .or_else(|| providers.first());
-    let Some(current) = current else {
-        let view = View::finished(
-            StatusCode::FORBIDDEN,
-            "No second factor is available for your account any more. Ask your administrator.",
-        );
-        return Ok(finished_page(jar, token, req, view));
+    let current = match (step.refusal, step.current_listed()) {
+        (None, Some(current)) => current,
+        (Some(Refusal::NoProvider), _) | (None, None) => {
+            let view = View::finished(
+                StatusCode::FORBIDDEN,
+                "No second factor is available for your account any more. Ask your administrator.",
+            );
+            return Ok(finished_page(jar, token, req, view));
+        }
+        (Some(refusal), _) => {
+            return Ok(finished_page(
+                jar,
+                token,
+                req,
+                view_for(refusal.to_error())?,
+            ))
+        }
     };
-    if wanted.is_some_and(|w| w != current.provider) && view.error.is_none() {
+    if step.wanted_unavailable && view.error.is_none() {
         view.error = Some("That verification method is not available for your account.".into());
     }
-    let alternatives: Vec<Alternative> = providers
-        .iter()
-        .filter(|p| p.provider != current.provider)
+    let alternatives: Vec<Alternative> = step
+        .alternatives()
         .map(|p| Alternative {
             provider: p.provider.as_str(),
             label: alternative_label(p),
@@ -252,7 +249,7 @@ fn challenge_page(
             req,
             provider => current.provider.as_str(),
             prompt => prompt_for(current),
-            digits => current.provider.code_digits(),
+            digits => step.prompt.map_or(6, Prompt::digits),
             can_resend => current.provider.is_sent(),
             alternatives,
             notice => view.notice,
@@ -306,20 +303,15 @@ pub async fn start(
         challenge.id.clone(),
         st.settings.secure_cookies,
     ));
-    let providers = st
+    let step = st
         .core
-        .providers_of(&challenge)
+        .step_of(&challenge, None)
         .await
         .map_err(Error::internal_page)?;
-    let default = providers
-        .iter()
-        .find(|p| p.is_default)
-        .or_else(|| providers.first())
-        .map(|p| p.provider);
-    let Some(default) = default else {
+    let Some(default) = step.current else {
         return render_page(st, jar, req, None, View::default()).await;
     };
-    if !default.is_sent() {
+    if !step.send_on_entry {
         // Nothing to send, so nothing a reload could repeat: this answer is the page itself,
         // one round trip fewer than a redirect to it.
         let (jar, token) = csrf::ensure(st, jar);
@@ -327,7 +319,7 @@ pub async fn start(
             status: Some(StatusCode::OK),
             ..View::default()
         };
-        return challenge_page(jar, &token, req, Some(default), view, &providers);
+        return challenge_page(jar, &token, req, view, &step);
     }
     let status: Vec<(&str, String)> = match st.core.send_code(ctx, &challenge.id, default).await {
         Ok(_) => vec![("status", "sent".into())],

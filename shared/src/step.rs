@@ -1,0 +1,229 @@
+//! "What happens next in this login": one value that every front door renders — the web
+//! page, the PAM conversation, and later the fleet host protocol, which serializes it.
+//!
+//! The rules that were worked out in each door live here once: which provider asks first
+//! (the one the user chose, else their default, else the first usable one), whether its code
+//! is sent on entry (SMS and email), what the user types (a 6-digit code or an 8-digit backup
+//! code), and why a challenge can no longer be acted on.
+
+use crate::challenge::{Challenge, ChallengeState};
+use crate::enrolment::EnrolledProvider;
+use crate::error::{Error, Result};
+use crate::providers::ProviderType;
+use crate::Core;
+use serde::Serialize;
+
+/// What the user is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Prompt {
+    /// A code from an app, an SMS or an email.
+    Code { digits: usize },
+    /// One of the user's single-use backup codes.
+    BackupCode { digits: usize },
+}
+
+impl Prompt {
+    pub fn for_provider(p: ProviderType) -> Prompt {
+        let digits = p.code_digits();
+        match p {
+            ProviderType::BackupCode => Prompt::BackupCode { digits },
+            _ => Prompt::Code { digits },
+        }
+    }
+
+    pub fn digits(self) -> usize {
+        match self {
+            Prompt::Code { digits } | Prompt::BackupCode { digits } => digits,
+        }
+    }
+}
+
+/// Why the login cannot go on; each door words it (a page, a PAM message, a protocol code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    #[error("the time allowed for verification has run out; sign in again")]
+    Expired,
+    #[error("the account is locked; ask an administrator to unlock it")]
+    Locked,
+    #[error("this verification is already finished; sign in again")]
+    Closed,
+    #[error("no second factor is available for this account any more")]
+    NoProvider,
+}
+
+impl Refusal {
+    /// The core error a door that speaks errors (PAM's return codes) maps this to.
+    pub fn to_error(self) -> Error {
+        match self {
+            Refusal::Expired => Error::ChallengeExpired,
+            Refusal::Locked => Error::Locked,
+            Refusal::Closed => Error::ChallengeClosed,
+            Refusal::NoProvider => Error::Refused("no second factor is available".into()),
+        }
+    }
+}
+
+/// Why a challenge in this state cannot be acted on, if it cannot.
+pub fn refusal_for(state: ChallengeState) -> Option<Refusal> {
+    match state {
+        ChallengeState::Pending => None,
+        ChallengeState::Expired => Some(Refusal::Expired),
+        ChallengeState::Locked => Some(Refusal::Locked),
+        ChallengeState::Verified | ChallengeState::Failed => Some(Refusal::Closed),
+    }
+}
+
+/// The provider that asks now: `wanted` when the user has it, else the default, else the
+/// first usable one.
+pub fn current_provider(
+    providers: &[EnrolledProvider],
+    wanted: Option<ProviderType>,
+) -> Option<&EnrolledProvider> {
+    wanted
+        .and_then(|w| providers.iter().find(|p| p.provider == w))
+        .or_else(|| providers.iter().find(|p| p.is_default))
+        .or_else(|| providers.first())
+}
+
+/// One step of a login's second factor.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub state: ChallengeState,
+    /// When the challenge stops accepting codes (`totalAllowedTimeForVerification`).
+    pub expires_at: i64,
+    /// Every usable provider, with masked destinations; exactly one is the default.
+    pub providers: Vec<EnrolledProvider>,
+    /// The provider asking now; `None` when refused.
+    pub current: Option<ProviderType>,
+    /// The user asked for a provider they do not have (the current one asks instead).
+    pub wanted_unavailable: bool,
+    /// The current provider's code is sent when the step is entered (SMS, email).
+    pub send_on_entry: bool,
+    pub prompt: Option<Prompt>,
+    pub refusal: Option<Refusal>,
+}
+
+impl Step {
+    /// The step for a challenge in `state` with these providers, the user having asked for
+    /// `wanted`: the pure rule, for tests and for doors that already hold both.
+    pub fn decide(
+        state: ChallengeState,
+        expires_at: i64,
+        providers: Vec<EnrolledProvider>,
+        wanted: Option<ProviderType>,
+    ) -> Step {
+        let refusal = refusal_for(state).or_else(|| {
+            current_provider(&providers, wanted)
+                .is_none()
+                .then_some(Refusal::NoProvider)
+        });
+        let current = match refusal {
+            Some(_) => None,
+            None => current_provider(&providers, wanted).map(|p| p.provider),
+        };
+        Step {
+            state,
+            expires_at,
+            wanted_unavailable: wanted.is_some() && current.is_some() && current != wanted,
+            send_on_entry: current.is_some_and(ProviderType::is_sent),
+            prompt: current.map(Prompt::for_provider),
+            current,
+            refusal,
+            providers,
+        }
+    }
+
+    /// The providers other than the current one ("try another way").
+    pub fn alternatives(&self) -> impl Iterator<Item = &EnrolledProvider> {
+        self.providers
+            .iter()
+            .filter(move |p| Some(p.provider) != self.current)
+    }
+
+    /// The current provider as listed (with its masked destination).
+    pub fn current_listed(&self) -> Option<&EnrolledProvider> {
+        let current = self.current?;
+        self.providers.iter().find(|p| p.provider == current)
+    }
+}
+
+impl Core {
+    /// What happens next in the login of challenge `id`, the user having asked for `wanted`.
+    pub async fn login_step(&self, id: &str, wanted: Option<ProviderType>) -> Result<Step> {
+        let c = self.challenge(id).await?;
+        self.step_of(&c, wanted).await
+    }
+
+    /// [`Core::login_step`] for a challenge the caller has just read or opened.
+    pub async fn step_of(&self, c: &Challenge, wanted: Option<ProviderType>) -> Result<Step> {
+        let providers = match refusal_for(c.state) {
+            Some(_) => Vec::new(),
+            None => self.providers_of(c).await?,
+        };
+        Ok(Step::decide(c.state, c.expires_at, providers, wanted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ProviderType::*;
+
+    fn listed(list: &[(ProviderType, bool)]) -> Vec<EnrolledProvider> {
+        list.iter()
+            .map(|&(provider, is_default)| EnrolledProvider {
+                provider,
+                is_default,
+                destination: None,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_default_asks_first_and_a_sent_one_is_sent_on_entry() {
+        let s = Step::decide(
+            ChallengeState::Pending,
+            100,
+            listed(&[(Totp, false), (Sms, true), (BackupCode, false)]),
+            None,
+        );
+        assert_eq!(s.current, Some(Sms));
+        assert!(s.send_on_entry);
+        assert_eq!(s.prompt, Some(Prompt::Code { digits: 6 }));
+        let others: Vec<_> = s.alternatives().map(|p| p.provider).collect();
+        assert_eq!(others, [Totp, BackupCode]);
+    }
+
+    #[test]
+    fn the_users_choice_wins_when_they_have_it() {
+        let list = listed(&[(Totp, true), (BackupCode, false)]);
+        let s = Step::decide(ChallengeState::Pending, 100, list.clone(), Some(BackupCode));
+        assert_eq!(s.current, Some(BackupCode));
+        assert_eq!(s.prompt, Some(Prompt::BackupCode { digits: 8 }));
+        assert!(!s.send_on_entry && !s.wanted_unavailable);
+        let s = Step::decide(ChallengeState::Pending, 100, list, Some(Email));
+        assert_eq!(s.current, Some(Totp));
+        assert!(s.wanted_unavailable);
+    }
+
+    #[test]
+    fn a_closed_challenge_or_no_provider_is_a_refusal() {
+        for (state, refusal) in [
+            (ChallengeState::Expired, Refusal::Expired),
+            (ChallengeState::Locked, Refusal::Locked),
+            (ChallengeState::Verified, Refusal::Closed),
+            (ChallengeState::Failed, Refusal::Closed),
+        ] {
+            let s = Step::decide(state, 100, listed(&[(Totp, true)]), None);
+            assert_eq!(s.refusal, Some(refusal));
+            assert_eq!(s.current, None);
+            assert_eq!(s.prompt, None);
+        }
+        let s = Step::decide(ChallengeState::Pending, 100, Vec::new(), None);
+        assert_eq!(s.refusal, Some(Refusal::NoProvider));
+    }
+}
