@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::users::User;
-use crate::Core;
+use crate::{Core, ProviderType, RequestContext};
 
 /// When the caller last proved who they are, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,21 @@ impl Core {
             self.now(),
             i64::from(self.config().account.reauth_seconds),
         )
+    }
+
+    /// The user turns one of their own factors off: a fresh sign-in, and the password entered
+    /// again (a removal weakens the account, so it asks for more than an addition does).
+    pub async fn remove_own_provider(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        provider: ProviderType,
+        password: &str,
+        proof: Option<Proof>,
+    ) -> Result<()> {
+        self.check_fresh(user, proof).await?;
+        self.first_factor(ctx, &user.username, password).await?;
+        self.remove_provider(ctx, user, provider).await
     }
 
     /// Seconds a sign-in stays fresh enough for sensitive changes (`[account] reauth_seconds`).

@@ -251,11 +251,8 @@ pub async fn delete(
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, Problem> {
     let p = provider_from_path(&provider)?;
-    st.core.check_fresh(&user, proof).await?;
-    let ctx = addr.context();
     st.core
-        .first_factor(&ctx, &user.username, &body.password)
+        .remove_own_provider(&addr.context(), &user, p, &body.password, proof)
         .await?;
-    st.core.remove_provider(&ctx, &user, p).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -370,17 +370,15 @@ pub async fn remove(
     };
     fresh_or_return!(&st, jar, viewer);
     let field = format!("remove-password-{}", p.as_str());
-    let ctx = addr.context();
-    let user = viewer.user();
-    if let Err(e) = st
+    let proof = match &viewer {
+        Viewer::Signed(_, proof) => Some(*proof),
+        Viewer::Enrolling { .. } => None,
+    };
+    match st
         .core
-        .first_factor(&ctx, &user.username, &form.password)
+        .remove_own_provider(&addr.context(), viewer.user(), p, &form.password, proof)
         .await
     {
-        let extra = refusal(e, &field, &[])?;
-        return page(&st, jar, &viewer, extra).await;
-    }
-    match st.core.remove_provider(&ctx, user, p).await {
         Ok(()) => Ok(see_other(&format!("{PAGE}?done=removed")).into_response()),
         Err(e) => {
             let extra = refusal(e, &field, &[])?;
