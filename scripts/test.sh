@@ -18,6 +18,7 @@ PACKAGES=(
   openssh-server openssh-client    # a real sshd and ssh client through the PAM module
   chromium                         # the browser tests (driven by playwright-core)
   wrk libpam-google-authenticator python3-matplotlib  # the benchmark suite's smoke run
+  debootstrap lintian zstd curl    # the Debian packages' test (tests/packages/run.sh)
 )
 
 need_install=()
@@ -55,6 +56,24 @@ export STEPGATE_TEST_POSTGRES_URL="postgres://stepgate@127.0.0.1:$PG_PORT/postgr
 
 # --- Node peers: the certified openid-client RP ---------------------------------------------
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+# Older than 20 (Debian 12 has 18), or none: Node.js 22 as a package from the npm registry
+# (node-linux-<arch>, the platform package of npm's `node`, holds the official binary) and a
+# matching npm, in target/node, first on PATH. STEPGATE_TEST_NODE_FROM_NPM=1 forces this.
+NODE_VERSION=22.23.3 NPM_VERSION=10.9.9
+if ((node_major < 20)) || [[ -n ${STEPGATE_TEST_NODE_FROM_NPM:-} ]]; then
+  case $(uname -m) in x86_64) node_arch=x64 ;; aarch64) node_arch=arm64 ;; *) echo "no Node.js package for $(uname -m)" >&2; exit 1 ;; esac
+  if [[ $(target/node/bin/node --version 2>/dev/null) != "v$NODE_VERSION" ]]; then
+    if ! command -v npm >/dev/null && [[ $(id -u) -eq 0 ]]; then  # only to fetch from the registry
+      apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "==> npm install node-linux-$node_arch@$NODE_VERSION npm@$NPM_VERSION (into target/node)"
+    rm -rf target/node
+    npm install --global --prefix target/node --no-audit --no-fund --loglevel=error \
+      "node-linux-$node_arch@$NODE_VERSION" "npm@$NPM_VERSION"
+  fi
+  export PATH="$PWD/target/node/bin:$PATH"
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+fi
 if ((node_major < 20)); then
   echo "Node.js >= 20 with npm is needed for the openid-client test (found: ${node_major})" >&2
   exit 1
@@ -78,3 +97,6 @@ tests/browser/run.sh
 
 echo "==> benchmark suite, smoke mode (proves tests/bench/run.sh works; its figures mean nothing)"
 tests/bench/run.sh --smoke
+
+echo "==> Debian packages (cargo deb, lintian, install, sign-in, pamtester and purge in a debootstrap chroot)"
+tests/packages/run.sh

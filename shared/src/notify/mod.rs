@@ -1,12 +1,14 @@
-//! Delivery of verification codes and notices: email over SMTP, SMS through Twilio, a webhook
-//! or a development file.
+//! Delivery of verification codes and notices: email over SMTP, SMS through Twilio, Amazon SNS,
+//! an SMSC over SMPP, a webhook or a development file.
 //!
 //! Senders only deliver; choosing the words a user sees when delivery fails is the caller's job,
 //! so [`NotifyError`] speaks to the operator reading the logs. Nothing here logs a message body,
 //! a code, a password or a token: a body usually *is* a code.
 
 mod email;
+mod smpp;
 mod sms;
+mod sns;
 
 pub use email::{Mailer, SmtpConfig, SmtpTls};
 pub use sms::{build_sms_sender, SmsConfig, SmsSender, DEFAULT_TWILIO_API_BASE};
@@ -31,8 +33,9 @@ pub enum NotifyError {
     /// timeout, TLS failure, unwritable file.
     #[error("delivery failed: {0}")]
     Transport(String),
-    /// The provider answered and refused the message: an HTTP status for Twilio and webhooks,
-    /// an SMTP reply code (e.g. 550, 535) for email.
+    /// The provider answered and refused the message: an HTTP status for Twilio, SNS and
+    /// webhooks, an SMPP command_status (e.g. 14, invalid password) for SMPP, an SMTP reply code
+    /// (e.g. 550, 535) for email.
     #[error("the provider refused the message (status {status})")]
     Rejected { status: u16 },
 }

@@ -5,6 +5,8 @@
 //! login open.
 
 use super::email::default_timeout_seconds;
+use super::smpp::{default_smpp_port, SmppSender};
+use super::sns::SnsSender;
 use super::{mask_destination, NotifyError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,39 @@ pub enum SmsConfig {
     },
     /// Development sink: one JSON line per message, read by people and tests.
     File { path: PathBuf },
+    /// Amazon SNS `Publish` to the phone number, signed with SigV4. Without both keys here,
+    /// the credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    /// `AWS_SESSION_TOKEN`.
+    #[serde(rename = "aws-sns")]
+    AwsSns {
+        region: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+        session_token: Option<String>,
+        /// Defaults to SNS's regional endpoint; tests point it at a loopback listener.
+        endpoint: Option<String>,
+        #[serde(default = "default_timeout_seconds")]
+        timeout_seconds: u64,
+    },
+    /// An SMSC over SMPP 3.4: `bind_transmitter`, `submit_sm`, `unbind`, one session per message.
+    Smpp {
+        host: String,
+        #[serde(default = "default_smpp_port")]
+        port: u16,
+        system_id: String,
+        password: String,
+        #[serde(default)]
+        system_type: String,
+        /// A phone number (sent as international, TON 1 / NPI 1) or an alphanumeric sender id
+        /// (TON 5 / NPI 0), unless `source_ton` / `source_npi` say otherwise.
+        source_address: String,
+        source_ton: Option<u8>,
+        source_npi: Option<u8>,
+        #[serde(default)]
+        tls: bool,
+        #[serde(default = "default_timeout_seconds")]
+        timeout_seconds: u64,
+    },
 }
 
 impl SmsConfig {
@@ -104,6 +139,94 @@ impl SmsConfig {
                     return Err(("path", "must not be empty".into()));
                 }
             }
+            SmsConfig::AwsSns {
+                region,
+                access_key_id,
+                secret_access_key,
+                session_token,
+                endpoint,
+                timeout_seconds,
+            } => {
+                // The region becomes part of the endpoint's host name and of the signature.
+                let region_ok = !region.is_empty()
+                    && region
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !region_ok {
+                    return Err(("region", "must be an AWS region like eu-west-1".into()));
+                }
+                match (access_key_id, secret_access_key) {
+                    (Some(id), _) if !is_token(id) => {
+                        return Err((
+                            "access_key_id",
+                            "must be printable ASCII without spaces".into(),
+                        ))
+                    }
+                    (_, Some(secret)) if !is_token(secret) => {
+                        return Err((
+                            "secret_access_key",
+                            "must be printable ASCII without spaces".into(),
+                        ))
+                    }
+                    (Some(_), None) => {
+                        return Err(("secret_access_key", "is needed with access_key_id".into()))
+                    }
+                    (None, Some(_)) => {
+                        return Err(("access_key_id", "is needed with secret_access_key".into()))
+                    }
+                    _ => {}
+                }
+                if let Some(token) = session_token {
+                    if access_key_id.is_none() {
+                        return Err((
+                            "session_token",
+                            "only goes with access_key_id and secret_access_key".into(),
+                        ));
+                    }
+                    if !is_token(token) {
+                        return Err((
+                            "session_token",
+                            "must be printable ASCII without spaces".into(),
+                        ));
+                    }
+                }
+                if let Some(endpoint) = endpoint {
+                    parse_http_url(endpoint).map_err(|m| ("endpoint", m))?;
+                }
+                if *timeout_seconds == 0 {
+                    return Err(("timeout_seconds", "must be at least 1".into()));
+                }
+            }
+            SmsConfig::Smpp {
+                host,
+                port,
+                system_id,
+                password,
+                system_type,
+                source_address,
+                tls,
+                timeout_seconds,
+                ..
+            } => {
+                if host.trim().is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+                    return Err(("host", "must be a host name or IP address".into()));
+                }
+                if *tls && rustls_server_name(host).is_err() {
+                    return Err(("host", "is not a name a TLS certificate can carry".into()));
+                }
+                if *port == 0 {
+                    return Err(("port", "must be between 1 and 65535".into()));
+                }
+                // SMPP 3.4 §5.2: C-octet strings of at most 16, 9, 13 and 21 octets with the NUL.
+                check_smpp_text("system_id", system_id, 1, 15)?;
+                check_smpp_text("password", password, 0, 8)?;
+                check_smpp_text("system_type", system_type, 0, 12)?;
+                let source = source_address.strip_prefix('+').unwrap_or(source_address);
+                check_smpp_text("source_address", source, 1, 20)?;
+                if *timeout_seconds == 0 {
+                    return Err(("timeout_seconds", "must be at least 1".into()));
+                }
+            }
         }
         Ok(())
     }
@@ -135,6 +258,52 @@ impl fmt::Debug for SmsConfig {
                 .field("timeout_seconds", timeout_seconds)
                 .finish(),
             SmsConfig::File { path } => f.debug_struct("File").field("path", path).finish(),
+            SmsConfig::AwsSns {
+                region,
+                access_key_id,
+                secret_access_key,
+                session_token,
+                endpoint,
+                timeout_seconds,
+            } => f
+                .debug_struct("AwsSns")
+                .field("region", region)
+                .field("access_key_id", access_key_id)
+                .field(
+                    "secret_access_key",
+                    &secret_access_key.as_ref().map(|_| "<redacted>"),
+                )
+                .field(
+                    "session_token",
+                    &session_token.as_ref().map(|_| "<redacted>"),
+                )
+                .field("endpoint", &endpoint.as_deref().map(redact_url))
+                .field("timeout_seconds", timeout_seconds)
+                .finish(),
+            SmsConfig::Smpp {
+                host,
+                port,
+                system_id,
+                password: _,
+                system_type,
+                source_address,
+                source_ton,
+                source_npi,
+                tls,
+                timeout_seconds,
+            } => f
+                .debug_struct("Smpp")
+                .field("host", host)
+                .field("port", port)
+                .field("system_id", system_id)
+                .field("password", &"<redacted>")
+                .field("system_type", system_type)
+                .field("source_address", source_address)
+                .field("source_ton", source_ton)
+                .field("source_npi", source_npi)
+                .field("tls", tls)
+                .field("timeout_seconds", timeout_seconds)
+                .finish(),
         }
     }
 }
@@ -176,7 +345,97 @@ pub fn build_sms_sender(config: &SmsConfig) -> Result<Arc<dyn SmsSender>, Notify
             bearer_token: bearer_token.clone(),
         }),
         SmsConfig::File { path } => Arc::new(FileSender { path: path.clone() }),
+        SmsConfig::AwsSns {
+            region,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            endpoint,
+            timeout_seconds,
+        } => {
+            let endpoint = endpoint
+                .clone()
+                .unwrap_or_else(|| super::sns::default_endpoint(region));
+            Arc::new(SnsSender {
+                client: http_client(Duration::from_secs(*timeout_seconds))?,
+                url: parse_http_url(&endpoint).map_err(|message| NotifyError::InvalidConfig {
+                    key: "endpoint",
+                    message,
+                })?,
+                region: region.clone(),
+                credentials: super::sns::resolve_credentials(
+                    access_key_id.as_deref(),
+                    secret_access_key.as_deref(),
+                    session_token.as_deref(),
+                )?,
+            })
+        }
+        SmsConfig::Smpp {
+            host,
+            port,
+            system_id,
+            password,
+            system_type,
+            source_address,
+            source_ton,
+            source_npi,
+            tls,
+            timeout_seconds,
+        } => {
+            let tls = if *tls {
+                let name = rustls_server_name(host).map_err(|_| NotifyError::InvalidConfig {
+                    key: "host",
+                    message: "is not a name a TLS certificate can carry".into(),
+                })?;
+                Some((super::smpp::tls_connector()?, name))
+            } else {
+                None
+            };
+            Arc::new(SmppSender {
+                host: host.clone(),
+                port: *port,
+                system_id: system_id.clone(),
+                password: password.clone(),
+                system_type: system_type.clone(),
+                source_address: source_address.clone(),
+                source_ton: *source_ton,
+                source_npi: *source_npi,
+                tls,
+                timeout: Duration::from_secs(*timeout_seconds),
+            })
+        }
     })
+}
+
+fn rustls_server_name(
+    host: &str,
+) -> Result<tokio_rustls::rustls::pki_types::ServerName<'static>, ()> {
+    tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| ())
+}
+
+fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// SMPP's C-octet strings carry ASCII; `max` excludes the terminating NUL.
+fn check_smpp_text(
+    key: &'static str,
+    text: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), (&'static str, String)> {
+    if !text.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err((key, "must be printable ASCII".into()));
+    }
+    if text.len() < min || text.len() > max {
+        let what = if min == 0 {
+            format!("must be at most {max} characters")
+        } else {
+            format!("must be 1 to {max} characters")
+        };
+        return Err((key, what));
+    }
+    Ok(())
 }
 
 /// Twilio's Messages API.
@@ -352,7 +611,7 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {
 
 /// reqwest's message omits the cause ("connection refused", "timed out") and includes the URL,
 /// which may carry a token in its query; keep the cause, drop the URL.
-fn http_error(e: reqwest::Error) -> NotifyError {
+pub(super) fn http_error(e: reqwest::Error) -> NotifyError {
     let timeout = e.is_timeout();
     let e = e.without_url();
     let mut text = e.to_string();
@@ -369,7 +628,7 @@ fn http_error(e: reqwest::Error) -> NotifyError {
 }
 
 /// Providers answer a malformed number with an opaque error; catch it here with a clear one.
-fn check_e164(to: &str) -> Result<(), NotifyError> {
+pub(super) fn check_e164(to: &str) -> Result<(), NotifyError> {
     let digits = to.strip_prefix('+').unwrap_or("");
     let ok = (7..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
@@ -384,7 +643,7 @@ fn check_e164(to: &str) -> Result<(), NotifyError> {
     }
 }
 
-fn log_outcome(kind: &'static str, to: &str, result: &Result<(), NotifyError>) {
+pub(super) fn log_outcome(kind: &'static str, to: &str, result: &Result<(), NotifyError>) {
     let to = mask_destination(to);
     match result {
         Ok(()) => tracing::debug!(kind, to = %to, outcome = "sent", "sms"),
