@@ -28,6 +28,8 @@ pub enum StartError {
     Core(#[from] stepgate_core::Error),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// How often expired codes, tokens, sessions and requests are deleted.
@@ -115,7 +117,8 @@ impl App {
             .route("/static/print.js", get(print_script))
             .merge(account::routes())
             .merge(crate::web::admin::routes())
-            .merge(crate::api::routes());
+            .merge(crate::api::routes())
+            .merge(crate::host_protocol::routes());
         let ops = Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
@@ -133,6 +136,7 @@ impl App {
                 self.state.clone(),
                 count_requests,
             ))
+            .layer(axum::Extension(self.state.settings.trusted_proxies.clone()))
             .layer(TraceLayer::new_for_http())
     }
 
@@ -142,20 +146,70 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let purge = tokio::spawn(purge_loop(self.state.clone()));
-        let prune = tokio::spawn(audit_prune_loop(self.state.clone()));
-        let probe = tokio::spawn(probe_loop(self.state.clone(), self.probe_every));
+        #[allow(unused_mut)] // the SIGHUP task is Unix-only
+        let mut background = self.spawn_background();
+        // `systemctl reload` (SIGHUP) must not end a server that has nothing to reload.
+        #[cfg(unix)]
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            background.push(tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: nothing to reload ([server] tls_cert is not set)");
+                }
+            }));
+        }
         let service = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
-        purge.abort();
-        prune.abort();
-        probe.abort();
+        background.iter().for_each(|t| t.abort());
         result?;
         Ok(())
+    }
+
+    /// [`App::serve`] over HTTPS (HTTP/2 or HTTP/1.1, as ALPN agrees), reloading the
+    /// certificate on SIGHUP.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: crate::tls::Tls,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        #[cfg(unix)]
+        let reload = tokio::spawn(tls.reload_on_sighup()?);
+        let mut background = self.spawn_background();
+        #[cfg(unix)]
+        background.push(reload);
+        let handle = axum_server::Handle::<SocketAddr>::new();
+        let stop = handle.clone();
+        background.push(tokio::spawn(async move {
+            shutdown.await;
+            stop.graceful_shutdown(None);
+        }));
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum_server::Server::from_listener(listener)
+            .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
+                tls.rustls_config(),
+            ))
+            .handle(handle)
+            .serve(service)
+            .await;
+        background.iter().for_each(|t| t.abort());
+        result?;
+        Ok(())
+    }
+
+    /// The purge, audit-prune and readiness loops, aborted when serving ends.
+    fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            tokio::spawn(purge_loop(self.state.clone())),
+            tokio::spawn(audit_prune_loop(self.state.clone())),
+            tokio::spawn(probe_loop(self.state.clone(), self.probe_every)),
+        ]
     }
 }
 

@@ -15,6 +15,7 @@ pub mod app;
 pub mod cli;
 pub mod crypto;
 pub mod error;
+pub mod host_protocol;
 pub mod http;
 pub mod login;
 pub mod metrics;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod store;
 pub mod templates;
 pub mod timefmt;
+pub mod tls;
 pub mod web;
 
 pub use app::{run, App, StartError};

@@ -171,7 +171,7 @@ pub async fn finish_login(
                 "The application was removed while you were signing in.",
             )
         })?;
-    let resp = issue_code(st, &client, &req, &session, user).await?;
+    let resp = issue_code(st, ctx, &client, &req, &session, user).await?;
     Ok((jar, resp).into_response())
 }
 
@@ -203,14 +203,29 @@ pub fn page_for_request(
     (jar, page).into_response()
 }
 
-/// Issues a code for a signed-in user and sends the browser back to the client.
+/// Issues a code for a signed-in user and sends the browser back to the client; every code
+/// is issued here, whether the user just signed in or had a session.
+///
+/// A client with allowed groups admits only their members: anyone else is signed in (their
+/// session stays) but the client hears `access_denied` (RFC 6749 §4.1.2.1) and gets no code.
 pub async fn issue_code(
     st: &AppState,
+    ctx: &RequestContext,
     client: &Client,
     req: &AuthRequest,
     session: &Session,
     user: &User,
 ) -> Result<Response, Error> {
+    if !client.allowed_groups.is_empty() {
+        let member_of = st
+            .core
+            .groups_of(&user.id)
+            .await
+            .map_err(Error::internal_page)?;
+        if !client.admits(&member_of) {
+            return refuse_non_member(st, ctx, client, req, user).await;
+        }
+    }
     let now = st.now();
     let offline = req.has_scope("offline_access") && client.allows(GrantType::RefreshToken);
     let grant = Grant {
@@ -250,6 +265,45 @@ pub async fn issue_code(
     .await
     .map_err(Error::internal_page)?;
     let mut p: Vec<(&str, &str)> = vec![("code", &code)];
+    if let Some(s) = &req.state {
+        p.push(("state", s));
+    }
+    p.push(("iss", &st.settings.issuer));
+    Ok(redirect_with(&req.redirect_uri, &p))
+}
+
+/// The answer to a user outside a client's allowed groups: audited, then `access_denied` to
+/// the client with its `state` and RFC 9207's `iss`.
+async fn refuse_non_member(
+    st: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    req: &AuthRequest,
+    user: &User,
+) -> Result<Response, Error> {
+    let event = Event::new(EventKind::ClientLoginRefused)
+        .user(&user.id, &user.username)
+        .detail(format!(
+            "client={} allowed_groups={}: the user is in none of them",
+            client.client_id,
+            client.allowed_groups.join(",")
+        ));
+    audit::record_alone(&st.core, ctx, event)
+        .await
+        .map_err(Error::internal_page)?;
+    st.metrics
+        .logins
+        .with_label_values(&["client_refused"])
+        .inc();
+    tracing::info!(user = %user.username, client = %client.client_id,
+        "login refused: not in the client's allowed groups");
+    let mut p: Vec<(&str, &str)> = vec![
+        ("error", "access_denied"),
+        (
+            "error_description",
+            "this account may not sign in to this application",
+        ),
+    ];
     if let Some(s) = &req.state {
         p.push(("state", s));
     }

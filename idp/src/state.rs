@@ -1,5 +1,6 @@
 //! What every handler shares: the core, the signing keys, the server settings, the metrics.
 
+use crate::http::forwarded::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified::VerifiedTokens;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub refresh_token_lifetime: i64,
     pub session_lifetime: i64,
     pub retired_key_lifetime: i64,
+    /// Peers whose forwarding headers name the caller (see `http::ClientAddr`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A configuration the provider cannot run with; names the key.
@@ -82,7 +85,14 @@ impl Settings {
                     .into(),
             ));
         }
+        let trusted_proxies = TrustedProxies::parse(&c.trusted_proxies).map_err(|bad| {
+            err(
+                "trusted_proxies",
+                format!("{bad:?} is not an IP address or a CIDR like 10.0.0.0/8"),
+            )
+        })?;
         Ok(Settings {
+            trusted_proxies,
             issuer: c.issuer.clone(),
             base_url: c.issuer.trim_end_matches('/').to_string(),
             secure_cookies: url.scheme() == "https",
@@ -112,6 +122,8 @@ pub struct Inner {
     /// What `/readyz` answers: the last readiness probe's finding (see `app::probe_loop`), so
     /// that a load balancer polling it costs the database nothing.
     pub readiness: std::sync::Mutex<Result<(), &'static str>>,
+    /// Registered hosts' request budgets (the host protocol).
+    pub host_limits: crate::host_protocol::HostLimits,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -129,6 +141,7 @@ impl AppState {
             verified: VerifiedTokens::default(),
             clients: ClientCache::default(),
             readiness: std::sync::Mutex::new(Err("not checked yet")),
+            host_limits: Default::default(),
         }))
     }
 

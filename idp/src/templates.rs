@@ -41,6 +41,22 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/admin_clients.html"),
         ),
         (
+            "admin_groups.html",
+            include_str!("../templates/admin_groups.html"),
+        ),
+        (
+            "admin_group.html",
+            include_str!("../templates/admin_group.html"),
+        ),
+        (
+            "admin_hosts.html",
+            include_str!("../templates/admin_hosts.html"),
+        ),
+        (
+            "admin_host.html",
+            include_str!("../templates/admin_host.html"),
+        ),
+        (
             "admin_audit.html",
             include_str!("../templates/admin_audit.html"),
         ),

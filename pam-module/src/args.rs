@@ -17,6 +17,23 @@ pub const DEFAULT_PROMPT: &str = "Verification code ({provider}): ";
 /// counter in the database keeps counting across conversations).
 pub const DEFAULT_TRIES: u32 = 3;
 
+/// The default deadline for each call to the server in fleet mode (`timeout=`), seconds.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 5;
+
+/// Fleet mode: ask a Stepgate server over HTTPS with this host's credential, instead of
+/// opening the database and the key on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The server's base URL (`url=`); `https://`, or `http://` to a loopback address.
+    pub url: url::Url,
+    /// The file holding the line `stepgate host add` printed (`credential=`).
+    pub credential: PathBuf,
+    /// The CA that signed the server's certificate (`ca=`); the system roots when absent.
+    pub ca: Option<PathBuf>,
+    /// The deadline of each call (`timeout=`).
+    pub timeout: std::time::Duration,
+}
+
 /// What the module checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -44,6 +61,11 @@ pub struct Args {
     pub service_id: Option<String>,
     /// Wrong codes per conversation before `PAM_AUTH_ERR`.
     pub tries: u32,
+    /// Fleet mode, when `url=` is given.
+    pub remote: Option<Remote>,
+    /// Direct mode: the registered host this machine is (`host=`), whose groups then decide
+    /// who may log in here.
+    pub host: Option<String>,
 }
 
 impl Default for Args {
@@ -58,6 +80,8 @@ impl Default for Args {
             prompt: DEFAULT_PROMPT.to_string(),
             service_id: None,
             tries: DEFAULT_TRIES,
+            remote: None,
+            host: None,
         }
     }
 }
@@ -85,6 +109,8 @@ fn unquote(v: &str) -> &str {
 impl Args {
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgError> {
         let mut out = Args::default();
+        let mut config_given = false;
+        let (mut url, mut credential, mut ca, mut timeout) = (None, None, None, None);
         for raw in args {
             let raw = raw.as_ref();
             let (key, value) = match raw.split_once('=') {
@@ -113,6 +139,30 @@ impl Args {
                         )));
                     }
                     out.config = path;
+                    config_given = true;
+                }
+                "url" => {
+                    let v = need(value)?;
+                    url = Some(parse_url(&v)?);
+                }
+                "credential" => credential = Some(absolute(key, need(value)?)?),
+                "ca" => ca = Some(absolute(key, need(value)?)?),
+                "timeout" => {
+                    let v = need(value)?;
+                    timeout = Some(match v.parse::<u64>() {
+                        Ok(n) if (1..=60).contains(&n) => std::time::Duration::from_secs(n),
+                        _ => {
+                            return Err(ArgError(format!(
+                                "timeout={v}: expected seconds from 1 to 60"
+                            )))
+                        }
+                    });
+                }
+                "host" => {
+                    let h = need(value)?;
+                    stepgate_core::hosts::check_host_name(&h)
+                        .map_err(|e| ArgError(format!("host={h}: {e}")))?;
+                    out.host = Some(h);
                 }
                 "nullok" => out.nullok = flag(value)?,
                 "debug" => out.debug = flag(value)?,
@@ -160,6 +210,36 @@ impl Args {
                 other => return Err(ArgError(format!("unknown argument {other:?}"))),
             }
         }
+        let fleet_only = credential.is_some() || ca.is_some() || timeout.is_some();
+        match (url, credential) {
+            (Some(url), Some(credential)) => {
+                if config_given || out.host.is_some() {
+                    return Err(ArgError(
+                        "url= (fleet mode) excludes config= and host= (direct mode): the host \
+                         is the one its credential names"
+                            .into(),
+                    ));
+                }
+                out.remote = Some(Remote {
+                    url,
+                    credential,
+                    ca,
+                    timeout: timeout
+                        .unwrap_or(std::time::Duration::from_secs(DEFAULT_TIMEOUT_SECONDS)),
+                });
+            }
+            (Some(_), None) => {
+                return Err(ArgError(
+                    "url= needs credential=/path/to/host.credential".into(),
+                ))
+            }
+            (None, _) if fleet_only => {
+                return Err(ArgError(
+                    "credential=, ca= and timeout= are for fleet mode and need url=".into(),
+                ))
+            }
+            (None, _) => {}
+        }
         if out.use_first_pass && out.try_first_pass {
             return Err(ArgError(
                 "use_first_pass and try_first_pass exclude each other".into(),
@@ -172,6 +252,45 @@ impl Args {
         }
         Ok(out)
     }
+}
+
+fn absolute(key: &str, v: String) -> Result<PathBuf, ArgError> {
+    let path = PathBuf::from(v);
+    if !path.is_absolute() {
+        return Err(ArgError(format!(
+            "{key}={} must be an absolute path",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// `https://…`, or `http://` to a loopback address only: codes and passwords cross this
+/// connection.
+fn parse_url(v: &str) -> Result<url::Url, ArgError> {
+    let url = url::Url::parse(v).map_err(|e| ArgError(format!("url={v}: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(ArgError(format!(
+                "url={v}: plain http:// only to a loopback address; use https://"
+            )))
+        }
+        other => return Err(ArgError(format!("url={v}: {other}:// is not http(s)"))),
+    }
+    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(ArgError(format!(
+            "url={v}: expected the server's base URL, like https://idp.example.com:8443"
+        )));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -208,6 +327,25 @@ mod tests {
     }
 
     #[test]
+    fn fleet_mode_arguments() {
+        let a = Args::parse(&[
+            "url=https://idp.example.com:8443",
+            "credential=/etc/stepgate/host.credential",
+            "ca=/etc/stepgate/ca.pem",
+            "timeout=3",
+        ])
+        .unwrap();
+        let r = a.remote.unwrap();
+        assert_eq!(r.url.as_str(), "https://idp.example.com:8443/");
+        assert_eq!(r.ca, Some(PathBuf::from("/etc/stepgate/ca.pem")));
+        assert_eq!(r.timeout, std::time::Duration::from_secs(3));
+        let a = Args::parse(&["url=http://127.0.0.1:9000", "credential=/c"]).unwrap();
+        assert_eq!(a.remote.unwrap().timeout.as_secs(), DEFAULT_TIMEOUT_SECONDS);
+        let a = Args::parse(&["host=web-01"]).unwrap();
+        assert_eq!(a.host.as_deref(), Some("web-01"));
+    }
+
+    #[test]
     fn mistakes_are_errors_not_silently_ignored() {
         for bad in [
             &["nulok"][..],
@@ -220,6 +358,24 @@ mod tests {
             &["service_id=has space"],
             &["use_first_pass"],
             &["mode=password", "use_first_pass", "try_first_pass"],
+            &["url=https://idp.example.com"],
+            &[
+                "url=http://idp.example.com",
+                "credential=/etc/stepgate/host.credential",
+            ],
+            &["url=ftp://idp", "credential=/c"],
+            &["url=https://idp", "credential=relative"],
+            &[
+                "url=https://idp",
+                "credential=/c",
+                "config=/etc/stepgate/stepgate.toml",
+            ],
+            &["url=https://idp", "credential=/c", "host=web1"],
+            &["url=https://idp", "credential=/c", "timeout=0"],
+            &["url=https://idp", "credential=/c", "timeout=61"],
+            &["credential=/c"],
+            &["ca=/c"],
+            &["host=-bad"],
         ] {
             assert!(Args::parse(bad).is_err(), "{bad:?} should be refused");
         }

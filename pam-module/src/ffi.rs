@@ -14,7 +14,7 @@ use pam::constants::{
     PAM_TEXT_INFO,
 };
 use pam::conv::Conv;
-use pam::items::{AuthTok, RHost, Service};
+use pam::items::{AuthTok, RHost, Service, Tty};
 use pam::module::{PamHandle, PamHooks};
 use std::ffi::{CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -113,16 +113,20 @@ fn call(op: Operation, pamh: &mut PamHandle, raw_args: &[&CStr], flags: PamFlag)
         username,
         service: item_string::<Service>(pamh),
         rhost: item_string::<RHost>(pamh),
+        tty: item_string::<Tty>(pamh),
     };
     if args.debug {
         syslog::log(
             Level::Debug,
             &service,
             &format!(
-                "{op:?} for {:?} from {:?}, config {}",
+                "{op:?} for {:?} from {:?}, {}",
                 request.username,
                 request.rhost.as_deref().unwrap_or("-"),
-                args.config.display()
+                match &args.remote {
+                    Some(r) => format!("server {}", r.url),
+                    None => format!("config {}", args.config.display()),
+                }
             ),
         );
     }

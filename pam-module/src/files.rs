@@ -11,6 +11,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use stepgate_core::config::Config;
+use zeroize::Zeroizing;
 
 /// A configuration the module will not use; the text is for the administrator's syslog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,72 @@ pub fn load_config(path: &Path) -> Result<Config, Refused> {
         check_database(&db)?;
     }
     Ok(config)
+}
+
+/// Reads a small root-owned file through `O_NOFOLLOW`, checking the open file itself.
+fn read_checked(path: &Path, what: &str, secret: bool) -> Result<Zeroizing<Vec<u8>>, Refused> {
+    let real = std::fs::canonicalize(path)
+        .map_err(|e| Refused(format!("{what} {}: {e}", path.display())))?;
+    check_parent(&real, what)?;
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&real)
+        .map_err(|e| Refused(format!("{what} {}: {e}", real.display())))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Refused(format!("{what} {}: {e}", real.display())))?;
+    check_file(&real, &meta, what, secret)?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(Refused(format!(
+            "{what} {}: larger than {MAX_CONFIG_BYTES} bytes",
+            real.display()
+        )));
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Refused(format!("{what} {}: {e}", real.display())))?;
+    Ok(bytes)
+}
+
+/// Fleet mode: the host's credential, the one line `stepgate host add` printed. Whoever
+/// reads it can ask the server to check codes as this host, so it must be root's and
+/// readable by nobody else (mode 0600 or 0640 with a root group).
+pub fn load_credential(path: &Path) -> Result<Zeroizing<String>, Refused> {
+    let bytes = read_checked(path, "credential file", true)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Refused(format!("credential file {}: not text", path.display())))?;
+    let line = text.trim();
+    if line.is_empty() || line.contains(char::is_whitespace) {
+        return Err(Refused(format!(
+            "credential file {}: expected the one line `stepgate host add` printed",
+            path.display()
+        )));
+    }
+    Ok(Zeroizing::new(line.to_string()))
+}
+
+/// Fleet mode: the CA certificates (PEM) the server's certificate must chain to. Public, but
+/// whoever could change them could put a server of their own in between.
+pub fn load_ca(path: &Path) -> Result<rustls::RootCertStore, Refused> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bytes = read_checked(path, "CA file", false)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&bytes) {
+        let cert =
+            cert.map_err(|e| Refused(format!("CA file {}: not PEM: {e}", path.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| Refused(format!("CA file {}: {e}", path.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(Refused(format!(
+            "CA file {}: no certificate in it",
+            path.display()
+        )));
+    }
+    Ok(roots)
 }
 
 /// The key must exist (the module never creates one: a fresh key could not decrypt anything

@@ -6,12 +6,14 @@
 
 use crate::args::{Args, Mode};
 use crate::conversation::Conversation;
+use crate::direct::Direct;
 use crate::outcome::{Outcome, Verdict};
-use stepgate_core::challenge::{CheckOutcome, SecondFactor};
+use crate::verifier::{Failed, Verifier};
+use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::host_login::{AccountStatus, Begin, Begun, Ending, Failure};
 use stepgate_core::step::{Refusal, Step as LoginStep};
-use stepgate_core::users::User;
-use stepgate_core::{Core, Error, ProviderType, RequestContext};
+use stepgate_core::{Core, ProviderType, RequestContext};
 use zeroize::Zeroizing;
 
 /// Prompts (codes, menus, empty answers) in one conversation before the module gives up, so a
@@ -22,7 +24,10 @@ const MAX_PROMPTS: u32 = 20;
 /// the details go to syslog for the administrator.
 const UNAVAILABLE: &str = "Two-factor verification is unavailable right now; try again later.";
 
-/// Authenticates `username`: the password first in password mode, then the second factor.
+const LOCKED: &str =
+    "This account is locked after too many wrong codes; ask an administrator to unlock it.";
+
+/// Direct mode: authenticates `username` with the core on this machine (`host=` applied).
 pub async fn authenticate(
     core: &Core,
     ctx: &RequestContext,
@@ -30,127 +35,196 @@ pub async fn authenticate(
     username: &str,
     conv: &mut dyn Conversation,
 ) -> Outcome {
-    let user = match args.mode {
-        Mode::Password => match first_factor(core, ctx, args, username, conv).await {
-            Ok(u) => u,
-            Err(out) => return out,
-        },
-        Mode::SecondFactor => match core.user_by_username(username).await {
-            Ok(Some(u)) => u,
-            // The host already checked the password; whether this Linux user is also a
-            // Stepgate user is not a secret worth a fake prompt (see docs/pam.md).
-            Ok(None) => {
-                return Outcome::new(
-                    Verdict::UserUnknown,
-                    format!("user {username:?} is not a Stepgate user"),
-                )
-            }
-            Err(e) => return failure(&e, username, conv),
-        },
-    };
-    if let Some(out) = refuse_account(&user, conv) {
-        return out;
-    }
-    match core.second_factor_for(&user).await {
-        Ok(SecondFactor::Required) => {}
-        Ok(SecondFactor::NotConfigured) if args.nullok => {
-            // In password mode this module verified the password itself, so it can say so;
-            // in second-factor mode it verified nothing and leaves the decision to the stack.
-            return match args.mode {
-                Mode::Password => Outcome::new(
-                    Verdict::Success,
-                    format!("user {username:?}: password verified, no second factor (nullok)"),
-                ),
-                Mode::SecondFactor => Outcome::new(
-                    Verdict::Ignore,
-                    format!("user {username:?}: no second factor set up (nullok)"),
-                ),
-            };
-        }
-        Ok(SecondFactor::NotConfigured) => {
-            conv.error("No second factor is set up for this account.");
-            return Outcome::new(
-                Verdict::AuthErr,
-                format!("user {username:?}: no second factor set up and nullok not given"),
-            );
-        }
-        Ok(SecondFactor::MustEnrol) => {
-            conv.error(&format!(
-                "Two-factor authentication is required for this account. Set it up at {} first.",
-                core.config().server.issuer
-            ));
-            return Outcome::new(
-                Verdict::AuthErr,
-                format!("user {username:?}: must enrol a second factor first"),
-            );
-        }
-        Err(e) => return failure(&e, username, conv),
-    }
-    challenge(core, ctx, args, &user, conv).await
-}
-
-/// Account management: refuses users that are disabled or locked in Stepgate, so a login that
-/// skips `auth` (an SSH key alone) is still refused.
-pub async fn account(core: &Core, username: &str, conv: &mut dyn Conversation) -> Outcome {
-    match core.user_by_username(username).await {
-        Ok(Some(user)) => match refuse_account(&user, conv) {
-            Some(out) => Outcome::new(Verdict::PermDenied, out.reason),
-            None => Outcome::new(
-                Verdict::Success,
-                format!("user {username:?}: account usable"),
-            ),
-        },
-        Ok(None) => Outcome::new(
-            Verdict::UserUnknown,
-            format!("user {username:?} is not a Stepgate user"),
-        ),
-        Err(e) => failure(&e, username, conv),
+    match Direct::open(core, ctx.clone(), args.host.as_deref()).await {
+        Ok(mut v) => authenticate_with(&mut v, args, username, conv).await,
+        Err(f) => failure(&f, username, conv),
     }
 }
 
-fn refuse_account(user: &User, conv: &mut dyn Conversation) -> Option<Outcome> {
-    if user.disabled {
-        conv.error("This account is disabled.");
-        return Some(Outcome::new(
-            Verdict::AuthErr,
-            format!("user {:?} is disabled", user.username),
-        ));
-    }
-    if user.locked {
-        conv.error(LOCKED);
-        return Some(Outcome::new(
-            Verdict::MaxTries,
-            format!("user {:?} is locked", user.username),
-        ));
-    }
-    None
-}
-
-const LOCKED: &str =
-    "This account is locked after too many wrong codes; ask an administrator to unlock it.";
-
-/// Password mode: checks the Stepgate password (`use_first_pass` / `try_first_pass` honoured).
-/// Unknown users and wrong passwords end alike, after the same argon2 work, as on the web.
-async fn first_factor(
+/// Direct mode: account management with the core on this machine.
+pub async fn account(
     core: &Core,
     ctx: &RequestContext,
     args: &Args,
     username: &str,
     conv: &mut dyn Conversation,
-) -> Result<User, Outcome> {
-    let bad = || {
-        Outcome::new(
-            Verdict::AuthErr,
-            format!("user {username:?}: wrong password or unknown user"),
-        )
+) -> Outcome {
+    match Direct::open(core, ctx.clone(), args.host.as_deref()).await {
+        Ok(mut v) => account_with(&mut v, username, conv).await,
+        Err(f) => failure(&f, username, conv),
+    }
+}
+
+/// Authenticates `username`: the password first in password mode, then the second factor,
+/// asking `v` (the core here, or the server in fleet mode) at every step.
+pub async fn authenticate_with(
+    v: &mut impl Verifier,
+    args: &Args,
+    username: &str,
+    conv: &mut dyn Conversation,
+) -> Outcome {
+    let begun = match args.mode {
+        Mode::Password => match first_factor(v, args, username, conv).await {
+            Ok(b) => b,
+            Err(out) => return out,
+        },
+        Mode::SecondFactor => {
+            let b = Begin {
+                user: username.to_string(),
+                password: None,
+                nullok: args.nullok,
+            };
+            match v.begin(&b).await {
+                Ok(b) => b,
+                Err(f) => return failure(&f, username, conv),
+            }
+        }
+    };
+    match begun {
+        Begun::Challenge { conversation, step } => {
+            challenge(v, args, username, conversation, step, conv).await
+        }
+        Begun::Ended(end) => ended(&end, args, username, conv),
+    }
+}
+
+/// Account management: refuses users that are disabled, locked, or outside the host's
+/// groups, so a login that skips `auth` (an SSH key alone) is still refused.
+pub async fn account_with(
+    v: &mut impl Verifier,
+    username: &str,
+    conv: &mut dyn Conversation,
+) -> Outcome {
+    match v.account(username).await {
+        Ok(AccountStatus::Usable) => Outcome::new(
+            Verdict::Success,
+            format!("user {username:?}: account usable"),
+        ),
+        Ok(AccountStatus::UnknownUser) => Outcome::new(
+            Verdict::UserUnknown,
+            format!("user {username:?} is not a Stepgate user"),
+        ),
+        Ok(AccountStatus::Disabled) => {
+            conv.error("This account is disabled.");
+            Outcome::new(
+                Verdict::PermDenied,
+                format!("user {username:?} is disabled"),
+            )
+        }
+        Ok(AccountStatus::Locked) => {
+            conv.error(LOCKED);
+            Outcome::new(Verdict::PermDenied, format!("user {username:?} is locked"))
+        }
+        Ok(AccountStatus::NotAdmitted) => {
+            conv.error(NOT_ADMITTED);
+            Outcome::new(
+                Verdict::PermDenied,
+                format!("user {username:?}: not in this host's allowed groups"),
+            )
+        }
+        Err(f) => failure(&f, username, conv),
+    }
+}
+
+const NOT_ADMITTED: &str = "This account may not log in on this machine.";
+
+/// Words an ending that came before any code and gives its PAM code.
+fn ended(end: &Ending, args: &Args, username: &str, conv: &mut dyn Conversation) -> Outcome {
+    match end {
+        // The host already checked the password; whether this Linux user is also a
+        // Stepgate user is not a secret worth a fake prompt (see docs/pam.md).
+        Ending::UnknownUser => Outcome::new(
+            Verdict::UserUnknown,
+            format!("user {username:?} is not a Stepgate user"),
+        ),
+        Ending::BadPassword => {
+            conv.error("Wrong password.");
+            Outcome::new(
+                Verdict::AuthErr,
+                format!("user {username:?}: wrong password or unknown user"),
+            )
+        }
+        Ending::Disabled => {
+            conv.error("This account is disabled.");
+            Outcome::new(Verdict::AuthErr, format!("user {username:?} is disabled"))
+        }
+        Ending::Locked => {
+            conv.error(LOCKED);
+            Outcome::new(Verdict::MaxTries, format!("user {username:?} is locked"))
+        }
+        Ending::NotAdmitted => {
+            conv.error(NOT_ADMITTED);
+            Outcome::new(
+                Verdict::AuthErr,
+                format!("user {username:?}: not in this host's allowed groups"),
+            )
+        }
+        // In password mode this module verified the password, so it can say so; in
+        // second-factor mode it verified nothing and leaves the decision to the stack.
+        Ending::NoSecondFactorAllowed {
+            password_verified: true,
+        } if args.mode == Mode::Password => Outcome::new(
+            Verdict::Success,
+            format!("user {username:?}: password verified, no second factor (nullok)"),
+        ),
+        Ending::NoSecondFactorAllowed { .. } => Outcome::new(
+            Verdict::Ignore,
+            format!("user {username:?}: no second factor set up (nullok)"),
+        ),
+        Ending::NoSecondFactor => {
+            conv.error("No second factor is set up for this account.");
+            Outcome::new(
+                Verdict::AuthErr,
+                format!("user {username:?}: no second factor set up and nullok not given"),
+            )
+        }
+        Ending::MustEnrol { url } => {
+            conv.error(&format!(
+                "Two-factor authentication is required for this account. Set it up at {url} first."
+            ));
+            Outcome::new(
+                Verdict::AuthErr,
+                format!("user {username:?}: must enrol a second factor first"),
+            )
+        }
+    }
+}
+
+/// Asks `v` to begin, then wipes the password copy in `b`.
+async fn begin_zeroized(v: &mut impl Verifier, mut b: Begin) -> Result<Begun, Failed> {
+    let answer = v.begin(&b).await;
+    if let Some(p) = b.password.as_mut() {
+        zeroize::Zeroize::zeroize(p);
+    }
+    answer
+}
+
+/// Password mode: the Stepgate password (`use_first_pass` / `try_first_pass` honoured),
+/// checked by the verifier with the rest of the start. Unknown users and wrong passwords end
+/// alike, after the same argon2 work, as on the web.
+async fn first_factor(
+    v: &mut impl Verifier,
+    args: &Args,
+    username: &str,
+    conv: &mut dyn Conversation,
+) -> Result<Begun, Outcome> {
+    let begin = |pw: &str| Begin {
+        user: username.to_string(),
+        password: Some(pw.to_string()),
+        nullok: args.nullok,
     };
     if args.use_first_pass || args.try_first_pass {
         match conv.stored_password() {
-            Some(pw) => match core.first_factor(ctx, username, &pw).await {
-                Ok(u) => return Ok(u),
-                Err(Error::BadCredentials) if args.try_first_pass => {}
-                Err(Error::BadCredentials) => return Err(bad()),
-                Err(e) => return Err(failure(&e, username, conv)),
+            Some(pw) => match begin_zeroized(v, begin(&pw)).await {
+                Ok(Begun::Ended(Ending::BadPassword)) if args.try_first_pass => {}
+                Ok(Begun::Ended(Ending::BadPassword)) => {
+                    return Err(Outcome::new(
+                        Verdict::AuthErr,
+                        format!("user {username:?}: wrong password or unknown user"),
+                    ))
+                }
+                Ok(b) => return Ok(b),
+                Err(f) => return Err(failure(&f, username, conv)),
             },
             None if args.use_first_pass => {
                 return Err(Outcome::new(
@@ -164,14 +238,9 @@ async fn first_factor(
     let pw = ask(conv, "Password: ", false)?;
     // Like pam_unix: later modules of the stack may `use_first_pass` what was typed here.
     conv.store_password(&pw);
-    match core.first_factor(ctx, username, &pw).await {
-        Ok(u) => Ok(u),
-        Err(Error::BadCredentials) => {
-            conv.error("Wrong password.");
-            Err(bad())
-        }
-        Err(e) => Err(failure(&e, username, conv)),
-    }
+    begin_zeroized(v, begin(&pw))
+        .await
+        .map_err(|f| failure(&f, username, conv))
 }
 
 fn ask(
@@ -193,15 +262,13 @@ fn describe(p: &EnrolledProvider) -> String {
 }
 
 /// The state of one challenge as the conversation goes on.
-struct Round<'a> {
-    core: &'a Core,
-    ctx: &'a RequestContext,
+struct Round<'a, V: Verifier> {
+    v: &'a mut V,
     args: &'a Args,
-    user: &'a User,
-    challenge_id: String,
-    providers: Vec<EnrolledProvider>,
-    /// The core's answer to "what next": which provider asks first, and whether its code is
-    /// sent on entry.
+    username: &'a str,
+    conversation: String,
+    /// The core's answer to "what next": which provider asks first, whether its code is
+    /// sent on entry, and the providers with masked destinations.
     next: LoginStep,
 }
 
@@ -215,48 +282,38 @@ enum Step {
 }
 
 async fn challenge(
-    core: &Core,
-    ctx: &RequestContext,
+    v: &mut impl Verifier,
     args: &Args,
-    user: &User,
+    name: &str,
+    conversation: String,
+    next: LoginStep,
     conv: &mut dyn Conversation,
 ) -> Outcome {
-    let name = &user.username;
-    let challenge = match core.open_challenge(ctx, user).await {
-        Ok(c) => c,
-        Err(e) => return failure(&e, name, conv),
-    };
-    let next = match core.step_of(&challenge, None).await {
-        Ok(s) if s.refusal.is_none() => s,
-        Ok(s) if s.refusal != Some(Refusal::NoProvider) => {
-            let refused = s.refusal.map_or(Error::ChallengeClosed, Refusal::to_error);
-            return failure(&refused, name, conv);
-        }
-        Ok(_) => {
+    match next.refusal {
+        None => {}
+        Some(Refusal::NoProvider) => {
             conv.error("No second factor is set up for this account.");
             return Outcome::new(
                 Verdict::AuthErr,
                 format!("user {name:?}: no usable provider"),
             );
         }
-        Err(e) => return failure(&e, name, conv),
-    };
-    let mut round = Round {
-        core,
-        ctx,
-        args,
-        user,
-        challenge_id: challenge.id,
-        providers: next.providers.clone(),
-        next,
-    };
-    let Some(first) = round.next.current else {
+        Some(r) => return failure(&Failed::from(r.to_error()), name, conv),
+    }
+    let Some(first) = next.current else {
         return Outcome::new(
             Verdict::AuthErr,
             format!("user {name:?}: no usable provider"),
         );
     };
-    if round.providers.len() > 1 {
+    let mut round = Round {
+        v,
+        args,
+        username: name,
+        conversation,
+        next,
+    };
+    if round.next.providers.len() > 1 {
         conv.info("Press Enter at the code prompt to try another way.");
     }
     let mut step = if round.next.send_on_entry {
@@ -266,10 +323,10 @@ async fn challenge(
     };
     let mut wrong = 0u32;
     let mut prompts = 0u32;
-    loop {
+    let outcome = loop {
         if prompts >= MAX_PROMPTS {
             conv.error("Too many prompts; log in again.");
-            return Outcome::new(
+            break Outcome::new(
                 Verdict::AuthErr,
                 format!("user {name:?}: gave up after {MAX_PROMPTS} prompts"),
             );
@@ -278,7 +335,7 @@ async fn challenge(
             Step::Send(p) => match round.send(p, conv).await {
                 Ok(true) => Step::Ask(p),
                 Ok(false) => Step::Menu { from: p },
-                Err(out) => return out,
+                Err(out) => break out,
             },
             Step::Menu { from } => {
                 prompts += 1;
@@ -286,20 +343,20 @@ async fn challenge(
                     Ok(Some(p)) if p.is_sent() => Step::Send(p),
                     Ok(Some(p)) => Step::Ask(p),
                     Ok(None) => Step::Ask(from),
-                    Err(out) => return out,
+                    Err(out) => break out,
                 }
             }
             Step::Ask(p) => {
                 prompts += 1;
                 let answer = match ask(conv, &round.prompt_for(p), false) {
                     Ok(a) => a,
-                    Err(out) => return out,
+                    Err(out) => break out,
                 };
                 let code = answer.trim();
                 if code.is_empty() || code == "?" {
                     Step::Menu { from: p }
                 } else {
-                    match core.check_code(ctx, &round.challenge_id, p, code).await {
+                    match round.v.check(&round.conversation, p, code).await {
                         Ok(CheckOutcome::Verified(by)) => {
                             return Outcome::new(
                                 Verdict::Success,
@@ -317,18 +374,18 @@ async fn challenge(
                             }
                             conv.error(&msg);
                             if wrong >= args.tries {
-                                return Outcome::new(
+                                break Outcome::new(
                                     Verdict::AuthErr,
                                     format!("user {name:?}: {wrong} wrong codes"),
                                 );
                             }
                             Step::Ask(p)
                         }
-                        Err(Error::ProviderUnavailable(_)) => {
+                        Err(f) if f.failure == Failure::ProviderUnavailable => {
                             // Switched off by an administrator since the prompt was shown.
                             conv.error("That way to verify is no longer available.");
-                            if let Err(e) = round.refresh().await {
-                                return failure(&e, name, conv);
+                            if let Err(f) = round.refresh().await {
+                                return failure(&f, name, conv);
                             }
                             match round.next.current {
                                 None => {
@@ -337,22 +394,26 @@ async fn challenge(
                                         format!("user {name:?}: no usable provider left"),
                                     )
                                 }
-                                Some(d) if round.providers.len() > 1 => Step::Menu { from: d },
+                                Some(d) if round.next.providers.len() > 1 => Step::Menu { from: d },
                                 Some(d) if round.next.send_on_entry => Step::Send(d),
                                 Some(d) => Step::Ask(d),
                             }
                         }
-                        Err(e) => return failure(&e, name, conv),
+                        Err(f) => return failure(&f, name, conv),
                     }
                 }
             }
         };
-    }
+    };
+    // Given up (wrong codes, prompts, a broken conversation): the challenge is of no more
+    // use, and in fleet mode the server is told so at once.
+    round.v.cancel(&round.conversation).await;
+    outcome
 }
 
-impl Round<'_> {
+impl<V: Verifier> Round<'_, V> {
     fn find(&self, p: ProviderType) -> Option<&EnrolledProvider> {
-        self.providers.iter().find(|e| e.provider == p)
+        self.next.providers.iter().find(|e| e.provider == p)
     }
 
     fn prompt_for(&self, p: ProviderType) -> String {
@@ -363,18 +424,21 @@ impl Round<'_> {
         self.args.prompt.replace("{provider}", &what)
     }
 
-    async fn refresh(&mut self) -> Result<(), Error> {
-        self.next = self.core.login_step(&self.challenge_id, None).await?;
-        self.providers = self.next.providers.clone();
+    async fn refresh(&mut self) -> Result<(), Failed> {
+        self.next = self.v.step(&self.conversation).await?;
         Ok(())
     }
 
     /// Sends an SMS or email code. `Ok(false)`: nothing was sent and the person should pick
     /// another way; `Err`: the login ends.
-    async fn send(&self, p: ProviderType, conv: &mut dyn Conversation) -> Result<bool, Outcome> {
-        let name = &self.user.username;
+    async fn send(
+        &mut self,
+        p: ProviderType,
+        conv: &mut dyn Conversation,
+    ) -> Result<bool, Outcome> {
+        let name = self.username;
         let how = self.find(p).map(describe).unwrap_or_default();
-        match self.core.send_code(self.ctx, &self.challenge_id, p).await {
+        match self.v.send(&self.conversation, p).await {
             Ok(sent) => {
                 conv.info(&format!(
                     "A code was sent by {how}; it is valid for {} seconds.",
@@ -382,7 +446,10 @@ impl Round<'_> {
                 ));
                 Ok(true)
             }
-            Err(Error::SendTooSoon { retry_after }) => {
+            Err(Failed {
+                failure: Failure::SendTooSoon { retry_after },
+                ..
+            }) => {
                 // The earlier code is still the outstanding one: it can be typed now.
                 conv.info(&format!(
                     "A code was sent by {how} moments ago; enter it, or wait {retry_after} \
@@ -390,9 +457,12 @@ impl Round<'_> {
                 ));
                 Ok(true)
             }
-            Err(Error::SendFailed(_)) => {
+            Err(Failed {
+                failure: Failure::SendFailed,
+                ..
+            }) => {
                 conv.error("The code could not be sent; try another way.");
-                if self.providers.len() > 1 {
+                if self.next.providers.len() > 1 {
                     Ok(false)
                 } else {
                     Err(Outcome::new(
@@ -401,7 +471,7 @@ impl Round<'_> {
                     ))
                 }
             }
-            Err(e) => Err(failure(&e, name, conv)),
+            Err(f) => Err(failure(&f, name, conv)),
         }
     }
 
@@ -412,23 +482,24 @@ impl Round<'_> {
         from: ProviderType,
         conv: &mut dyn Conversation,
     ) -> Result<Option<ProviderType>, Outcome> {
-        if self.providers.len() < 2 {
+        let providers = &self.next.providers;
+        if providers.len() < 2 {
             conv.error("No other way to verify is set up for this account.");
             return Ok(None);
         }
         let mut text = String::from("Try another way:");
-        for (i, p) in self.providers.iter().enumerate() {
+        for (i, p) in providers.iter().enumerate() {
             text.push_str(&format!("\n  {}) {}", i + 1, describe(p)));
         }
         conv.info(&text);
-        let n = self.providers.len();
+        let n = providers.len();
         let answer = ask(conv, &format!("Choose 1-{n}: "), true)?;
         let answer = answer.trim();
         if answer.is_empty() {
             return Ok(None);
         }
         match answer.parse::<usize>() {
-            Ok(i) if (1..=n).contains(&i) => Ok(Some(self.providers[i - 1].provider)),
+            Ok(i) if (1..=n).contains(&i) => Ok(Some(providers[i - 1].provider)),
             _ => {
                 conv.error(&format!(
                     "Not one of the choices; back to the {}.",
@@ -440,48 +511,39 @@ impl Round<'_> {
     }
 }
 
-/// Maps a core error that ends the login to its message and PAM code.
-fn failure(e: &Error, username: &str, conv: &mut dyn Conversation) -> Outcome {
-    let reason = format!("user {username:?}: {e}");
-    match e {
-        Error::Locked => {
+/// Maps a failure that ends the login to its message and PAM code.
+fn failure(f: &Failed, username: &str, conv: &mut dyn Conversation) -> Outcome {
+    let reason = format!("user {username:?}: {}", f.reason);
+    match &f.failure {
+        Failure::Locked => {
             conv.error(LOCKED);
             Outcome::new(Verdict::MaxTries, reason)
         }
-        Error::RateLimited { retry_after } => {
+        Failure::RateLimited { retry_after } => {
             conv.error(&format!(
                 "Too many attempts; wait {retry_after} seconds and try again."
             ));
             Outcome::new(Verdict::MaxTries, reason)
         }
-        Error::ChallengeExpired => {
+        Failure::Expired => {
             conv.error("The time allowed for verification has run out; log in again.");
             Outcome::new(Verdict::AuthErr, reason)
         }
-        Error::ChallengeClosed => {
+        Failure::Closed => {
             conv.error("This verification is already finished; log in again.");
             Outcome::new(Verdict::AuthErr, reason)
         }
-        Error::Disabled => {
+        Failure::Disabled => {
             conv.error("This account is disabled.");
             Outcome::new(Verdict::AuthErr, reason)
         }
-        Error::Database(_)
-        | Error::Migrate(_)
-        | Error::Secrets(_)
-        | Error::Password(_)
-        | Error::Internal(_) => {
+        Failure::Unavailable => {
             conv.error(UNAVAILABLE);
             Outcome::new(Verdict::AuthInfoUnavail, reason)
         }
-        Error::BadCredentials
-        | Error::Invalid { .. }
-        | Error::NotFound(_)
-        | Error::Conflict(_)
-        | Error::Refused(_)
-        | Error::ProviderUnavailable(_)
-        | Error::SendFailed(_)
-        | Error::SendTooSoon { .. }
-        | Error::StepUpRequired { .. } => Outcome::new(Verdict::AuthErr, reason),
+        Failure::Refused { .. }
+        | Failure::ProviderUnavailable
+        | Failure::SendFailed
+        | Failure::SendTooSoon { .. } => Outcome::new(Verdict::AuthErr, reason),
     }
 }

@@ -7,8 +7,9 @@
 //! Layout, thinnest at the edge:
 //! - [`ffi`]: the `pam_sm_*` entry points and the PAM handle as a [`Conversation`];
 //! - [`run`]: one call from start to finish, with a runtime that lives only for the call;
-//! - [`flow`]: the prompts and messages a person sees, over the core; plain Rust, tested with
-//!   [`conversation::Scripted`];
+//! - [`flow`]: the prompts and messages a person sees, asking a [`verifier::Verifier`]: the
+//!   core on this machine ([`direct`]) or the server's host protocol ([`remote`], fleet mode);
+//!   plain Rust, tested with [`conversation::Scripted`];
 //! - [`files`]: reading the configuration and checking who may have written it;
 //! - [`args`], [`outcome`], [`syslog`]: arguments, return codes, diagnostics;
 //! - [`sqlite`]: SQLite settings for a process that lives for one login.
@@ -17,13 +18,16 @@
 
 pub mod args;
 pub mod conversation;
+pub mod direct;
 pub mod ffi;
 pub mod files;
 pub mod flow;
 pub mod outcome;
+pub mod remote;
 pub mod run;
 pub mod sqlite;
 pub mod syslog;
+pub mod verifier;
 
 pub use args::{Args, Mode};
 pub use conversation::{Conversation, Scripted};

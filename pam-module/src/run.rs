@@ -12,6 +12,7 @@ use crate::conversation::Conversation;
 use crate::files;
 use crate::flow;
 use crate::outcome::{Outcome, Verdict};
+use crate::remote::{Origin, Remote};
 use std::time::Duration;
 use stepgate_core::db::Backend;
 use stepgate_core::{Core, RequestContext, Source};
@@ -24,6 +25,8 @@ pub struct Request {
     pub service: Option<String>,
     /// `PAM_RHOST`: where the login comes from, for the audit log.
     pub rhost: Option<String>,
+    /// `PAM_TTY`.
+    pub tty: Option<String>,
 }
 
 impl Request {
@@ -37,6 +40,16 @@ impl Request {
             ctx = ctx.with_remote_addr(rhost.clone());
         }
         ctx
+    }
+
+    /// What fleet mode tells the server about where the login is.
+    pub fn origin(&self, args: &Args) -> Origin {
+        let ctx = self.context(args);
+        Origin {
+            service: ctx.service,
+            rhost: ctx.remote_addr,
+            tty: self.tty.clone().filter(|t| !t.is_empty()),
+        }
     }
 }
 
@@ -65,6 +78,9 @@ const MAX_CONNECTIONS: u32 = 1;
 pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Conversation) -> Outcome {
     if request.username.is_empty() {
         return Outcome::new(Verdict::UserUnknown, "empty user name");
+    }
+    if args.remote.is_some() {
+        return run_remote(op, args, request, conv);
     }
     let mut config = match files::load_config(&args.config) {
         Ok(c) => c,
@@ -106,11 +122,51 @@ pub fn run(op: Operation, args: &Args, request: &Request, conv: &mut dyn Convers
             Operation::Authenticate => {
                 flow::authenticate(&core, &ctx, args, &request.username, conv).await
             }
-            Operation::Account => flow::account(&core, &request.username, conv).await,
+            Operation::Account => flow::account(&core, &ctx, args, &request.username, conv).await,
         };
         core.close().await;
         outcome
     });
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    outcome
+}
+
+/// Fleet mode: the same flow, asking the server; no configuration, database or key here.
+fn run_remote(
+    op: Operation,
+    args: &Args,
+    request: &Request,
+    conv: &mut dyn Conversation,
+) -> Outcome {
+    let Some(remote) = &args.remote else {
+        return Outcome::new(Verdict::ServiceErr, "fleet mode without url=");
+    };
+    let mut verifier = match Remote::open(remote, request.origin(args)) {
+        Ok(v) => v,
+        Err(e) => {
+            conv.error("Two-factor verification is not set up correctly; ask an administrator.");
+            return Outcome::new(Verdict::AuthInfoUnavail, format!("refusing to work: {e}"));
+        }
+    };
+    // The flow is async for the core's sake; here every call blocks on its own deadline, so
+    // a runtime with no threads and no I/O driver is enough.
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::AuthInfoUnavail,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match op {
+            Operation::Authenticate => {
+                flow::authenticate_with(&mut verifier, args, &request.username, conv).await
+            }
+            Operation::Account => flow::account_with(&mut verifier, &request.username, conv).await,
+        }
+    });
+    drop(verifier);
     outcome
 }

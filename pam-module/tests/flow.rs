@@ -232,7 +232,7 @@ async fn lockout_gives_maxtries_with_its_message_and_refuses_every_later_login()
     ));
     // Account management refuses a locked user (an SSH key alone must not get in).
     let mut conv = Scripted::default();
-    let out = pam_stepgate::flow::account(&env.core, "hank", &mut conv).await;
+    let out = account(&env, "hank", &mut conv).await;
     assert_eq!(out.verdict, Verdict::PermDenied);
     env.core.unlock_user(&admin_ctx(), "hank").await.unwrap();
     env.clock.advance(30);
@@ -414,22 +414,18 @@ async fn account_management_refuses_disabled_and_unknown_users() {
     env.totp_user("noah").await;
     let mut conv = Scripted::default();
     assert_eq!(
-        pam_stepgate::flow::account(&env.core, "noah", &mut conv)
-            .await
-            .verdict,
+        account(&env, "noah", &mut conv).await.verdict,
         Verdict::Success
     );
     env.core
         .set_disabled(&admin_ctx(), "noah", true)
         .await
         .unwrap();
-    let out = pam_stepgate::flow::account(&env.core, "noah", &mut conv).await;
+    let out = account(&env, "noah", &mut conv).await;
     assert_eq!(out.verdict, Verdict::PermDenied);
     assert_eq!(conv.errors(), vec!["This account is disabled."]);
     assert_eq!(
-        pam_stepgate::flow::account(&env.core, "nobody", &mut conv)
-            .await
-            .verdict,
+        account(&env, "nobody", &mut conv).await.verdict,
         Verdict::UserUnknown
     );
     // And authentication refuses a disabled user before any prompt.

@@ -124,6 +124,7 @@ fn a_call_leaves_no_thread_file_or_socket_behind() {
         username: "pat".into(),
         service: Some("sshd".into()),
         rhost: None,
+        tty: None,
     };
     for (answers, want) in [
         (vec![code], Verdict::Success),

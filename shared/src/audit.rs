@@ -64,6 +64,20 @@ event_kinds! {
     ClientRemoved => "client_removed",
     ClientSecretRotated => "client_secret_rotated",
     SigningKeyRotated => "signing_key_rotated",
+    GroupCreated => "group_created",
+    GroupRemoved => "group_removed",
+    GroupMemberAdded => "group_member_added",
+    GroupMemberRemoved => "group_member_removed",
+    /// A signed-in user was turned away by a client that admits only the members of its
+    /// allowed groups (the client heard `access_denied`).
+    ClientLoginRefused => "client_login_refused",
+    HostAdded => "host_added",
+    HostRemoved => "host_removed",
+    HostCredentialRotated => "host_credential_rotated",
+    HostGroupAllowed => "host_group_allowed",
+    HostGroupDenied => "host_group_denied",
+    /// A login at a host was refused because the user is in none of its allowed groups.
+    HostLoginRefused => "host_login_refused",
 }
 
 impl Serialize for EventKind {
@@ -118,8 +132,8 @@ pub async fn record_alone(core: &crate::Core, ctx: &RequestContext, e: Event<'_>
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service, host) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(at)
     .bind(e.user_id)
@@ -130,6 +144,7 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) ->
     .bind(ctx.remote_addr.as_deref())
     .bind(e.detail)
     .bind(ctx.service.as_deref())
+    .bind(ctx.host.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -179,6 +194,8 @@ pub struct AuditRecord {
     pub detail: Option<String>,
     /// The PAM service or `service_id=` for events from the PAM door.
     pub service: Option<String>,
+    /// The registered host of a PAM event.
+    pub host: Option<String>,
 }
 
 /// What to list; every field narrows the result.
@@ -191,6 +208,8 @@ pub struct AuditFilter {
     pub until: Option<i64>,
     /// Only events with an id below this (the next page of a newest-first listing).
     pub before_id: Option<i64>,
+    /// Only events at this registered host.
+    pub host: Option<String>,
     pub limit: u32,
 }
 
@@ -198,11 +217,12 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
     let limit = i64::from(f.limit.clamp(1, 1000));
     // Each optional filter is `($n IS NULL OR col = $n)` so the statement text stays fixed.
     let rows = sqlx::query(
-        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail, service \
+        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail, service, host \
          FROM audit_events \
          WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
            AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR at >= $4) \
            AND ($5 IS NULL OR at <= $5) AND ($6 IS NULL OR id < $6) \
+           AND ($8 IS NULL OR host = $8) \
          ORDER BY id DESC LIMIT $7",
     )
     .bind(f.user_id.as_deref())
@@ -212,6 +232,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
     .bind(f.until)
     .bind(f.before_id)
     .bind(limit)
+    .bind(f.host.as_deref())
     .fetch_all(pool)
     .await?;
     rows.into_iter()
@@ -227,6 +248,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
                 remote_addr: r.try_get("remote_addr")?,
                 detail: r.try_get("detail")?,
                 service: r.try_get("service")?,
+                host: r.try_get("host")?,
             })
         })
         .collect()

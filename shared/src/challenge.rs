@@ -18,7 +18,7 @@ use base64::Engine;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChallengeState {
     Pending,
@@ -73,7 +73,8 @@ pub enum SecondFactor {
 }
 
 /// How a successful check ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CheckOutcome {
     Verified(ProviderType),
     /// The code was wrong; `attempts_left` before lockout, when lockout is on.
@@ -103,7 +104,8 @@ impl Core {
     }
 
     /// Opens a challenge for a user who passed the first factor. The time limit
-    /// (`totalAllowedTimeForVerification`) starts now.
+    /// (`totalAllowedTimeForVerification`) starts now. A challenge opened with `ctx.host`
+    /// can be continued through the host protocol by that host only.
     pub async fn open_challenge(&self, ctx: &RequestContext, user: &User) -> Result<Challenge> {
         if user.disabled {
             return Err(Error::Disabled);
@@ -136,14 +138,15 @@ impl Core {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $5)",
+            "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
         )
         .bind(&c.id)
         .bind(&user.id)
         .bind(ctx.source.as_str())
         .bind(now)
         .bind(c.expires_at)
+        .bind(ctx.host.as_deref())
         .execute(&mut *tx)
         .await?;
         audit::record(

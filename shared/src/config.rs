@@ -84,6 +84,14 @@ pub struct ServerConfig {
     pub session_lifetime: u32,
     /// Seconds a rotated-out signing key stays in the JWKS so tokens it signed still verify.
     pub retired_key_lifetime: u32,
+    /// PEM certificate chain: with `tls_key`, `stepgate serve` speaks HTTPS itself (re-read on
+    /// SIGHUP), for a fleet without a reverse proxy in front.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Peers (IPs or CIDRs) whose `Forwarded` / `X-Forwarded-For` name the caller; anyone
+    /// else's are ignored, since a client can send whatever it likes.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +104,9 @@ impl Default for ServerConfig {
             refresh_token_lifetime: 30 * 24 * 3600,
             session_lifetime: 8 * 3600,
             retired_key_lifetime: 24 * 3600,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -399,6 +410,12 @@ impl Config {
             }
         };
         self.secrets.key_file = abs(&self.secrets.key_file);
+        for p in [&mut self.server.tls_cert, &mut self.server.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            *p = abs(p);
+        }
         if let Some(SmsConfig::File { path }) = &mut self.sms {
             *path = abs(path);
         }
@@ -456,6 +473,21 @@ impl Config {
                 "server.issuer".into(),
                 "must be an http:// or https:// URL".into(),
             ));
+        }
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) => {
+                return Err((
+                    "server.tls_key".into(),
+                    "is missing: server.tls_cert needs its private key".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "server.tls_cert".into(),
+                    "is missing: server.tls_key needs its certificate".into(),
+                ))
+            }
+            _ => {}
         }
         if !(30..=86_400).contains(&self.account.reauth_seconds) {
             return Err((
@@ -566,6 +598,10 @@ mod tests {
         assert_eq!(e.key, "database.url");
         let e = parse("[server]\nlisten = \"nowhere\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "server.listen");
+        let e = parse("[server]\ntls_cert = \"c.pem\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.tls_key", "the missing one is named: {e}");
+        let e = parse("[server]\ntls_key = \"k.pem\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.tls_cert", "{e}");
         let e = parse("[audit]\nretain_days = 0\n", &[]).unwrap_err();
         assert_eq!(e.key, "audit.retain_days", "{e}");
         let e = parse("[audit]\nretain_days = \"forever\"\n", &[]).unwrap_err();

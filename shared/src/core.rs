@@ -38,6 +38,8 @@ pub struct RequestContext {
     pub remote_addr: Option<String>,
     /// For PAM: the service (`sshd`, `login`, `service_id=`); for the web: unused.
     pub service: Option<String>,
+    /// For PAM: the registered host the login is at (fleet mode, or `host=` in direct mode).
+    pub host: Option<String>,
 }
 
 impl RequestContext {
@@ -46,6 +48,7 @@ impl RequestContext {
             source,
             remote_addr: None,
             service: None,
+            host: None,
         }
     }
     pub fn with_remote_addr(mut self, addr: impl Into<String>) -> Self {
@@ -54,6 +57,10 @@ impl RequestContext {
     }
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());
+        self
+    }
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
         self
     }
 }

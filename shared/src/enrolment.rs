@@ -28,7 +28,7 @@ enum StoredConfig {
 }
 
 /// An enrolled provider as people and scripts may see it: no secret, masked destination.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct EnrolledProvider {
     pub provider: ProviderType,
     pub is_default: bool,
@@ -46,7 +46,7 @@ pub struct TotpEnrolment {
 }
 
 /// A code that was sent.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SentCode {
     pub provider: ProviderType,
     pub destination: String,

@@ -11,10 +11,10 @@ use crate::enrolment::EnrolledProvider;
 use crate::error::{Error, Result};
 use crate::providers::ProviderType;
 use crate::Core;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the user is asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Prompt {
     /// A code from an app, an SMS or an email.
@@ -40,7 +40,7 @@ impl Prompt {
 }
 
 /// Why the login cannot go on; each door words it (a page, a PAM message, a protocol code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     #[error("the time allowed for verification has run out; sign in again")]
@@ -88,7 +88,7 @@ pub fn current_provider(
 }
 
 /// One step of a login's second factor.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Step {
     pub state: ChallengeState,
     /// When the challenge stops accepting codes (`totalAllowedTimeForVerification`).

@@ -59,10 +59,11 @@ impl User {
     }
 }
 
-const USER_COLUMNS: &str = "id, username, email, phone, display_name, role, disabled, locked, \
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, email, phone, display_name, role, disabled, locked, \
                             locked_at, twofa_failures, created_at, updated_at";
 
-fn user_from_row(r: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(r: &AnyRow) -> Result<User> {
     Ok(User {
         id: r.try_get("id")?,
         username: r.try_get("username")?,

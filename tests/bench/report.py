@@ -48,6 +48,94 @@ def one(rows, workload, server, key):
     return statistics.median(vals) if vals else None
 
 
+def login_cpu(rows, level):
+    """The median per-thread CPU split of the login runs at `level` (the peak)."""
+    runs = [
+        r["server_cpu_per_login"]
+        for r in rows
+        if r.get("workload") == "login"
+        and r.get("server") == "stepgate"
+        and r.get("concurrency") == level
+        and r.get("server_cpu_per_login", {}).get("outside_over_blocking") is not None
+    ]
+    if not runs:
+        return None
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "ops"}
+
+
+FLEET_SHAPES = {
+    "shared": "16 keep-alive connections sharing 48 hosts (3 each)",
+    "one-per-host": "16 hosts, one connection each; the per-host limit of 100 requests/s "
+    "caps this at 16 × 100 ÷ 2 = 800/s",
+}
+
+
+def fleet_runs(rows, shape):
+    return [r for r in rows if r.get("workload") == "hosts" and r.get("shape") == shape]
+
+
+def fleet_rows(rows):
+    lines = []
+    for shape, label in FLEET_SHAPES.items():
+        runs = fleet_runs(rows, shape)
+        if not runs:
+            continue
+        rate = statistics.median(r["per_sec"] for r in runs)
+        cap = " (capped)" if shape == "one-per-host" else ""
+        lines.append(
+            f"| fleet: host-protocol TOTP verifications/s (begin + check, both answered), "
+            f"{label} | {fmt(rate)} | — | — | ≥ 1,000/s{cap} | {verdict(rate >= 1000)} |"
+        )
+    measured = sorted(
+        (r for r in rows if r.get("workload") == "hosts" and "rss_before_kib" in r),
+        key=lambda r: (r.get("rep", 0), r.get("shape") != "shared"),
+    )
+    idle = one(rows, "fleet_rss_idle", "stepgate", "kib")
+    if measured:
+        before, after = measured[0]["rss_before_kib"], measured[-1]["rss_after_kib"]
+        lines.append(
+            f"| fleet: server RSS before → after the measured host load (MiB; after a warm-up "
+            f"run; straight after start-up it was {fmt(idle / 1024 if idle else None, 1)}) "
+            f"| {before / 1024:.1f} → {after / 1024:.1f} | — | {after / before:.2f}× "
+            f"| within 10% | {verdict(abs(after / before - 1) <= 0.10)} |"
+        )
+    return lines
+
+
+def fleet_table(rows):
+    lines = []
+    runs = {s: fleet_runs(rows, s) for s in FLEET_SHAPES}
+    if not any(runs.values()):
+        return lines
+    lines.append(
+        "| fleet (median of the runs) | verifications/s | requests/s | p50 ms | p99 ms "
+        "| server CPU ms per verification (workers / SQLite / other) | driver CPU ms "
+        "| errors |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for shape, label in FLEET_SHAPES.items():
+        rs = runs[shape]
+        if not rs:
+            continue
+        med = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
+        cpu = [r["server_cpu_per_verification"] for r in rs if "server_cpu_per_verification" in r]
+        cm = lambda k: statistics.median(c[k] for c in cpu) if cpu else None  # noqa: E731
+        kinds = defaultdict(int)
+        for r in rs:
+            for k, n in r.get("errors_by_kind", {}).items():
+                kinds[k] += n
+        errors = ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) or "none"
+        lines.append(
+            f"| {shape} ({rs[0].get('hosts')} hosts) | {fmt(med('per_sec'))} "
+            f"| {fmt(med('requests_per_sec'))} | {fmt(med('p50_ms'), 1)} | {fmt(med('p99_ms'), 1)} "
+            f"| {fmt(cm('total_ms'), 2)} ({fmt(cm('tokio_workers_ms'), 2)} / "
+            f"{fmt(cm('sqlite_threads_ms'), 2)} / {fmt(cm('other_threads_ms'), 2)}) "
+            f"| {fmt(med('driver_cpu_ms_per_verification'), 2)} | {errors} |"
+        )
+    lines.append("")
+    return lines
+
+
 def verdict(ok):
     return "**met**" if ok else "**not met**"
 
@@ -101,6 +189,17 @@ def summary(out, rows, plots_rel=None):
         f"of the bound | ≥ 85% | {verdict(frac is not None and frac >= 0.85)} |"
     )
 
+    cpu = login_cpu(rows, lc)
+    if cpu:
+        lines.append(
+            f"| full login: server CPU outside the argon2 hash, against the hash's (c={lc}; "
+            f"per login: hash {cpu['blocking_pool_ms']:.1f} ms; the rest "
+            f"{cpu['outside_blocking_ms']:.1f} ms = tokio workers {cpu['tokio_workers_ms']:.1f}, "
+            f"SQLite threads {cpu['sqlite_threads_ms']:.1f}, other {cpu['other_threads_ms']:.1f}) "
+            f"| {cpu['outside_over_blocking'] * 100:.0f}% | — | — | ≤ 25% "
+            f"| {verdict(cpu['outside_over_blocking'] <= 0.25)} |"
+        )
+
     pam = next((r for r in rows if r.get("workload") == "pam"), None)
     if pam:
         sg = statistics.median(pam["stepgate_us"]) / 1000
@@ -109,6 +208,15 @@ def summary(out, rows, plots_rel=None):
             f"| PAM: pamtester TOTP login (median ms) | {sg:.1f} | pam_google_authenticator "
             f"{ga:.1f} | {sg / ga:.2f}× | ≤ 1.5× | {verdict(sg / ga <= 1.5)} |"
         )
+        if pam.get("stepgate_remote_us"):
+            rm = statistics.median(pam["stepgate_remote_us"]) / 1000
+            lines.append(
+                f"| PAM remote mode (fleet): pamtester TOTP login through `stepgate serve` over "
+                f"HTTPS, a new TLS connection each (median ms) | {rm:.1f} | "
+                f"pam_google_authenticator {ga:.1f} | {rm / ga:.2f}× | ≤ 2× "
+                f"| {verdict(rm / ga <= 2)} |"
+            )
+    lines.extend(fleet_rows(rows))
     for kind, label in (
         ("rss_idle", "idle, existing database"),
         ("rss_peak", "peak under the token load"),
@@ -193,6 +301,7 @@ def summary(out, rows, plots_rel=None):
             + " |"
         )
         lines.append("")
+    lines.extend(fleet_table(rows))
     if plots_rel:
         lines.append(f"![requests/s against concurrency]({plots_rel}/rps-vs-concurrency.svg)")
         lines.append("")

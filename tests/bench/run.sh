@@ -30,12 +30,20 @@ if [[ $MODE == full ]]; then
   SCALE_REPS=${SCALE_REPS:-5}        # each scale sample is only ~90 logins (under a second)
   STARTUP_RUNS=${STARTUP_RUNS:-20}
   PAM_RUNS=${PAM_RUNS:-40}
+  FLEET_USERS=${FLEET_USERS:-20000} # a run of FLEET_SECONDS at ~1,500/s spends ~15,000 codes
+  FLEET_SECONDS=${FLEET_SECONDS:-10} # within one 30-second TOTP step
+  FLEET_WARMUP=${FLEET_WARMUP:-3}
+  FLEET_MAX=                        # no cap on the verifications of a run
   OUT=$ROOT/tests/bench/results/latest
 else
   DURATION=1 REPS=1 LEVELS="4" LOGIN_LEVELS="2" LOGIN_SECONDS=2 REFRESH_LEVELS="2"
   LOGIN_USERS=40 TOTAL_USERS=300 SMALL_USERS=20 SCALE_REPS=1 STARTUP_RUNS=2 PAM_RUNS=2
+  FLEET_USERS=400 FLEET_SECONDS=2 FLEET_WARMUP=1 FLEET_MAX=100
   OUT=$(mktemp -d /tmp/stepgate-bench-smoke.XXXXXX)
 fi
+
+FLEET_HOSTS=48      # registered hosts; the 16 connections share them, 3 each
+FLEET_CONCURRENCY=16
 
 # Debian's interpreter: python3-matplotlib is installed for it, whatever python3 is first on PATH.
 PY=/usr/bin/python3
@@ -49,6 +57,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v pamtester >/dev/null || need+=(pamtester)
 command -v oathtool >/dev/null || need+=(oathtool)
+command -v openssl >/dev/null || need+=(openssl)
 "$PY" -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 ls /usr/lib/*/security/pam_google_authenticator.so >/dev/null 2>&1 || need+=(libpam-google-authenticator)
 if ((${#need[@]})); then
@@ -96,9 +105,9 @@ PY
 }
 rss_kib() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
 
-wait_ready() { # URL PID
+wait_ready() { # URL PID [CURL_ARG...]
   for _ in $(seq 1 400); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    curl -fsS -o /dev/null "${@:3}" "$1" 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || die "the server behind $1 exited"
     sleep 0.05
   done
@@ -220,19 +229,21 @@ WEB=(--issuer "$SG" --client-id web --client-secret="$(cat "$WORK/large/web.secr
   --redirect-uri "http://127.0.0.1:9/callback" --users "$WORK/large/users.json")
 log "argon2id bound with the configured parameters"
 "$DRIVER" argon2 --config "$WORK/large/stepgate.toml" --seconds "$((DURATION * 2))" | tee -a "$RESULTS" >"$OUT/raw/argon2-before.json"
-# driver_levels WORKLOAD LEVELS SECONDS: REPS runs of the driver at each concurrency level
+# driver_levels WORKLOAD LEVELS SECONDS [ARG...]: REPS runs of the driver at each concurrency
+# level, with these arguments added
 driver_levels() {
   local c rep file
   for c in $2; do
     for rep in $(seq 1 "$REPS"); do
       file=$OUT/raw/$1-c$c-r$rep.json
-      "$DRIVER" "$1" "${WEB[@]}" --concurrency "$c" --seconds "$3" >"$file"
+      "$DRIVER" "$1" "${WEB[@]}" --concurrency "$c" --seconds "$3" "${@:4}" >"$file"
       annotate "$file" server=stepgate rep="$rep"
     done
   done
 }
 log "full logins at concurrency $LOGIN_LEVELS"
-driver_levels login "$LOGIN_LEVELS" "$LOGIN_SECONDS"
+# --server-pid: the server's per-thread CPU per login, the argon2 hash against the rest
+driver_levels login "$LOGIN_LEVELS" "$LOGIN_SECONDS" --server-pid "$SG_PID"
 "$DRIVER" argon2 --config "$WORK/large/stepgate.toml" --seconds "$((DURATION * 2))" | tee -a "$RESULTS" >"$OUT/raw/argon2-after.json"
 log "refresh-token rotation at concurrency $REFRESH_LEVELS"
 driver_levels refresh "$REFRESH_LEVELS" "$DURATION"
@@ -261,6 +272,59 @@ for rep in $(seq 1 "$SCALE_REPS"); do
   done
 done
 
+# --- fleet mode: registered hosts verifying TOTP logins over the host protocol (HTTPS) -------
+# A server of its own speaking TLS (a throw-away CA), on a database of TOTAL_USERS users of
+# whom FLEET_USERS have TOTP and are in the group the FLEET_HOSTS hosts allow. Two shapes, at
+# FLEET_CONCURRENCY keep-alive connections: "shared", each connection taking its 3 hosts in
+# turn (what the server can do), and "one-per-host", the first 16 hosts only, where the
+# per-host limit (100 requests/s, a login being 2) caps the total at 800 logins/s.
+log "fleet: TLS server, $FLEET_USERS users with TOTP in the hosts' group, $FLEET_HOSTS hosts"
+tests/bench/tls.sh "$WORK/tls"
+FLEET_PORT=$(free_port)
+mkdir -p "$WORK/fleet"
+cat >"$WORK/fleet/stepgate.toml" <<EOF
+[server]
+listen = "127.0.0.1:$FLEET_PORT"
+issuer = "https://127.0.0.1:$FLEET_PORT"
+tls_cert = "$WORK/tls/server.pem"
+tls_key = "$WORK/tls/server.key"
+[database]
+url = "sqlite://stepgate.db"
+EOF
+chmod 0600 "$WORK/fleet/stepgate.toml"
+"$DRIVER" seed --config "$WORK/fleet/stepgate.toml" --login-users "$FLEET_USERS" \
+  --total-users "$((TOTAL_USERS > FLEET_USERS ? TOTAL_USERS : FLEET_USERS))" \
+  --out "$WORK/fleet/users.json" --group bench --hosts "$FLEET_HOSTS" \
+  --hosts-out "$WORK/fleet/hosts.json" >"$OUT/raw/seed-fleet.json"
+"$PY" -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))[:int(sys.argv[2])], open(sys.argv[3], "w"))' \
+  "$WORK/fleet/hosts.json" "$FLEET_CONCURRENCY" "$WORK/fleet/hosts-one-each.json"
+"$STEPGATE" --config "$WORK/fleet/stepgate.toml" serve >"$OUT/raw/stepgate-fleet.log" 2>&1 &
+FLEET_PID=$!
+PIDS+=("$FLEET_PID")
+wait_ready "https://127.0.0.1:$FLEET_PORT/readyz" "$FLEET_PID" --cacert "$WORK/tls/ca.pem"
+sleep 1
+record "{\"workload\":\"fleet_rss_idle\",\"server\":\"stepgate\",\"kib\":$(rss_kib "$FLEET_PID" VmRSS)}"
+FLEET=(--url "https://127.0.0.1:$FLEET_PORT" --ca "$WORK/tls/ca.pem" --users "$WORK/fleet/users.json"
+  --server-pid "$FLEET_PID" --concurrency "$FLEET_CONCURRENCY" ${FLEET_MAX:+--max "$FLEET_MAX"})
+# fleet_run NAME CREDENTIALS SECONDS [KEY=VALUE...]; the driver fails if nothing was verified
+fleet_run() {
+  local file=$OUT/raw/fleet-$1.json
+  "$DRIVER" hosts "${FLEET[@]}" --credentials "$2" --seconds "$3" >"$file" ||
+    die "fleet $1: the host protocol verified nothing (see $file and $OUT/raw/stepgate-fleet.log)"
+  annotate "$file" server=stepgate "${@:4}"
+}
+log "fleet: warm-up, $FLEET_WARMUP s"
+fleet_run warmup "$WORK/fleet/hosts.json" "$FLEET_WARMUP" workload=fleet_warmup
+for rep in $(seq 1 "$REPS"); do
+  for shape in shared one-per-host; do
+    log "fleet, run $rep of $REPS: $shape, $FLEET_CONCURRENCY connections for $FLEET_SECONDS s"
+    # a fresh TOTP step: every user's code unspent (a smoke run's few logins need none)
+    [[ $MODE == full ]] && "$DRIVER" wait-step >/dev/null
+    if [[ $shape == shared ]]; then creds=$WORK/fleet/hosts.json; else creds=$WORK/fleet/hosts-one-each.json; fi
+    fleet_run "$shape-r$rep" "$creds" "$FLEET_SECONDS" shape="$shape" rep="$rep"
+  done
+done
+
 # --- start-up to ready on the existing TOTAL_USERS database ----------------------------------
 kill "${PIDS[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
@@ -285,7 +349,7 @@ annotate "$OUT/raw/pam.json" workload=pam
   echo "node=$(node --version)"
   echo "oidc_provider=$(node -p 'require("./tests/bench/peer/node_modules/oidc-provider/package.json").version')"
   echo "wrk=$(wrk -v 2>&1 | head -n 1)"
-  echo "mode=$MODE duration=$DURATION reps=$REPS levels=$LEVELS login_levels=$LOGIN_LEVELS total_users=$TOTAL_USERS"
+  echo "mode=$MODE duration=$DURATION reps=$REPS levels=$LEVELS login_levels=$LOGIN_LEVELS total_users=$TOTAL_USERS fleet_users=$FLEET_USERS fleet_hosts=$FLEET_HOSTS fleet_seconds=$FLEET_SECONDS"
 } >"$OUT/machine.txt"
 if [[ $MODE == full ]]; then
   "$PY" tests/bench/report.py "$OUT" --docs docs/benchmarks.md --plots docs/bench

@@ -92,6 +92,8 @@ pub struct UserDetail {
     pub user: UserDoc,
     pub providers: Vec<super::account::ProviderDoc>,
     pub backup_codes_left: i64,
+    /// The names of the groups the user is in.
+    pub groups: Vec<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -194,6 +196,7 @@ async fn detail(st: &AppState, username: &str) -> Result<UserDetail, Problem> {
         .collect();
     Ok(UserDetail {
         backup_codes_left: st.core.backup_codes_left(&user.id).await?,
+        groups: st.core.groups_of(&user.id).await?,
         user: UserDoc::from(&user),
         providers,
     })
@@ -272,6 +275,8 @@ pub struct ClientDoc {
     pub scopes: Vec<String>,
     /// Stepgate API scopes the client may be granted (`stepgate:account`, `stepgate:admin`).
     pub api_scopes: Vec<String>,
+    /// Only members of these groups may sign in; empty: everyone.
+    pub allowed_groups: Vec<String>,
     pub require_2fa: bool,
     pub created_at: i64,
 }
@@ -291,6 +296,7 @@ impl From<&Client> for ClientDoc {
                 .collect(),
             scopes: c.scopes.clone(),
             api_scopes: c.api_scopes.clone(),
+            allowed_groups: c.allowed_groups.clone(),
             require_2fa: c.require_2fa,
             created_at: c.created_at,
         }
@@ -328,6 +334,9 @@ pub struct CreateClient {
     /// Stepgate API scopes: `stepgate:account`, `stepgate:admin`.
     #[serde(default)]
     pub api_scopes: Vec<String>,
+    /// Groups whose members alone may sign in (each must exist); empty: everyone.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
     #[serde(default)]
     pub require_2fa: bool,
 }
@@ -390,6 +399,7 @@ pub async fn create_client(
             grant_types,
             scopes: body.scopes,
             api_scopes: body.api_scopes,
+            allowed_groups: body.allowed_groups,
             require_2fa: body.require_2fa,
             id_token_alg: SigningAlg::Es256,
         },
@@ -418,9 +428,12 @@ pub struct PatchClient {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub require_2fa: Option<bool>,
     pub api_scopes: Option<Vec<String>>,
+    /// `[]` admits everyone again.
+    pub allowed_groups: Option<Vec<String>>,
 }
 
-/// Changes redirect URIs, API scopes and the 2FA requirement (fields left out stay as they are).
+/// Changes redirect URIs, API scopes, allowed groups and the 2FA requirement (fields left out
+/// stay as they are).
 #[utoipa::path(patch, path = "/api/admin/clients/{client_id}", tag = "admin",
     security(("bearer" = [])), params(("client_id" = String, Path)), request_body = PatchClient,
     responses((status = 200, body = ClientDoc),
@@ -444,6 +457,7 @@ pub async fn patch_client(
             .unwrap_or(now.post_logout_redirect_uris),
         require_2fa: body.require_2fa.unwrap_or(now.require_2fa),
         api_scopes: body.api_scopes,
+        allowed_groups: body.allowed_groups,
     };
     let client = clients::update(db, &client_id, up, st.now()).await?;
     st.clients.forget_all();

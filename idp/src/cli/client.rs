@@ -49,6 +49,11 @@ pub enum ClientCommand {
         /// client are refused by /api (repeat for both).
         #[arg(long = "api-scope", value_name = "SCOPE")]
         api_scopes: Vec<String>,
+        /// Only members of this group may sign in to the client (repeat for several: members
+        /// of any of them). Without it, every user may. The group must exist
+        /// (`stepgate group add`).
+        #[arg(long = "allow-group", value_name = "GROUP")]
+        allowed_groups: Vec<String>,
         /// How ID tokens are signed for this client.
         #[arg(long = "id-token-alg", value_name = "ALG", default_value = "ES256", value_parser = parse_alg)]
         id_token_alg: SigningAlg,
@@ -68,6 +73,16 @@ fn named(e: Error, client_id: &str) -> CliError {
     }
 }
 
+/// The store names a bad allowed group by its field; on the command line that is the flag.
+fn flag_named(e: Error) -> CliError {
+    match e {
+        Error::Invalid { field, message } if field == clients::ALLOW_GROUP => {
+            CliError::Usage(format!("--allow-group: {message}"))
+        }
+        other => CliError::Core(other),
+    }
+}
+
 pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResult {
     match cmd {
         ClientCommand::Add {
@@ -80,6 +95,7 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             post_logout_redirect_uris,
             scopes,
             api_scopes,
+            allowed_groups,
             id_token_alg,
         } => {
             let mut grant_types = if grants.is_empty() {
@@ -100,12 +116,14 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
                     grant_types,
                     scopes,
                     api_scopes,
+                    allowed_groups,
                     require_2fa,
                     id_token_alg,
                 },
                 core.now(),
             )
-            .await?;
+            .await
+            .map_err(flag_named)?;
             let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
             let kind = if client.is_public() {
                 "public"
@@ -116,11 +134,13 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
                 &core,
                 EventKind::ClientCreated,
                 format!(
-                    "client={} type={kind} grants={} require_2fa={} api_scopes={} redirect_uris={}",
+                    "client={} type={kind} grants={} require_2fa={} api_scopes={} \
+                     allowed_groups={} redirect_uris={}",
                     client.client_id,
                     grants.join(","),
                     client.require_2fa,
                     client.api_scopes.join(","),
+                    client.allowed_groups.join(","),
                     client.redirect_uris.join(" ")
                 ),
             )
@@ -131,6 +151,9 @@ pub async fn run(cmd: ClientCommand, config: &Path, io: &mut Io<'_>) -> CliResul
             writeln!(out, "grants: {}", grants.join(" "))?;
             for uri in &client.redirect_uris {
                 writeln!(out, "redirect_uri: {uri}")?;
+            }
+            if !client.allowed_groups.is_empty() {
+                writeln!(out, "allowed_groups: {}", client.allowed_groups.join(" "))?;
             }
             if !client.api_scopes.is_empty() {
                 writeln!(out, "api_scopes: {}", client.api_scopes.join(" "))?;

@@ -6,6 +6,8 @@
 //! by the caller, and give a non-zero exit status.
 
 mod client;
+mod group;
+mod host;
 mod keys;
 mod serve;
 mod user;
@@ -41,6 +43,12 @@ pub enum Command {
     /// Manage OpenID Connect clients (relying parties).
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage groups of users, which hosts and clients admit.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
+    /// Manage registered hosts (fleet mode: Linux hosts that verify logins through this server).
+    #[command(subcommand)]
+    Host(host::HostCommand),
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -130,6 +138,8 @@ pub async fn run(cli: Cli, io: &mut Io<'_>) -> CliResult {
         Command::Serve => serve::serve(&path, io).await,
         Command::User(c) => user::run(c, &path, io).await,
         Command::Client(c) => client::run(c, &path, io).await,
+        Command::Group(c) => group::run(c, &path, io).await,
+        Command::Host(c) => host::run(c, &path, io).await,
         Command::Keys(c) => keys::run(c, &path, io).await,
     }
 }

@@ -4,7 +4,9 @@
 //! `STEPGATE_ADMIN_PASSWORD`). Stops gracefully on SIGTERM or Ctrl-C.
 
 use super::{admin_ctx, load_config, CliResult, Io};
-use crate::app::App;
+use crate::app::{App, StartError};
+use crate::state::Settings;
+use crate::tls::Tls;
 use rand::distributions::{Alphanumeric, DistString};
 use std::io::Write;
 use std::path::Path;
@@ -121,6 +123,13 @@ pub async fn serve(path: &Path, io: &mut Io<'_>) -> CliResult {
     }
     let config = load_config(path)?;
     let listen = config.server.listen.clone();
+    // Before anything is opened or created: a `[server]` value or a certificate that cannot be
+    // used stops start-up.
+    Settings::from_config(&config.server).map_err(StartError::from)?;
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key).map_err(StartError::from)?),
+        _ => None,
+    };
     let core = Core::open(config).await?;
     bootstrap_admin(&core, io).await?;
     let app = App::new(core).await?;
@@ -130,10 +139,14 @@ pub async fn serve(path: &Path, io: &mut Io<'_>) -> CliResult {
     tracing::info!(
         %issuer,
         %listen,
+        tls = tls.is_some(),
         ready_ms,
         "Stepgate is ready in {ready_ms} ms; sign in at {issuer}/login"
     );
-    app.serve(listener, shutdown_signal()).await?;
+    match tls {
+        Some(tls) => app.serve_tls(listener, tls, shutdown_signal()).await?,
+        None => app.serve(listener, shutdown_signal()).await?,
+    }
     tracing::info!("stopped");
     Ok(())
 }

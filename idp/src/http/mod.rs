@@ -4,6 +4,7 @@
 
 pub mod cookies;
 pub mod csrf;
+pub mod forwarded;
 
 use crate::error::Error;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -38,8 +39,10 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     see_other(url.as_str())
 }
 
-/// The peer address of the request, when the server was started with connection info; for
-/// the audit log.
+/// The caller's address, when the server was started with connection info; for the audit log
+/// and rate limits. The peer's, unless the peer is one of `[server] trusted_proxies` (the
+/// router carries them as an extension): then the client its forwarding headers name (see
+/// [`forwarded`]).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub Option<String>);
 
@@ -47,12 +50,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let client = match (peer, parts.extensions.get::<forwarded::TrustedProxies>()) {
+            (Some(peer), Some(trusted)) => {
+                Some(forwarded::client_ip(peer, &parts.headers, trusted))
+            }
+            (peer, _) => peer,
+        };
+        Ok(ClientAddr(client.map(|ip| ip.to_string())))
     }
 }
 

@@ -29,7 +29,14 @@ use axum_extra::extract::cookie::CookieJar;
 use serde_json::Value;
 
 /// Scopes this provider knows, in the order they are echoed back.
-pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", "offline_access"];
+pub const SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "groups",
+    "offline_access",
+];
 
 /// An OAuth error sent back to the client (RFC 6749 §4.1.2.1) with RFC 9207's `iss`.
 pub struct ErrorRedirect {
@@ -294,7 +301,7 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
         // so they sign in (or, with prompt=none, the client hears login_required).
         let hinted_user = hinted.as_deref().is_none_or(|sub| sub == user.id);
         if hinted_user && session_satisfies(&req, &session, now) {
-            return match issue_code(&st, &client, &req, &session, &user).await {
+            return match issue_code(&st, &addr.context(), &client, &req, &session, &user).await {
                 Ok(r) => r,
                 Err(e) => e.into_page().into_response(),
             };

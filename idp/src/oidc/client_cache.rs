@@ -92,6 +92,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: vec![],
             api_scopes: vec![],
+            allowed_groups: vec![],
             require_2fa: false,
             id_token_alg: SigningAlg::Es256,
         }

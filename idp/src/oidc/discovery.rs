@@ -93,6 +93,7 @@ pub fn metadata(s: &Settings) -> Result<StepgateProviderMetadata, String> {
         "email_verified",
         "phone_number",
         "phone_number_verified",
+        "groups",
     ];
     Ok(StepgateProviderMetadata::new(
         IssuerUrl::new(s.issuer.clone()).map_err(e)?,

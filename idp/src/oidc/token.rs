@@ -152,19 +152,40 @@ async fn audit_reuse(
         .map_err(Error::server_error)
 }
 
-/// The user a grant was made for, if they may still sign in; otherwise the grant is revoked.
-async fn live_user(st: &AppState, grant: &Grant) -> Result<User, Error> {
+/// The user a grant was made for, if they may still sign in to this client (not disabled or
+/// locked, and still in one of its allowed groups when it has some); otherwise the grant is
+/// revoked.
+async fn live_user(st: &AppState, client: &Client, grant: &Grant) -> Result<User, Error> {
     let user = match &grant.user_id {
         Some(id) => st.core.user_by_id(id).await.map_err(Error::server_error)?,
         None => None,
     };
-    match user {
-        Some(u) if !u.disabled && !u.locked => Ok(u),
-        _ => {
+    let refusal = match &user {
+        Some(u) if !u.disabled && !u.locked => {
+            if client.allowed_groups.is_empty()
+                || client.admits(
+                    &st.core
+                        .groups_of(&u.id)
+                        .await
+                        .map_err(Error::server_error)?,
+                )
+            {
+                None
+            } else {
+                Some("the user is no longer in a group this client admits")
+            }
+        }
+        _ => Some("the user can no longer sign in"),
+    };
+    match (user, refusal) {
+        (Some(u), None) => Ok(u),
+        (_, refusal) => {
             grants::revoke(st.core.db(), &grant.id, st.now())
                 .await
                 .map_err(Error::server_error)?;
-            Err(Error::invalid_grant("the user can no longer sign in"))
+            Err(Error::invalid_grant(
+                refusal.unwrap_or("the user can no longer sign in"),
+            ))
         }
     }
 }
@@ -271,7 +292,7 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
-    let user = live_user(st, &grant).await?;
+    let user = live_user(st, client, &grant).await?;
     user_tokens(
         st,
         client,
@@ -331,7 +352,7 @@ async fn refresh_token(
             asked
         }
     };
-    let user = live_user(st, &grant).await?;
+    let user = live_user(st, client, &grant).await?;
     user_tokens(st, client, &grant, &user, &scopes, None).await
 }
 

@@ -46,6 +46,25 @@ pub fn user_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
     m
 }
 
+/// With the `groups` scope: `"groups": [names…]`, the user's groups as they are now (sorted;
+/// an empty list when they are in none, so the claim's absence means the scope was not given).
+pub async fn add_groups_claim(
+    st: &AppState,
+    user: &User,
+    scopes: &[String],
+    claims: &mut Map<String, Value>,
+) -> Result<(), Error> {
+    if scopes.iter().any(|s| s == "groups") {
+        let groups = st
+            .core
+            .groups_of(&user.id)
+            .await
+            .map_err(Error::server_error)?;
+        claims.insert("groups".into(), json!(groups));
+    }
+    Ok(())
+}
+
 fn sign(
     key: &crate::store::keys::LoadedKey,
     typ: &str,
@@ -145,6 +164,7 @@ pub async fn issue_id_token(
         .await
         .map_err(Error::server_error)?;
     let mut c = user_claims(user, &grant.scopes);
+    add_groups_claim(st, user, &grant.scopes, &mut c).await?;
     c.insert("iss".into(), json!(st.settings.issuer));
     c.insert("aud".into(), json!([client.client_id]));
     c.insert("azp".into(), json!(client.client_id));

@@ -3,7 +3,7 @@
 //! §2.1–2.2; never in the query string). It must be live (not revoked, grant not revoked) and
 //! carry the `openid` scope; the claims released follow its scopes.
 
-use super::tokens::{user_claims, verify_access_token};
+use super::tokens::{add_groups_claim, user_claims, verify_access_token};
 use crate::error::Error;
 use crate::params::Params;
 use crate::state::AppState;
@@ -55,7 +55,9 @@ async fn handle(
     let user = live
         .user
         .ok_or_else(|| Error::invalid_token("this token was issued to a client, not a user"))?;
-    Ok(axum::Json(Value::Object(user_claims(&user, &scopes))).into_response())
+    let mut claims = user_claims(&user, &scopes);
+    add_groups_claim(st, &user, &scopes, &mut claims).await?;
+    Ok(axum::Json(Value::Object(claims)).into_response())
 }
 
 pub async fn userinfo_get(State(st): State<AppState>, headers: HeaderMap) -> Response {

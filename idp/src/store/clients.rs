@@ -78,6 +78,8 @@ pub struct Client {
     /// Stepgate API scopes (`stepgate:account`, `stepgate:admin`) an administrator granted this
     /// client; none unless registered (see `api_resource`).
     pub api_scopes: Vec<String>,
+    /// Only members of one of these groups may sign in to this client; none: everyone.
+    pub allowed_groups: Vec<String>,
     /// Every login to this client must pass a second factor.
     pub require_2fa: bool,
     pub id_token_alg: SigningAlg,
@@ -96,6 +98,11 @@ impl Client {
     /// Whether an administrator registered this client for the API scope `s`.
     pub fn has_api_scope(&self, s: &str) -> bool {
         self.api_scopes.iter().any(|x| x == s)
+    }
+
+    /// Whether a user in the groups `member_of` may sign in to this client.
+    pub fn admits(&self, member_of: &[String]) -> bool {
+        stepgate_core::groups::admitted_by(&self.allowed_groups, member_of)
     }
 
     /// What `client_credentials` may grant: the registered scopes and API scopes.
@@ -124,12 +131,15 @@ pub struct NewClient {
     pub grant_types: Vec<GrantType>,
     pub scopes: Vec<String>,
     pub api_scopes: Vec<String>,
+    /// Group names (see `Client::allowed_groups`); each must exist.
+    pub allowed_groups: Vec<String>,
     pub require_2fa: bool,
     pub id_token_alg: SigningAlg,
 }
 
 const COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-                       grant_types, scopes, api_scopes, require_2fa, id_token_alg, created_at";
+                       grant_types, scopes, api_scopes, allowed_groups, require_2fa, id_token_alg, \
+                       created_at";
 
 fn from_row(r: &AnyRow) -> Result<Client, Error> {
     let grant_types = from_json_list(&r.try_get::<String, _>("grant_types")?)?
@@ -148,6 +158,7 @@ fn from_row(r: &AnyRow) -> Result<Client, Error> {
         grant_types,
         scopes: from_json_list(&r.try_get::<String, _>("scopes")?)?,
         api_scopes: from_json_list(&r.try_get::<String, _>("api_scopes")?)?,
+        allowed_groups: from_json_list(&r.try_get::<String, _>("allowed_groups")?)?,
         require_2fa: r.try_get::<i64, _>("require_2fa")? != 0,
         id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::Es256),
         created_at: r.try_get("created_at")?,
@@ -264,6 +275,9 @@ fn validate(new: &NewClient) -> Result<(), Error> {
     validate_api_scopes(&new.api_scopes)
 }
 
+/// The field a bad allowed group is reported under (`--allow-group` on the command line).
+pub const ALLOW_GROUP: &str = "allow_group";
+
 /// API scopes must be Stepgate's own, each once.
 pub fn validate_api_scopes(scopes: &[String]) -> Result<(), Error> {
     for (i, s) in scopes.iter().enumerate() {
@@ -289,6 +303,7 @@ pub fn validate_api_scopes(scopes: &[String]) -> Result<(), Error> {
 /// Registers a client; returns it with its secret (confidential clients), shown only now.
 pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option<String>), Error> {
     validate(&new)?;
+    stepgate_core::groups::check_names(db.pool(), ALLOW_GROUP, &new.allowed_groups).await?;
     let secret = (!new.public).then(crypto::random_token);
     let mut tx = db.begin().await?;
     let exists: Option<(String,)> =
@@ -309,8 +324,9 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
         .collect();
     sqlx::query(
         "INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, \
-         post_logout_redirect_uris, grant_types, scopes, api_scopes, require_2fa, id_token_alg, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+         post_logout_redirect_uris, grant_types, scopes, api_scopes, allowed_groups, require_2fa, \
+         id_token_alg, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
     .bind(&new.client_id)
     .bind(&new.name)
@@ -320,6 +336,7 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
     .bind(to_json_list(&grants))
     .bind(to_json_list(&new.scopes))
     .bind(to_json_list(&new.api_scopes))
+    .bind(to_json_list(&new.allowed_groups))
     .bind(i64::from(new.require_2fa))
     .bind(new.id_token_alg.as_str())
     .bind(now)
@@ -371,6 +388,8 @@ pub struct ClientUpdate {
     pub require_2fa: bool,
     /// `None` keeps the registered API scopes.
     pub api_scopes: Option<Vec<String>>,
+    /// `None` keeps the allowed groups; an empty list admits everyone again.
+    pub allowed_groups: Option<Vec<String>>,
 }
 
 /// Changes a client's redirect URIs and 2FA requirement, checked like a registration.
@@ -390,14 +409,18 @@ pub async fn update(db: &Db, client_id: &str, up: ClientUpdate, now: i64) -> Res
     }
     let api_scopes = up.api_scopes.unwrap_or(client.api_scopes);
     validate_api_scopes(&api_scopes)?;
+    let allowed_groups = up.allowed_groups.unwrap_or(client.allowed_groups);
+    stepgate_core::groups::check_names(db.pool(), ALLOW_GROUP, &allowed_groups).await?;
     sqlx::query(
         "UPDATE oidc_clients SET redirect_uris = $1, post_logout_redirect_uris = $2, \
-         require_2fa = $3, api_scopes = $4, updated_at = $5 WHERE client_id = $6",
+         require_2fa = $3, api_scopes = $4, allowed_groups = $5, updated_at = $6 \
+         WHERE client_id = $7",
     )
     .bind(to_json_list(&up.redirect_uris))
     .bind(to_json_list(&up.post_logout_redirect_uris))
     .bind(i64::from(up.require_2fa))
     .bind(to_json_list(&api_scopes))
+    .bind(to_json_list(&allowed_groups))
     .bind(now)
     .bind(client_id)
     .execute(db.pool())

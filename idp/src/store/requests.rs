@@ -187,6 +187,7 @@ mod tests {
             grant_types: vec![crate::store::clients::GrantType::AuthorizationCode],
             scopes: vec![],
             api_scopes: vec![],
+            allowed_groups: vec![],
             require_2fa: false,
             id_token_alg: crate::store::clients::SigningAlg::Es256,
         };

@@ -148,7 +148,15 @@ pub fn request(user: &str) -> Request {
         username: user.into(),
         service: Some("sshd".into()),
         rhost: Some("192.0.2.7".into()),
+        tty: None,
     }
+}
+
+/// Runs account management on `env`'s core with no module arguments.
+pub async fn account(env: &Env, user: &str, conv: &mut Scripted) -> Outcome {
+    let args = Args::default();
+    let req = request(user);
+    pam_stepgate::flow::account(&env.core, &req.context(&args), &args, user, conv).await
 }
 
 pub fn args(list: &[&str]) -> Args {

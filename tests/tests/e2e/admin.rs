@@ -42,7 +42,7 @@ fn action(page: &Page, path: &str, name: &str) -> Form {
         .unwrap_or_else(|| panic!("no {name} form at {path}: {}", page.text()))
 }
 
-async fn admin_browser(server: &Server) -> Browser {
+pub async fn admin_browser(server: &Server) -> Browser {
     admin_user(server, "root-admin").await;
     let browser = Browser::new();
     signed_in(server, &browser, "root-admin", PASSWORD).await;

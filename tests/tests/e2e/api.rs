@@ -914,9 +914,20 @@ async fn the_openapi_document_and_its_offline_reference_page() {
         "/api/account/2fa/{provider}/verify",
         "/api/account/2fa/default",
         "/api/account/2fa/{provider}",
+        "/api/admin/hosts",
+        "/api/admin/hosts/{name}",
+        "/api/admin/hosts/{name}/rotate-credential",
+        "/api/admin/hosts/{name}/groups/{group}",
+        "/pam/v1/begin",
+        "/pam/v1/send",
+        "/pam/v1/check",
+        "/pam/v1/step",
+        "/pam/v1/cancel",
+        "/pam/v1/account",
     ] {
         assert!(paths.contains_key(p), "{p}");
     }
+    assert!(doc["components"]["securitySchemes"]["host"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let audit_params = doc["paths"]["/api/admin/audit"]["get"]["parameters"]
         .as_array()

@@ -7,6 +7,8 @@ mod account;
 mod admin;
 mod api;
 mod cli;
+mod fleet;
+mod groups;
 mod node_client;
 mod oidc;
 mod pam;

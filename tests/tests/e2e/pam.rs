@@ -3,9 +3,9 @@
 //! (and so the OpenID Connect door) uses. Needs root and pamtester (scripts/test.sh).
 
 #[path = "pam_harness.rs"]
-mod harness;
+pub mod harness;
 #[path = "pam_sshd.rs"]
-mod sshd;
+pub mod sshd;
 
 use harness::pam_text::*;
 use harness::*;
@@ -693,4 +693,50 @@ async fn pamtester_prompt_argument_with_spaces_in_brackets() {
         .find(|e| e.event == "code_check_ok")
         .expect("code_check_ok");
     assert_eq!(ok.service.as_deref(), Some("bastion"));
+}
+
+/// Direct mode obeys the same host and group rules when the machine names its registered host
+/// (`host=`): a member logs in, a non-member is refused (audited with the host), and a name that
+/// is not registered lets no one in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pamtester_direct_mode_with_host_applies_its_groups() {
+    require_root_and_pamtester();
+    let site = Site::new(None, "").await;
+    let (_, secret) = site.totp_user("ivy").await;
+    let (jon, _) = site.totp_user("jon").await;
+    site.core
+        .create_group(&admin(), None, "ops")
+        .await
+        .expect("group");
+    site.core
+        .add_group_member(&admin(), None, "ops", "ivy")
+        .await
+        .expect("member");
+    site.core
+        .add_host(&admin(), "local-1", &["ops".to_string()])
+        .await
+        .expect("host");
+    let svc = Service::new(&site.lines("host=local-1"));
+    let f = dialogue(
+        &svc,
+        "ivy",
+        &["authenticate", "acct_mgmt"],
+        None,
+        &[(TOTP_PROMPT, &totp(&secret, 0))],
+    );
+    assert!(f.succeeded(), "{f:?}");
+    let f = dialogue(&svc, "jon", &["authenticate"], None, &[]);
+    assert!(f.failed_with(AUTH_ERR), "{f:?}");
+    assert!(f.stderr.contains("may not log in on this machine"), "{f:?}");
+    let f = dialogue(&svc, "jon", &["acct_mgmt"], None, &[]);
+    assert!(f.failed_with(PERM_DENIED), "{f:?}");
+    let refused = site.events(&jon).await;
+    let r = refused
+        .iter()
+        .find(|e| e.event == "host_login_refused")
+        .expect("audited");
+    assert_eq!(r.host.as_deref(), Some("local-1"));
+    let unknown = Service::new(&site.lines("host=not-registered"));
+    let f = dialogue(&unknown, "ivy", &["authenticate"], None, &[]);
+    assert!(f.failed_with(AUTHINFO_UNAVAIL), "{f:?}");
 }

@@ -61,6 +61,64 @@ pub struct Server {
     config_text: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// For a server started with [`Server::start_tls`]: the CA that signed its certificate.
+    pub ca_path: Option<PathBuf>,
+}
+
+/// A throw-away CA and a certificate it signed for 127.0.0.1 and localhost: (CA, certificate,
+/// key), PEM.
+pub fn test_pki(name: &str) -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Stepgate test CA {name}"),
+    );
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = ca.self_signed(&ca_key).expect("CA certificate");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+        .expect("server params");
+    let cert = leaf
+        .signed_by(&key, &ca, &ca_key)
+        .expect("server certificate");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Moves the keys of later `[server]` tables into the first one (TOML allows a table once).
+fn merge_server_keys(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut extra: Vec<String> = Vec::new();
+    let mut seen = false;
+    let mut in_later = false;
+    for line in text.lines() {
+        if line.trim() == "[server]" {
+            in_later = seen;
+            seen = true;
+            if in_later {
+                continue;
+            }
+        } else if line.trim_start().starts_with('[') {
+            in_later = false;
+        }
+        if in_later {
+            extra.push(line.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    let at = out
+        .iter()
+        .position(|l| l.trim() == "[server]")
+        .map_or(0, |i| i + 1);
+    for (i, l) in extra.into_iter().enumerate() {
+        out.insert(at + i, l);
+    }
+    out.join("\n") + "\n"
 }
 
 #[allow(clippy::disallowed_methods)] // the manual clock starts at the real time
@@ -72,7 +130,9 @@ fn real_now() -> i64 {
 }
 
 fn config_text(issuer: &str, db_url: &str, extra: &str) -> String {
-    let addr = issuer.trim_start_matches("http://");
+    let addr = issuer
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
     let mut text = format!(
         "[server]\nlisten = \"{addr}\"\nissuer = \"{issuer}\"\n\
          [database]\nurl = \"{db_url}\"\nmax_connections = 8\n\
@@ -119,6 +179,60 @@ impl Server {
             None,
         )
         .await
+    }
+
+    /// As [`Server::start_with`], over HTTPS: a throw-away CA (its certificate in
+    /// [`Server::ca_path`]) signed the server's certificate for 127.0.0.1; `stepgate serve`
+    /// speaks TLS itself (`[server] tls_cert`/`tls_key`).
+    pub async fn start_tls(backend: Backend, extra: &str) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let db_url = fresh_db_url(backend, dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let base = format!("https://{}", listener.local_addr().expect("address"));
+        let pki = test_pki("fleet");
+        let (ca, cert, key) = (
+            dir.path().join("ca.pem"),
+            dir.path().join("server.pem"),
+            dir.path().join("server.key"),
+        );
+        std::fs::write(&ca, &pki.0).expect("write CA");
+        std::fs::write(&cert, &pki.1).expect("write cert");
+        std::fs::write(&key, &pki.2).expect("write key");
+        let text = config_text(
+            &base,
+            &db_url,
+            &format!(
+                "{extra}
+[server]
+tls_cert = \"{}\"
+tls_key = \"{}\"
+",
+                cert.display(),
+                key.display()
+            ),
+        );
+        // `[server]` appears twice; merge the TLS keys into the first table instead.
+        let text = merge_server_keys(&text);
+        let config_path = dir.path().join("stepgate.toml");
+        std::fs::write(&config_path, &text).expect("write config");
+        let clock = Arc::new(ManualClock::new(real_now()));
+        let tls = stepgate_idp::tls::Tls::load(&cert, &key).expect("load the test certificate");
+        let mut s = Self::launch_with(
+            listener,
+            base.clone(),
+            base,
+            dir,
+            config_path,
+            text,
+            clock,
+            None,
+            Some(tls),
+        )
+        .await;
+        s.ca_path = Some(ca);
+        s
     }
 
     /// As [`Server::start_with`], on the database at `db_url` (a SQLite file on a file system
@@ -178,6 +292,32 @@ impl Server {
         clock: Arc<ManualClock>,
         probe_every: Option<std::time::Duration>,
     ) -> Server {
+        Self::launch_with(
+            listener,
+            base,
+            issuer,
+            dir,
+            config_path,
+            text,
+            clock,
+            probe_every,
+            None,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)] // each is one piece of the instance's identity
+    async fn launch_with(
+        listener: tokio::net::TcpListener,
+        base: String,
+        issuer: String,
+        dir: Arc<tempfile::TempDir>,
+        config_path: PathBuf,
+        text: String,
+        clock: Arc<ManualClock>,
+        probe_every: Option<std::time::Duration>,
+        tls: Option<stepgate_idp::tls::Tls>,
+    ) -> Server {
         let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))
             .unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
         let core = Core::open_with_clock(config, clock.clone())
@@ -190,12 +330,14 @@ impl Server {
         let (tx, rx) = oneshot::channel::<()>();
         let serving = app.clone();
         let task = tokio::spawn(async move {
-            serving
-                .serve(listener, async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
+            let stop = async {
+                let _ = rx.await;
+            };
+            match tls {
+                Some(tls) => serving.serve_tls(listener, tls, stop).await,
+                None => serving.serve(listener, stop).await,
+            }
+            .expect("serve");
         });
         Server {
             base,
@@ -208,6 +350,7 @@ impl Server {
             config_text: text,
             shutdown: Some(tx),
             task: Some(task),
+            ca_path: None,
         }
     }
 

@@ -237,7 +237,11 @@ pub async fn page(
             at: format_time(r.at),
             event: r.event.replace('_', " "),
             provider: r.provider,
-            source: r.source,
+            // A login at a registered host says which machine it was.
+            source: match r.host {
+                Some(host) => format!("SSH/console logins on host {host}"),
+                None => r.source,
+            },
             remote_addr: r.remote_addr,
         })
         .collect()

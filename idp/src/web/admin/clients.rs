@@ -28,6 +28,7 @@ struct ClientRow {
     scopes: String,
     api_scopes: String,
     api_scope_list: Vec<String>,
+    allowed_groups: String,
     require_2fa: bool,
 }
 
@@ -60,6 +61,7 @@ async fn render_list(st: &AppState, jar: CookieJar, shown: Shown) -> Result<Resp
             scopes: c.scopes.join(" "),
             api_scopes: c.api_scopes.join(" "),
             api_scope_list: c.api_scopes,
+            allowed_groups: c.allowed_groups.join(" "),
             require_2fa: c.require_2fa,
             client_id: c.client_id,
             name: c.name,
@@ -151,6 +153,7 @@ pub async fn create(
         grant_types,
         scopes: lines(form.get("scopes")),
         api_scopes: ticked_api_scopes(&form),
+        allowed_groups: lines(form.get("allowed_groups")),
         require_2fa: on("require_2fa"),
         id_token_alg: SigningAlg::Es256,
     };
@@ -202,6 +205,7 @@ pub async fn act(
                 post_logout_redirect_uris: lines(form.get("post_logout_redirect_uris")),
                 require_2fa: form.get("require_2fa").is_some_and(|v| v == "on"),
                 api_scopes: Some(ticked_api_scopes(&form)),
+                allowed_groups: Some(lines(form.get("allowed_groups"))),
             },
             st.now(),
         )

@@ -1,11 +1,13 @@
 //! The admin console (`/admin`, administrators only; anyone else gets 403): platform 2FA
-//! settings, users, OIDC clients, the audit log, and test messages for SMTP and SMS.
+//! settings, users, groups, OIDC clients, the audit log, and test messages for SMTP and SMS.
 //!
 //! Like the account page, each handler calls one operation of the core (or of idp's client
 //! store) and re-renders a refusal next to its field; no rule is decided here.
 
 pub mod audit;
 pub mod clients;
+pub mod groups;
+pub mod hosts;
 pub mod notify;
 pub mod settings;
 pub mod users;
@@ -107,6 +109,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/test/sms", post(notify::test_sms))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{username}", get(users::show).post(users::act))
+        .route("/admin/groups", get(groups::list).post(groups::create))
+        .route("/admin/groups/{name}", get(groups::show).post(groups::act))
+        .route("/admin/hosts", get(hosts::list).post(hosts::create))
+        .route("/admin/hosts/{name}", get(hosts::show).post(hosts::act))
         .route("/admin/clients", get(clients::list).post(clients::create))
         .route("/admin/clients/{client_id}", post(clients::act))
         .route("/admin/audit", get(audit::list))

@@ -235,6 +235,11 @@ async fn render_user(
         .backup_codes_left(&user.id)
         .await
         .map_err(Error::internal_page)?;
+    let groups = st
+        .core
+        .groups_of(&user.id)
+        .await
+        .map_err(Error::internal_page)?;
     let (jar, token) = csrf::ensure(st, jar);
     let html = render(
         "admin_user.html",
@@ -243,7 +248,7 @@ async fn render_user(
             u => row(&user), phone => user.phone.as_deref().map(stepgate_core::codes::mask_phone),
             locked_at => user.locked_at.map(format_time),
             created_at => format_time(user.created_at),
-            factors, backup_left, errors, notice,
+            factors, backup_left, groups, errors, notice,
         },
     );
     Ok((status, jar, html).into_response())

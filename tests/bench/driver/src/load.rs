@@ -2,6 +2,7 @@
 //! step, so a worker takes a user whose code for the current step is unspent and marks it
 //! spent; with too few users for the rate, workers wait for the next step rather than fail.
 
+use crate::cpu;
 use crate::flow::{unix_now, Flow};
 use crate::seed::{read_users, BenchUser};
 use crate::stats::quantile_ms;
@@ -15,15 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepgate_core::totp::step_of;
 
-struct User {
-    name: String,
-    secret: Vec<u8>,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) secret: Vec<u8>,
     last_step: AtomicI64,
 }
 
-struct Pool {
+pub(crate) struct Pool {
     users: Vec<User>,
-    password: String,
+    pub(crate) password: String,
     next: AtomicUsize,
     /// Where the step each user last logged in is kept between runs of the driver, so the
     /// next run does not reuse a spent code.
@@ -31,7 +32,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn load(path: &Path, offset: usize) -> Result<Pool> {
+    pub(crate) fn load(path: &Path, offset: usize) -> Result<Pool> {
         let file = read_users(path)?;
         let spent_file = path.with_extension("spent.json");
         let spent: HashMap<String, i64> = match std::fs::read_to_string(&spent_file) {
@@ -64,7 +65,7 @@ impl Pool {
     }
 
     /// Records the steps spent in this run, beside those of earlier runs.
-    fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         let mut spent: HashMap<String, i64> = match std::fs::read_to_string(&self.spent_file) {
             Ok(text) => serde_json::from_str(&text)?,
             Err(_) => HashMap::new(),
@@ -82,41 +83,61 @@ impl Pool {
     /// A user whose code for the current step is unspent, and the time to compute it at.
     async fn take(&self) -> (&User, u64) {
         loop {
-            let now = unix_now();
-            let step = step_of(now);
-            for _ in 0..self.users.len() {
-                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.users.len();
-                let u = &self.users[i];
-                let last = u.last_step.load(Ordering::Relaxed);
-                if last < step
-                    && u.last_step
-                        .compare_exchange(last, step, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    return (u, now);
-                }
+            if let Some(found) = self.try_take() {
+                return found;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// As [`Pool::take`], but gives up at `deadline` (every code of this step spent).
+    pub(crate) async fn take_until(&self, deadline: Instant) -> Option<(&User, u64)> {
+        loop {
+            if let Some(found) = self.try_take() {
+                return Some(found);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn try_take(&self) -> Option<(&User, u64)> {
+        let now = unix_now();
+        let step = step_of(now);
+        for _ in 0..self.users.len() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.users.len();
+            let u = &self.users[i];
+            let last = u.last_step.load(Ordering::Relaxed);
+            if last < step
+                && u.last_step
+                    .compare_exchange(last, step, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some((u, now));
+            }
+        }
+        None
+    }
 }
 
 #[derive(Default)]
-struct Tally {
-    latencies: Vec<Duration>,
+pub(crate) struct Tally {
+    pub(crate) latencies: Vec<Duration>,
     errors: usize,
     samples: Vec<String>,
 }
 
 impl Tally {
-    fn error(&mut self, e: anyhow::Error) {
+    pub(crate) fn error(&mut self, e: anyhow::Error) {
         self.errors += 1;
         if self.samples.len() < 5 {
             self.samples.push(format!("{e:#}"));
         }
     }
 
-    fn report(mut self, what: &str, concurrency: usize, elapsed: Duration) -> Value {
+    pub(crate) fn report(mut self, what: &str, concurrency: usize, elapsed: Duration) -> Value {
         self.latencies.sort();
         let n = self.latencies.len();
         json!({
@@ -141,8 +162,10 @@ pub async fn logins(
     seconds: f64,
     max: Option<usize>,
     offset: usize,
+    server_pid: Option<u32>,
 ) -> Result<Value> {
     let pool = Arc::new(Pool::load(&target.users, offset)?);
+    let cpu_before = server_pid.map(cpu::snapshot).transpose()?;
     let flow = Arc::new(Flow::new(target)?);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started_count = Arc::new(AtomicUsize::new(0));
@@ -178,12 +201,19 @@ pub async fn logins(
         w.await?;
     }
     let elapsed = started.elapsed();
+    let cpu_after = server_pid.map(cpu::snapshot).transpose()?;
     pool.save()?;
     let tally = Arc::try_unwrap(tally)
         .map_err(|_| anyhow::anyhow!("workers still running"))?
         .into_inner()
         .expect("tally");
-    Ok(tally.report("login", concurrency, elapsed))
+    let logins = tally.latencies.len();
+    let mut out = tally.report("login", concurrency, elapsed);
+    if let (Some(before), Some(after)) = (&cpu_before, &cpu_after) {
+        // The core runs only argon2 on the blocking pool during a login.
+        out["server_cpu_per_login"] = cpu::per_op(before, after, logins);
+    }
+    Ok(out)
 }
 
 /// `concurrency` logins with `offline_access`, then each worker rotates its own refresh token

@@ -8,7 +8,9 @@
 #![allow(clippy::disallowed_methods)]
 
 mod argon;
+mod cpu;
 mod flow;
+mod hosts;
 mod load;
 mod seed;
 mod startup;
@@ -55,6 +57,15 @@ enum Command {
         total_users: usize,
         #[arg(long)]
         out: PathBuf,
+        /// Make the LOGIN_USERS members of this group (created), for hosts that allow it.
+        #[arg(long)]
+        group: Option<String>,
+        /// Register this many hosts allowing GROUP (`bench-host-N`)...
+        #[arg(long, default_value_t = 0, requires = "group", requires = "hosts_out")]
+        hosts: usize,
+        /// ...and write their credentials here, as a JSON list.
+        #[arg(long)]
+        hosts_out: Option<PathBuf>,
     },
     /// Verifies passwords with CONFIG's argon2id parameters on every core for SECONDS: the
     /// most password logins per second this machine can do.
@@ -78,6 +89,9 @@ enum Command {
         /// Skip this many users of the file first.
         #[arg(long, default_value_t = 0)]
         offset: usize,
+        /// The server's process: its per-thread CPU per login is reported.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// Refresh-token rotation: CONCURRENCY logins, then each worker refreshes its own chain.
     Refresh {
@@ -89,6 +103,35 @@ enum Command {
         seconds: f64,
         #[arg(long, default_value_t = 0)]
         offset: usize,
+    },
+    /// Fleet mode: registered hosts verify TOTP logins over the host protocol (begin, then
+    /// check with the user's code), CONCURRENCY keep-alive HTTPS connections sharing the
+    /// credentials of CREDENTIALS (written by `seed --hosts`), for SECONDS.
+    Hosts {
+        /// The server's base URL (https://127.0.0.1:PORT).
+        #[arg(long)]
+        url: String,
+        /// The CA that signed the server's certificate (PEM).
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        credentials: PathBuf,
+        /// The users file written by `seed` (members of the hosts' group).
+        #[arg(long)]
+        users: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Requests per second per host, kept under the server's per-host limit (100/s).
+        #[arg(long, default_value_t = 98.0)]
+        host_rate: f64,
+        /// Stop after this many logins have started.
+        #[arg(long)]
+        max: Option<usize>,
+        /// The server's process: RSS before and after, and CPU per verification.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// Waits until a new 30-second TOTP step has just begun, so every user's code is unspent.
     WaitStep,
@@ -113,7 +156,17 @@ async fn main() -> Result<()> {
             login_users,
             total_users,
             out,
-        } => seed::seed(&config, login_users, total_users, &out).await?,
+            group,
+            hosts,
+            hosts_out,
+        } => {
+            let fleet = group.as_deref().map(|g| seed::Fleet {
+                group: g,
+                hosts,
+                out: hosts_out.as_deref(),
+            });
+            seed::seed(&config, login_users, total_users, &out, fleet).await?
+        }
         Command::Argon2 { config, seconds } => argon::bound(&config, seconds).await?,
         Command::Login {
             target,
@@ -121,7 +174,32 @@ async fn main() -> Result<()> {
             seconds,
             max,
             offset,
-        } => load::logins(&target, concurrency, seconds, max, offset).await?,
+            server_pid,
+        } => load::logins(&target, concurrency, seconds, max, offset, server_pid).await?,
+        Command::Hosts {
+            url,
+            ca,
+            credentials,
+            users,
+            concurrency,
+            seconds,
+            host_rate,
+            max,
+            server_pid,
+        } => {
+            hosts::run(hosts::Options {
+                url: &url,
+                ca: &ca,
+                credentials: &credentials,
+                users: &users,
+                concurrency,
+                seconds,
+                host_rate,
+                max,
+                server_pid,
+            })
+            .await?
+        }
         Command::Refresh {
             target,
             concurrency,

@@ -34,11 +34,19 @@ pub fn read_users(path: &Path) -> Result<UsersFile> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// Fleet mode's part of a seed: a group of the login users and hosts that admit it.
+pub struct Fleet<'a> {
+    pub group: &'a str,
+    pub hosts: usize,
+    pub out: Option<&'a Path>,
+}
+
 pub async fn seed(
     config: &Path,
     login_users: usize,
     total_users: usize,
     out: &Path,
+    fleet: Option<Fleet<'_>>,
 ) -> Result<Value> {
     anyhow::ensure!(login_users >= 1, "--login-users must be at least 1");
     let config = Config::load(config)?;
@@ -76,6 +84,9 @@ pub async fn seed(
 
     let filler = total_users.saturating_sub(login_users);
     insert_filler(&core, filler, &hash).await?;
+    if let Some(f) = &fleet {
+        seed_fleet(&core, &ctx, f).await?;
+    }
     core.close().await;
 
     std::fs::write(
@@ -90,6 +101,30 @@ pub async fn seed(
         "filler_users": filler,
         "seconds": started.elapsed().as_secs_f64(),
     }))
+}
+
+/// The group through the core, its members in one statement (one audited insert per member
+/// would be most of the seed's time for nothing a benchmark reads), the hosts through the core.
+async fn seed_fleet(core: &Core, ctx: &RequestContext, f: &Fleet<'_>) -> Result<()> {
+    core.create_group(ctx, None, f.group).await?;
+    sqlx::query(
+        "INSERT INTO group_members (group_id, user_id) \
+         SELECT g.id, u.id FROM groups g, users u WHERE g.name = $1 AND u.username LIKE 'bench%'",
+    )
+    .bind(f.group)
+    .execute(core.db().pool())
+    .await?;
+    let mut credentials = Vec::with_capacity(f.hosts);
+    for i in 0..f.hosts {
+        let (_, credential) = core
+            .add_host(ctx, &format!("bench-host-{i}"), &[f.group.to_string()])
+            .await?;
+        credentials.push(credential.0);
+    }
+    if let Some(out) = f.out {
+        std::fs::write(out, serde_json::to_string(&credentials)?)?;
+    }
+    Ok(())
 }
 
 /// Rows per INSERT: 8 binds each stays far below SQLite's and PostgreSQL's bind limits.

@@ -1,0 +1,404 @@
+//! Groups of users: one concept for both doors. A registered host admits the members of its
+//! groups, an OpenID Connect client with allowed groups admits only their members, and the
+//! `groups` scope tells a relying party the names of a user's groups.
+//!
+//! Hosts and clients refer to a group by its name. Removing a group takes it off every host;
+//! a group that a client still lists as allowed cannot be removed (taking it off the client
+//! silently could open the client to everyone). Adding a member twice is not an error (the second call changes nothing and writes
+//! no audit event), so scripts may apply a membership list repeatedly; removing someone who is
+//! not a member is [`Error::NotFound`], because that is usually a typo.
+
+use crate::audit::{self, Event, EventKind};
+use crate::core::{Core, RequestContext};
+use crate::error::{Error, Result};
+use crate::users::User;
+use serde::Serialize;
+use sqlx::Row;
+
+/// The longest group name.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A group, with how many members it has.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub members: i64,
+}
+
+/// Group names end up in ID tokens, host configurations and command lines, so they are plain:
+/// 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit. `field` names the input that
+/// carried the name (`name`, `allow_group`, …), for the error.
+pub fn validate_group_name(field: &str, name: &str) -> Result<()> {
+    let ok = (1..=MAX_NAME_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "{:?} is not a group name: use 1 to {MAX_NAME_LEN} lowercase letters, digits, \
+                 '.', '_' or '-', starting with a letter or digit",
+                shown(name)
+            ),
+        ))
+    }
+}
+
+/// Whether a user is admitted by a door restricted to `allowed` groups, given the groups they
+/// are in: always when the door names none (an OIDC client without allowed groups admits
+/// everyone; hosts decide their own "no groups" rule before asking), else when they share one.
+pub fn admitted_by(allowed: &[String], member_of: &[String]) -> bool {
+    allowed.is_empty() || allowed.iter().any(|g| member_of.contains(g))
+}
+
+/// The first of `names` that is no group, if any (for front doors that store group names, such
+/// as a client's allowed groups). Names that are not valid group names are reported through
+/// [`validate_group_name`] with `field`, names listed twice as [`Error::Invalid`] too.
+pub async fn check_names(pool: &sqlx::AnyPool, field: &str, names: &[String]) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        validate_group_name(field, name)?;
+        if names[..i].contains(name) {
+            return Err(Error::invalid(field, format!("{name:?} is listed twice")));
+        }
+        if !exists(pool, name).await? {
+            return Err(Error::invalid(
+                field,
+                format!("there is no group named {name:?} (create it first)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn exists(pool: &sqlx::AnyPool, name: &str) -> Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM groups WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+const GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at, \
+     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members FROM groups g";
+
+fn group_from_row(r: &sqlx::any::AnyRow) -> Result<Group> {
+    Ok(Group {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        members: r.try_get("members")?,
+    })
+}
+
+/// What an error shows of a typed name: at most a line's worth.
+fn shown(name: &str) -> String {
+    name.chars().take(80).collect()
+}
+
+/// The audit event of a change by `actor` (None: the command line, which has no signed-in
+/// person), about the group `name`.
+fn event<'a>(kind: EventKind, name: &str, actor: Option<&User>) -> Event<'a> {
+    let detail = match actor {
+        Some(a) => format!("group={name} by={}", a.username),
+        None => format!("group={name}"),
+    };
+    Event::new(kind).detail(detail)
+}
+
+impl Core {
+    /// Creates an empty group; a name in use is [`Error::Conflict`].
+    pub async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        actor: Option<&User>,
+        name: &str,
+    ) -> Result<Group> {
+        validate_group_name("name", name)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(Error::Conflict(format!(
+                "a group named {name:?} already exists"
+            )));
+        }
+        sqlx::query("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut ev = event(EventKind::GroupCreated, name, actor);
+        if let Some(a) = actor {
+            ev = ev.user(&a.id, &a.username);
+        }
+        audit::record(&mut tx, ctx, now, ev).await?;
+        tx.commit().await?;
+        Ok(Group {
+            id,
+            name: name.to_string(),
+            created_at: now,
+            members: 0,
+        })
+    }
+
+    /// Removes a group and its memberships (not its members' accounts).
+    pub async fn remove_group(
+        &self,
+        ctx: &RequestContext,
+        actor: Option<&User>,
+        name: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((id,)) = found else {
+            return Err(Error::NotFound("group"));
+        };
+        // A client's allowed groups are names in a list; dropping this one from it would open
+        // the client to everyone, and keeping it would bind the client to whatever group is
+        // made under this name later. So the administrator decides first.
+        let clients: Vec<(String, String)> = sqlx::query_as(
+            "SELECT client_id, allowed_groups FROM oidc_clients WHERE allowed_groups <> '[]' \
+             ORDER BY client_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let using: Vec<String> = clients
+            .into_iter()
+            .filter(|(_, list)| {
+                serde_json::from_str::<Vec<String>>(list).is_ok_and(|l| l.iter().any(|g| g == name))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if !using.is_empty() {
+            return Err(Error::Conflict(format!(
+                "the group {name:?} is an allowed group of the client(s) {}: take it off them first",
+                using.join(", ")
+            )));
+        }
+        // Also cascaded by the schema; deleted here so the count below is what was removed.
+        let members = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let mut ev = event(EventKind::GroupRemoved, name, actor);
+        ev.detail = Some(format!(
+            "{} members={members}",
+            ev.detail.unwrap_or_default()
+        ));
+        if let Some(a) = actor {
+            ev = ev.user(&a.id, &a.username);
+        }
+        audit::record(&mut tx, ctx, now, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every group with its member count, by name.
+    pub async fn list_groups(&self) -> Result<Vec<Group>> {
+        let rows = sqlx::query(&format!("{GROUP_SELECT} ORDER BY g.name"))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    /// One group with its member count.
+    pub async fn group(&self, name: &str) -> Result<Option<Group>> {
+        let row = sqlx::query(&format!("{GROUP_SELECT} WHERE g.name = $1"))
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    /// Whether a group of this name exists.
+    pub async fn group_exists(&self, name: &str) -> Result<bool> {
+        exists(self.db.pool(), name).await
+    }
+
+    /// The members of a group, by username; an unknown group is [`Error::NotFound`].
+    pub async fn group_members(&self, name: &str) -> Result<Vec<User>> {
+        let group = self.group(name).await?.ok_or(Error::NotFound("group"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM users WHERE id IN \
+             (SELECT user_id FROM group_members WHERE group_id = $1) ORDER BY username",
+            crate::users::USER_COLUMNS
+        ))
+        .bind(&group.id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(crate::users::user_from_row).collect()
+    }
+
+    /// The names of the groups a user is in, sorted (empty for an unknown user).
+    pub async fn groups_of(&self, user_id: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.user_id = $1 ORDER BY g.name",
+        )
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Makes `username` a member of `group`; `Ok(false)` when they already were (nothing is
+    /// written then). An unknown group or user is [`Error::NotFound`].
+    pub async fn add_group_member(
+        &self,
+        ctx: &RequestContext,
+        actor: Option<&User>,
+        group: &str,
+        username: &str,
+    ) -> Result<bool> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let (group_id, user) = self.group_and_user(&mut tx, group, username).await?;
+        let already: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")
+                .bind(&group_id)
+                .bind(&user.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if already.is_some() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)")
+            .bind(&group_id)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        let ev = event(EventKind::GroupMemberAdded, group, actor).user(&user.id, &user.username);
+        audit::record(&mut tx, ctx, now, ev).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes `username` out of `group`. An unknown group or user, or a user who is not a
+    /// member, is [`Error::NotFound`] (`"group"`, `"user"`, `"group member"`).
+    pub async fn remove_group_member(
+        &self,
+        ctx: &RequestContext,
+        actor: Option<&User>,
+        group: &str,
+        username: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let (group_id, user) = self.group_and_user(&mut tx, group, username).await?;
+        let removed = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(&group_id)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Err(Error::NotFound("group member"));
+        }
+        let ev = event(EventKind::GroupMemberRemoved, group, actor).user(&user.id, &user.username);
+        audit::record(&mut tx, ctx, now, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group_and_user(
+        &self,
+        tx: &mut crate::db::Tx,
+        group: &str,
+        username: &str,
+    ) -> Result<(String, User)> {
+        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+            .bind(group)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (group_id,) = found.ok_or(Error::NotFound("group"))?;
+        let user_id: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (user_id,) = user_id.ok_or(Error::NotFound("user"))?;
+        let user = self.user_by_id_tx(tx, &user_id).await?;
+        Ok((group_id, user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::Invalid { field, .. } => field,
+            other => panic!("not Invalid: {other}"),
+        }
+    }
+
+    #[test]
+    fn group_names() {
+        for ok in [
+            "ops",
+            "a",
+            "0day",
+            "web-admins",
+            "db.readers",
+            "x_y",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_group_name("name", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Ops",
+            "-ops",
+            ".ops",
+            "_ops",
+            "ops team",
+            "ops/dev",
+            "ops:x",
+            "é",
+            &"a".repeat(65),
+        ] {
+            let e = validate_group_name("allow_group", bad).expect_err(bad);
+            assert_eq!(field_of(e), "allow_group", "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_error_shows_a_bounded_part_of_the_name() {
+        let long = "X".repeat(10_000);
+        let e = validate_group_name("name", &long).expect_err("too long");
+        assert!(e.to_string().len() < 300, "{e}");
+    }
+
+    #[test]
+    fn admission() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(admitted_by(&[], &[]));
+        assert!(admitted_by(&[], &s(&["ops"])));
+        assert!(admitted_by(&s(&["ops", "dev"]), &s(&["dev"])));
+        assert!(!admitted_by(&s(&["ops"]), &[]));
+        assert!(!admitted_by(&s(&["ops"]), &s(&["dev"])));
+    }
+}
