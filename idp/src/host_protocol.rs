@@ -279,21 +279,22 @@ struct BeginBody {
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn begin(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: BeginBody = body(&bytes)?;
-        if b.begin.user.is_empty() || b.begin.user.len() > MAX_FIELD {
-            return Err(bad_request(format!("user: 1 to {MAX_FIELD} bytes")));
-        }
-        let ctx = b.origin.apply(caller.ctx)?;
-        Ok(Json(
-            state
-                .core
-                .begin_host_login(&ctx, Some(&caller.host), &b.begin)
-                .await?,
-        ))
-    };
-    respond(run.await)
+pub async fn begin(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: BeginBody = body(&bytes)?;
+    if b.begin.user.is_empty() || b.begin.user.len() > MAX_FIELD {
+        return Err(bad_request(format!("user: 1 to {MAX_FIELD} bytes")));
+    }
+    let ctx = b.origin.apply(caller.ctx)?;
+    Ok(Json(
+        state
+            .core
+            .begin_host_login(&ctx, Some(&caller.host), &b.begin)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -323,18 +324,19 @@ impl ConversationBody {
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn send(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: ConversationBody = body(&bytes)?;
-        let provider = b.provider()?;
-        let ctx = b.origin.apply(caller.ctx)?;
-        let sent = state
-            .core
-            .host_send(&ctx, &caller.host, &b.conversation, provider)
-            .await?;
-        Ok(Json(sent))
-    };
-    respond(run.await)
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    let provider = b.provider()?;
+    let ctx = b.origin.apply(caller.ctx)?;
+    let sent = state
+        .core
+        .host_send(&ctx, &caller.host, &b.conversation, provider)
+        .await?;
+    Ok(Json(sent))
 }
 
 /// Checks a code: `{"conversation", "provider", "code", …origin}` → `{"verified": PROVIDER}` or `{"wrong_code": {"attempts_left": N|null}}`. Lockout, rate limits, replay and time limit are the core's, shared with the web.
@@ -348,22 +350,23 @@ pub async fn send(State(state): State<AppState>, caller: Caller, bytes: Bytes) -
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn check(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: ConversationBody = body(&bytes)?;
-        let code = match &b.code {
-            Some(c) if !c.is_empty() && c.len() <= MAX_FIELD => c.clone(),
-            _ => return Err(bad_request(format!("code: 1 to {MAX_FIELD} bytes"))),
-        };
-        let provider = b.provider()?;
-        let ctx = b.origin.apply(caller.ctx)?;
-        let outcome = state
-            .core
-            .host_check(&ctx, &caller.host, &b.conversation, provider, &code)
-            .await?;
-        Ok(Json(outcome))
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    let code = match &b.code {
+        Some(c) if !c.is_empty() && c.len() <= MAX_FIELD => c.clone(),
+        _ => return Err(bad_request(format!("code: 1 to {MAX_FIELD} bytes"))),
     };
-    respond(run.await)
+    let provider = b.provider()?;
+    let ctx = b.origin.apply(caller.ctx)?;
+    let outcome = state
+        .core
+        .host_check(&ctx, &caller.host, &b.conversation, provider, &code)
+        .await?;
+    Ok(Json(outcome))
 }
 
 /// What to ask now in a conversation (after a provider was switched off): `{"conversation"}` → the step.
@@ -377,14 +380,15 @@ pub async fn check(State(state): State<AppState>, caller: Caller, bytes: Bytes) 
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn step(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: ConversationBody = body(&bytes)?;
-        Ok(Json(
-            state.core.host_step(&caller.host, &b.conversation).await?,
-        ))
-    };
-    respond(run.await)
+pub async fn step(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    Ok(Json(
+        state.core.host_step(&caller.host, &b.conversation).await?,
+    ))
 }
 
 /// Ends a conversation the person gave up on: `{"conversation"}` → `{}`.
@@ -398,16 +402,17 @@ pub async fn step(State(state): State<AppState>, caller: Caller, bytes: Bytes) -
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn cancel(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: ConversationBody = body(&bytes)?;
-        state
-            .core
-            .host_cancel(&caller.host, &b.conversation)
-            .await?;
-        Ok(Json(serde_json::json!({})))
-    };
-    respond(run.await)
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    state
+        .core
+        .host_cancel(&caller.host, &b.conversation)
+        .await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 #[derive(Deserialize)]
@@ -428,17 +433,18 @@ struct AccountBody {
               (status = 410, body = Object, description = "`closed` or `expired`"),
               (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
               (status = 503, body = Object, description = "`unavailable`")))]
-pub async fn account(State(state): State<AppState>, caller: Caller, bytes: Bytes) -> Response {
-    let run = async {
-        let b: AccountBody = body(&bytes)?;
-        let ctx = b.origin.apply(caller.ctx)?;
-        let status = state
-            .core
-            .host_account(&ctx, Some(&caller.host), &b.user)
-            .await?;
-        Ok(Json(serde_json::json!({ "status": status })))
-    };
-    respond(run.await)
+pub async fn account(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: AccountBody = body(&bytes)?;
+    let ctx = b.origin.apply(caller.ctx)?;
+    let status = state
+        .core
+        .host_account(&ctx, Some(&caller.host), &b.user)
+        .await?;
+    Ok(Json(serde_json::json!({ "status": status })))
 }
 
 async fn unknown() -> Response {
@@ -450,13 +456,6 @@ async fn unknown() -> Response {
         })),
     )
         .into_response()
-}
-
-fn respond<T: IntoResponse>(r: Result<T, Refused>) -> Response {
-    match r {
-        Ok(t) => t.into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 #[cfg(test)]

@@ -289,20 +289,14 @@ impl Core {
             return Err(Error::invalid("group", format!("no group named {group:?}")));
         }
         if !host.allowed_groups.iter().any(|g| g == group) {
-            let mut tx = self.db.begin().await?;
-            sqlx::query("INSERT INTO host_groups (host_id, group_name) VALUES ($1, $2)")
-                .bind(&host.id)
-                .bind(group)
-                .execute(&mut *tx)
-                .await?;
-            audit::record(
-                &mut tx,
-                &ctx.clone().with_host(name),
-                self.now(),
-                Event::new(EventKind::HostGroupAllowed).detail(format!("group {group}")),
+            self.write_host_group(
+                ctx,
+                &host,
+                group,
+                "INSERT INTO host_groups (host_id, group_name) VALUES ($1, $2)",
+                EventKind::HostGroupAllowed,
             )
             .await?;
-            tx.commit().await?;
         }
         self.host(name).await
     }
@@ -322,21 +316,41 @@ impl Core {
                 format!("host {name:?} does not allow group {group:?}"),
             ));
         }
+        self.write_host_group(
+            ctx,
+            &host,
+            group,
+            "DELETE FROM host_groups WHERE host_id = $1 AND group_name = $2",
+            EventKind::HostGroupDenied,
+        )
+        .await?;
+        self.host(name).await
+    }
+
+    /// One change to a host's groups (`sql` over host id and group) with its audit event.
+    async fn write_host_group(
+        &self,
+        ctx: &RequestContext,
+        host: &Host,
+        group: &str,
+        sql: &'static str,
+        kind: EventKind,
+    ) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM host_groups WHERE host_id = $1 AND group_name = $2")
+        sqlx::query(sql)
             .bind(&host.id)
             .bind(group)
             .execute(&mut *tx)
             .await?;
         audit::record(
             &mut tx,
-            &ctx.clone().with_host(name),
+            &ctx.clone().with_host(&host.name),
             self.now(),
-            Event::new(EventKind::HostGroupDenied).detail(format!("group {group}")),
+            Event::new(kind).detail(format!("group {group}")),
         )
         .await?;
         tx.commit().await?;
-        self.host(name).await
+        Ok(())
     }
 
     /// The host a credential belongs to, or `None` (unknown, removed, rotated, malformed:

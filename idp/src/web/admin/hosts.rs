@@ -3,7 +3,7 @@
 //! logins, a new credential, unregistering. Each form is one core operation; a refusal is
 //! shown next to its field and changes nothing.
 
-use super::{admin_ctx, admin_or_return, field_error, one_error, Errors};
+use super::{admin_ctx, admin_or_return, field_error, one_error, url_segment, Errors};
 use crate::error::Error;
 use crate::http::see_other;
 use crate::http::{csrf, ClientAddr};
@@ -303,8 +303,4 @@ pub async fn act(
             .await
         }
     }
-}
-
-fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

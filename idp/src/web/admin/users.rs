@@ -1,7 +1,7 @@
 //! Users: search, create, and per user: which second factors are on and when they changed,
 //! disable/enable, unlock, reset second factors, set role.
 
-use super::{admin_ctx, admin_or_return, field_error, one_error, Errors};
+use super::{admin_ctx, admin_or_return, field_error, one_error, url_segment, Errors};
 use crate::error::Error;
 use crate::http::see_other;
 use crate::http::{csrf, ClientAddr};
@@ -317,8 +317,4 @@ pub async fn act(
             render_user(&st, jar, &username, one_error(field, message), None, status).await
         }
     }
-}
-
-fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
