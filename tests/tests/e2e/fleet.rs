@@ -659,3 +659,62 @@ async fn hosts_are_managed_through_the_api_and_the_console() {
     assert!(page.text().contains("unregistered"), "{}", page.text());
     assert!(server.core.host("db-01").await.is_err());
 }
+
+/// A host learns nothing about the password of a user it does not admit (the groups are
+/// checked first), and a user taken out of the host's groups mid-login cannot finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_groups_come_before_the_password_and_hold_for_the_whole_login() {
+    let fleet = Fleet::start(Backend::Sqlite, "").await;
+    fleet.totp_member("hal", "dev").await;
+    let (_, secret) = fleet.totp_member("ike", "ops").await;
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .expect("credential")
+            .trim()
+            .to_string()
+    };
+    let a = read(fleet.host("host-a", &["ops"]).await);
+    let http = fleet.client();
+    let begin = |user: &'static str, password: &'static str| {
+        let req = http
+            .post(format!("{}/pam/v1/begin", fleet.server.base))
+            .bearer_auth(&a)
+            .json(&json!({"user": user, "password": password}));
+        async move {
+            req.send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    // hal is not admitted at host A: the right and a wrong password get the same answer.
+    let right = begin("hal", crate::support::PASSWORD).await;
+    let wrong = begin("hal", "not the password").await;
+    assert_eq!(right, json!({"ended": {"ending": "not_admitted"}}));
+    assert_eq!(wrong, right);
+    assert!(fleet.events("first_factor_failed").await.is_empty());
+    // ike begins with the right password, then leaves the group before the code.
+    let begun = begin("ike", crate::support::PASSWORD).await;
+    let conv = begun["challenge"]["conversation"]
+        .as_str()
+        .expect("conversation")
+        .to_string();
+    fleet
+        .server
+        .cli_ok(&["group", "remove-member", "ops", "ike"], "")
+        .await;
+    let r = http
+        .post(format!("{}/pam/v1/check", fleet.server.base))
+        .bearer_auth(&a)
+        .json(
+            &json!({"conversation": conv, "provider": "TOTP", "code": fleet.server.totp(&secret)}),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "refused", "{body}");
+}
