@@ -54,6 +54,7 @@ pub fn amr_for(provider: Option<ProviderType>) -> Vec<String> {
     let second = match provider {
         None => return vec!["pwd".into()],
         Some(ProviderType::Sms) => "sms",
+        Some(ProviderType::Webauthn) => "hwk",
         Some(ProviderType::Totp | ProviderType::Email | ProviderType::BackupCode) => "otp",
     };
     vec!["pwd".into(), second.into(), "mfa".into()]

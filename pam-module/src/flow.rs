@@ -226,8 +226,18 @@ async fn challenge(
         Ok(c) => c,
         Err(e) => return failure(&e, name, conv),
     };
-    let next = match core.step_of(&challenge, None).await {
+    let next = match core.text_step_of(&challenge, None).await {
         Ok(s) if s.refusal.is_none() => s,
+        Ok(s) if s.refusal == Some(Refusal::PasskeyOnly) => {
+            conv.error(
+                "Your only second factor is a passkey, which cannot be used here. Add an \
+                 authenticator app or backup codes on your account page.",
+            );
+            return Outcome::new(
+                Verdict::AuthErr,
+                format!("user {name:?}: only a passkey, which a PAM conversation cannot use"),
+            );
+        }
         Ok(s) if s.refusal != Some(Refusal::NoProvider) => {
             let refused = s.refusal.map_or(Error::ChallengeClosed, Refusal::to_error);
             return failure(&refused, name, conv);
@@ -364,7 +374,7 @@ impl Round<'_> {
     }
 
     async fn refresh(&mut self) -> Result<(), Error> {
-        self.next = self.core.login_step(&self.challenge_id, None).await?;
+        self.next = self.core.text_login_step(&self.challenge_id, None).await?;
         self.providers = self.next.providers.clone();
         Ok(())
     }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod enrolment;
 pub mod error;
 pub mod notify;
+pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod providers;

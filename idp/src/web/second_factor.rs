@@ -33,6 +33,7 @@ fn prompt_for(p: &EnrolledProvider) -> String {
         ProviderType::Sms => format!("Enter the 6-digit code we sent to {dest} by SMS"),
         ProviderType::Email => format!("Enter the 6-digit code we sent to {dest} by email"),
         ProviderType::BackupCode => "Enter one of your 8-digit backup codes".into(),
+        ProviderType::Webauthn => "Use your passkey or security key".into(),
     }
 }
 
@@ -44,6 +45,7 @@ fn alternative_label(p: &EnrolledProvider) -> String {
         ProviderType::Sms => format!("Send a code by SMS to {dest}"),
         ProviderType::Email => format!("Send a code by email to {dest}"),
         ProviderType::BackupCode => "Use a backup code".into(),
+        ProviderType::Webauthn => "Use your passkey".into(),
     }
 }
 

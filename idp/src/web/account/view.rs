@@ -141,6 +141,7 @@ fn title(p: ProviderType) -> &'static str {
         ProviderType::Totp => "Authenticator app",
         ProviderType::Sms => "SMS",
         ProviderType::Email => "Email",
+        ProviderType::Webauthn => "Passkeys",
         ProviderType::BackupCode => "Backup codes",
     }
 }
