@@ -334,7 +334,8 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
             &id,
             client.display_name(),
             req.login_hint.as_deref(),
-        ),
+        )
+        .await,
         Err(e) => Error::internal_page(e).into_response(),
     }
 }
