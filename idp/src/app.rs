@@ -114,9 +114,15 @@ impl App {
             .route("/static/style.css", get(stylesheet))
             .route("/static/print.js", get(print_script))
             .route("/static/passkey.js", get(passkey_script))
-            .route("/login/passkey/options", post(sign_in::passwordless_options))
+            .route(
+                "/login/passkey/options",
+                post(sign_in::passwordless_options),
+            )
             .route("/login/passkey", post(sign_in::passwordless_post))
-            .route("/login/2fa/passkey/options", post(second_factor::passkey_options))
+            .route(
+                "/login/2fa/passkey/options",
+                post(second_factor::passkey_options),
+            )
             .route("/login/2fa/passkey", post(second_factor::passkey_post))
             .merge(account::routes())
             .merge(crate::web::admin::routes())

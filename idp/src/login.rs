@@ -110,7 +110,16 @@ pub async fn finish_passwordless_login(
     user: &User,
 ) -> Result<Response, Error> {
     let amr = vec!["hwk".into(), "user".into(), "mfa".into()];
-    finish_login_with(st, jar, ctx, req_id, user, Some(ProviderType::Webauthn), amr).await
+    finish_login_with(
+        st,
+        jar,
+        ctx,
+        req_id,
+        user,
+        Some(ProviderType::Webauthn),
+        amr,
+    )
+    .await
 }
 
 async fn finish_login_with(
@@ -235,7 +244,15 @@ pub async fn page_for_request(
     login_hint: Option<&str>,
 ) -> Response {
     let (jar, token) = csrf::ensure(st, jar);
-    let page = login_page(st, &token, Some(req_id), Some(client_name), login_hint, None).await;
+    let page = login_page(
+        st,
+        &token,
+        Some(req_id),
+        Some(client_name),
+        login_hint,
+        None,
+    )
+    .await;
     (jar, page).into_response()
 }
 

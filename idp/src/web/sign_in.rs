@@ -152,7 +152,11 @@ pub async fn passwordless_options(
         Ok(c) => axum::Json(c).into_response(),
         Err(e) => {
             tracing::info!(error = %e, "passwordless sign-in not started");
-            (StatusCode::FORBIDDEN, "passwordless sign-in is not available").into_response()
+            (
+                StatusCode::FORBIDDEN,
+                "passwordless sign-in is not available",
+            )
+                .into_response()
         }
     })
 }

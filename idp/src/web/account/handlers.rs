@@ -572,7 +572,13 @@ pub async fn passkey_remove(
     };
     match st
         .core
-        .remove_own_passkey(&addr.context(), viewer.user(), &form.id, &form.password, proof)
+        .remove_own_passkey(
+            &addr.context(),
+            viewer.user(),
+            &form.id,
+            &form.password,
+            proof,
+        )
         .await
     {
         Ok(()) => Ok(see_other(&format!("{PAGE}?done=passkey-removed")).into_response()),

@@ -315,4 +315,3 @@ pub async fn page(
     }
     Ok(resp)
 }
-
