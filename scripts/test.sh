@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 PACKAGES=(
-  build-essential pkg-config libssl-dev  # C toolchain and OpenSSL for -sys crates (josekit)
+  build-essential pkg-config libssl-dev  # C toolchain and OpenSSL for -sys crates (josekit, webauthn-rs)
   postgresql                       # the PostgreSQL backend's tests
   oathtool                         # independent TOTP implementation to check ours against
   python3 python3-aiosmtpd         # a real SMTP server for email delivery tests

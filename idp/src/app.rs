@@ -115,6 +115,17 @@ impl App {
             .route("/logout", post(home::logout_post))
             .route("/static/style.css", get(stylesheet))
             .route("/static/print.js", get(print_script))
+            .route("/static/passkey.js", get(passkey_script))
+            .route(
+                "/login/passkey/options",
+                post(sign_in::passwordless_options),
+            )
+            .route("/login/passkey", post(sign_in::passwordless_post))
+            .route(
+                "/login/2fa/passkey/options",
+                post(second_factor::passkey_options),
+            )
+            .route("/login/2fa/passkey", post(second_factor::passkey_post))
             .merge(account::routes())
             .merge(crate::web::admin::routes())
             .merge(crate::api::routes())
@@ -337,6 +348,14 @@ async fn stylesheet() -> Response {
 }
 
 async fn print_script() -> Response {
+    script(crate::templates::PRINT_SCRIPT)
+}
+
+async fn passkey_script() -> Response {
+    script(crate::templates::PASSKEY_SCRIPT)
+}
+
+fn script(body: &'static str) -> Response {
     (
         [
             (
@@ -348,7 +367,7 @@ async fn print_script() -> Response {
                 HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        crate::templates::PRINT_SCRIPT,
+        body,
     )
         .into_response()
 }

@@ -54,6 +54,7 @@ pub fn amr_for(provider: Option<ProviderType>) -> Vec<String> {
     let second = match provider {
         None => return vec!["pwd".into()],
         Some(ProviderType::Sms) => "sms",
+        Some(ProviderType::Webauthn) => "hwk",
         Some(ProviderType::Totp | ProviderType::Email | ProviderType::BackupCode) => "otp",
     };
     vec!["pwd".into(), second.into(), "mfa".into()]
@@ -96,6 +97,40 @@ pub async fn finish_login(
     user: &User,
     provider: Option<ProviderType>,
 ) -> Result<Response, Error> {
+    finish_login_with(st, jar, ctx, req_id, user, provider, amr_for(provider)).await
+}
+
+/// A passwordless sign-in with a discoverable passkey and user verification: both factors
+/// (RFC 8176 `hwk` + `user`, and `mfa`), so the 2FA acr.
+pub async fn finish_passwordless_login(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    req_id: Option<&str>,
+    user: &User,
+) -> Result<Response, Error> {
+    let amr = vec!["hwk".into(), "user".into(), "mfa".into()];
+    finish_login_with(
+        st,
+        jar,
+        ctx,
+        req_id,
+        user,
+        Some(ProviderType::Webauthn),
+        amr,
+    )
+    .await
+}
+
+async fn finish_login_with(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    req_id: Option<&str>,
+    user: &User,
+    provider: Option<ProviderType>,
+    amr: Vec<String>,
+) -> Result<Response, Error> {
     let now = st.now();
     // A new login replaces whatever session this browser had (no session fixation, no
     // orphaned rows).
@@ -108,7 +143,7 @@ pub async fn finish_login(
     let (token, session) = sessions::create(
         st.core.db(),
         &user.id,
-        &amr_for(provider),
+        &amr,
         acr,
         now,
         st.settings.session_lifetime,
@@ -175,23 +210,33 @@ pub async fn finish_login(
     Ok((jar, resp).into_response())
 }
 
-pub fn login_page(
+/// The sign-in form; with "Sign in with a passkey" (and the script it needs) when
+/// passwordless sign-in is on.
+pub async fn login_page(
+    st: &AppState,
     csrf: &str,
     req: Option<&str>,
     client_name: Option<&str>,
     username: Option<&str>,
     error: Option<&str>,
-) -> axum::response::Html<String> {
-    render(
+) -> Response {
+    let passwordless = st.core.passwordless_available().await.unwrap_or(false);
+    let page = render(
         "login.html",
-        context! { csrf, req, client_name, username, error },
+        context! { csrf, req, client_name, username, error, passwordless },
     )
+    .into_response();
+    if passwordless {
+        crate::http::allow_own_script(page)
+    } else {
+        page
+    }
 }
 
 /// The sign-in page for an authorization request just stored, answered by /authorize itself:
 /// one round trip fewer than a redirect to `/login?req=…` (Keycloak's authorization endpoint
 /// answers with its login form too). `/login?req=…` still shows the same page.
-pub fn page_for_request(
+pub async fn page_for_request(
     st: &AppState,
     jar: CookieJar,
     req_id: &str,
@@ -199,7 +244,15 @@ pub fn page_for_request(
     login_hint: Option<&str>,
 ) -> Response {
     let (jar, token) = csrf::ensure(st, jar);
-    let page = login_page(&token, Some(req_id), Some(client_name), login_hint, None);
+    let page = login_page(
+        st,
+        &token,
+        Some(req_id),
+        Some(client_name),
+        login_hint,
+        None,
+    )
+    .await;
     (jar, page).into_response()
 }
 

@@ -88,6 +88,8 @@ pub const STYLESHEET: &str = include_str!("../static/style.css");
 
 /// The Print button of the backup-codes page, the only script (served from `/static/print.js`).
 pub const PRINT_SCRIPT: &str = include_str!("../static/print.js");
+/// The passkey buttons' script (WebAuthn needs one), served from `/static/passkey.js`.
+pub const PASSKEY_SCRIPT: &str = include_str!("../static/passkey.js");
 
 #[cfg(test)]
 mod tests {

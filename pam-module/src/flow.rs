@@ -291,6 +291,16 @@ async fn challenge(
 ) -> Outcome {
     match next.refusal {
         None => {}
+        Some(Refusal::PasskeyOnly) => {
+            conv.error(
+                "Your only second factor is a passkey, which cannot be used here. Add an \
+                 authenticator app or backup codes on your account page.",
+            );
+            return Outcome::new(
+                Verdict::AuthErr,
+                format!("user {name:?}: only a passkey, which a PAM conversation cannot use"),
+            );
+        }
         Some(Refusal::NoProvider) => {
             conv.error("No second factor is set up for this account.");
             return Outcome::new(

@@ -47,6 +47,11 @@ event_kinds! {
     EnrolmentRemoved => "enrolment_removed",
     DefaultProviderChanged => "default_provider_changed",
     BackupCodesGenerated => "backup_codes_generated",
+    PasskeyAdded => "passkey_added",
+    PasskeyRenamed => "passkey_renamed",
+    PasskeyRemoved => "passkey_removed",
+    /// A passkey's signature counter did not increase: possibly a cloned authenticator.
+    PasskeyCounterRegressed => "passkey_counter_regressed",
     TwoFaReset => "twofa_reset",
     UserCreated => "user_created",
     UserUpdated => "user_updated",

@@ -83,7 +83,24 @@ pub enum CheckOutcome {
     },
 }
 
-fn new_challenge_id() -> String {
+/// What the user answered: a code they typed, or a passkey's assertion.
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    Code(&'a str),
+    Assertion(&'a str),
+}
+
+/// How a check of an answer came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Ok,
+    Bad,
+    /// A passkey whose signature counter went backwards: refused, and audited as a possible
+    /// clone.
+    Cloned,
+}
+
+pub(crate) fn new_challenge_id() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -270,6 +287,35 @@ impl Core {
         code: &str,
     ) -> Result<CheckOutcome> {
         let code = crate::codes::normalize_code(code);
+        self.check(ctx, challenge_id, provider, Answer::Code(&code))
+            .await
+    }
+
+    /// Checks a passkey's assertion (the browser's `PublicKeyCredential` as JSON) for this
+    /// challenge, under the same rate limit, lockout and time limit as a code: a rejected
+    /// assertion is a wrong code.
+    pub async fn check_passkey(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        assertion: &str,
+    ) -> Result<CheckOutcome> {
+        self.check(
+            ctx,
+            challenge_id,
+            ProviderType::Webauthn,
+            Answer::Assertion(assertion),
+        )
+        .await
+    }
+
+    async fn check(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        provider: ProviderType,
+        answer: Answer<'_>,
+    ) -> Result<CheckOutcome> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (user_id,): (String,) = sqlx::query_as("SELECT user_id FROM challenges WHERE id = $1")
@@ -306,13 +352,15 @@ impl Core {
         if !has(provider) {
             return Err(Error::ProviderUnavailable(provider));
         }
-        let provider = if provider != ProviderType::BackupCode
-            && code.len() == BACKUP_CODE_DIGITS
-            && has(ProviderType::BackupCode)
-        {
-            ProviderType::BackupCode
-        } else {
-            provider
+        let provider = match answer {
+            Answer::Code(code)
+                if provider != ProviderType::BackupCode
+                    && code.len() == BACKUP_CODE_DIGITS
+                    && has(ProviderType::BackupCode) =>
+            {
+                ProviderType::BackupCode
+            }
+            _ => provider,
         };
         if let Err(e) = policy::admit_check(&mut tx, &user.id, &settings, now).await {
             audit::record(
@@ -327,10 +375,25 @@ impl Core {
             tx.commit().await?;
             return Err(e);
         }
-        let ok = self
-            .verify_enrolled(&mut tx, &user.id, provider, &code, now)
-            .await?;
-        if ok {
+        let verdict = match answer {
+            Answer::Code(_) if provider == ProviderType::Webauthn => Verdict::Bad,
+            Answer::Code(code) => {
+                if self
+                    .verify_enrolled(&mut tx, &user.id, provider, code, now)
+                    .await?
+                {
+                    Verdict::Ok
+                } else {
+                    Verdict::Bad
+                }
+            }
+            Answer::Assertion(_) if provider != ProviderType::Webauthn => Verdict::Bad,
+            Answer::Assertion(json) => {
+                self.verify_assertion(&mut tx, &user, challenge_id, json, &settings, now)
+                    .await?
+            }
+        };
+        if verdict == Verdict::Ok {
             policy::record_success(&mut tx, &user.id).await?;
             self.set_challenge_state(
                 &mut tx,
@@ -352,15 +415,23 @@ impl Core {
             tx.commit().await?;
             return Ok(CheckOutcome::Verified(provider));
         }
-        audit::record(
-            &mut tx,
-            ctx,
-            now,
-            Event::new(EventKind::CodeCheckBad)
-                .user(&user.id, &user.username)
-                .provider(provider),
-        )
-        .await?;
+        let mut bad = Event::new(EventKind::CodeCheckBad)
+            .user(&user.id, &user.username)
+            .provider(provider);
+        if verdict == Verdict::Cloned {
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::PasskeyCounterRegressed)
+                    .user(&user.id, &user.username)
+                    .provider(provider)
+                    .detail("signature counter did not increase: possibly a cloned authenticator"),
+            )
+            .await?;
+            bad = bad.detail("passkey refused: counter regression");
+        }
+        audit::record(&mut tx, ctx, now, bad).await?;
         let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
         if locked {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Locked, None, now)

@@ -187,6 +187,15 @@ pub struct TwofaConfig {
     pub notify_user_on_provider_removal: bool,
     /// Email users when a second factor is added or backup codes are regenerated.
     pub notify_user_on_provider_added: bool,
+    /// Passkeys: the relying-party id (empty: the issuer's host).
+    pub webauthn_rp_id: String,
+    pub webauthn_rp_name: String,
+    /// `"required"` or `"preferred"`.
+    pub webauthn_user_verification: String,
+    /// A discoverable passkey with user verification signs in without a password.
+    pub webauthn_passwordless: bool,
+    /// Origins besides the issuer's that may use the passkeys.
+    pub webauthn_extra_origins: Vec<String>,
 }
 
 impl Default for TwofaConfig {
@@ -211,6 +220,11 @@ impl Default for TwofaConfig {
             lockout_notification_email: None,
             notify_user_on_provider_removal: true,
             notify_user_on_provider_added: true,
+            webauthn_rp_id: String::new(),
+            webauthn_rp_name: DEFAULT_ISSUER.into(),
+            webauthn_user_verification: "required".into(),
+            webauthn_passwordless: true,
+            webauthn_extra_origins: Vec::new(),
         }
     }
 }
@@ -228,23 +242,42 @@ impl TwofaConfig {
         let providers = providers
             .into_iter()
             .map(|p| match p {
-                ProviderType::Totp => ProviderConfig::Totp {
+                ProviderType::Totp => Ok(ProviderConfig::Totp {
                     issuer_name: self.totp_issuer_name.clone(),
-                },
-                ProviderType::Sms => ProviderConfig::Sms {
+                }),
+                ProviderType::Sms => Ok(ProviderConfig::Sms {
                     sms_verification_message_template: self
                         .sms_verification_message_template
                         .clone(),
                     verification_code_lifetime: self.sms_verification_code_lifetime,
-                },
-                ProviderType::Email => ProviderConfig::Email {
+                }),
+                ProviderType::Email => Ok(ProviderConfig::Email {
                     verification_code_lifetime: self.email_verification_code_lifetime,
-                },
-                ProviderType::BackupCode => ProviderConfig::BackupCode {
+                }),
+                ProviderType::BackupCode => Ok(ProviderConfig::BackupCode {
                     codes_quantity: self.backup_codes_quantity,
-                },
+                }),
+                ProviderType::Webauthn => Ok(ProviderConfig::Webauthn(
+                    crate::settings::WebauthnSettings {
+                        relying_party_id: self.webauthn_rp_id.clone(),
+                        relying_party_name: self.webauthn_rp_name.clone(),
+                        user_verification: match self.webauthn_user_verification.as_str() {
+                            "required" => crate::settings::UserVerification::Required,
+                            "preferred" => crate::settings::UserVerification::Preferred,
+                            other => {
+                                return Err((
+                                    "twofa.webauthn_user_verification".to_string(),
+                                    format!("{other:?} is neither \"required\" nor \"preferred\""),
+                                ))
+                            }
+                        },
+                        attestation: "none".into(),
+                        passwordless: self.webauthn_passwordless,
+                        extra_origins: self.webauthn_extra_origins.clone(),
+                    },
+                )),
             })
-            .collect();
+            .collect::<Result<Vec<_>, (String, String)>>()?;
         let rate_limit = match self.verification_code_check_rate_limit.trim() {
             "" | "off" => None,
             "on" => Some(crate::settings::DEFAULT_RATE_LIMIT_WHEN_ON),
@@ -295,6 +328,9 @@ fn toml_key_for(field: &str) -> String {
             "max_verification_failures_before_user_lockout"
         }
         "totalAllowedTimeForVerification" => "total_allowed_time_for_verification",
+        "relyingPartyId" => "webauthn_rp_id",
+        "relyingPartyName" => "webauthn_rp_name",
+        f if f.starts_with("extraOrigins") => "webauthn_extra_origins",
         _ => "providers",
     };
     format!("twofa.{key}")

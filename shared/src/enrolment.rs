@@ -20,11 +20,20 @@ const PENDING_TOTP_LIFETIME: i64 = 600;
 /// What is stored (encrypted, bound to user and provider) for an enrolled provider.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type")]
-enum StoredConfig {
-    Totp { secret: Vec<u8> },
-    Sms { phone: String },
-    Email { email: String },
+pub(crate) enum StoredConfig {
+    Totp {
+        secret: Vec<u8>,
+    },
+    Sms {
+        phone: String,
+    },
+    Email {
+        email: String,
+    },
     BackupCode,
+    /// The passkeys themselves are rows of `webauthn_credentials`; this row says the
+    /// provider is on (and whether it is the default).
+    Webauthn,
 }
 
 /// An enrolled provider as people and scripts may see it: no secret, masked destination.
@@ -441,7 +450,7 @@ impl Core {
                 .await?,
                 None,
             ),
-            StoredConfig::BackupCode => (false, None),
+            StoredConfig::BackupCode | StoredConfig::Webauthn => (false, None),
         };
         if !ok {
             audit::record(
@@ -496,7 +505,7 @@ impl Core {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn save_provider(
+    pub(crate) async fn save_provider(
         &self,
         tx: &mut Tx,
         ctx: &RequestContext,
@@ -769,7 +778,12 @@ impl Core {
         Ok(())
     }
 
-    async fn delete_provider(&self, tx: &mut Tx, user_id: &str, p: ProviderType) -> Result<()> {
+    pub(crate) async fn delete_provider(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        p: ProviderType,
+    ) -> Result<()> {
         sqlx::query("DELETE FROM user_providers WHERE user_id = $1 AND provider = $2")
             .bind(user_id)
             .bind(p.as_str())
@@ -781,11 +795,19 @@ impl Core {
                 .execute(&mut **tx)
                 .await?;
         }
+        if p == ProviderType::Webauthn {
+            for table in ["webauthn_credentials", "webauthn_states"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(user_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
     /// Keeps exactly one stored default: the next non-backup provider in TOTP < SMS < EMAIL.
-    async fn repair_default(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
+    pub(crate) async fn repair_default(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT provider, is_default FROM user_providers WHERE user_id = $1")
                 .bind(user_id)
@@ -813,7 +835,7 @@ impl Core {
 
     /// "A second factor was added to your account": a best-effort email, so an account owner
     /// notices when someone else planted a factor (a new factor passes every later login).
-    async fn tell_user_provider_added(&self, user: &User, added: ProviderType) {
+    pub(crate) async fn tell_user_provider_added(&self, user: &User, added: ProviderType) {
         if !self.config.twofa.notify_user_on_provider_added
             || self.mailer.is_none()
             || user.email.is_empty()
@@ -845,7 +867,7 @@ impl Core {
 
     /// "Two-factor authentication was turned off on your account": a best-effort email, so an
     /// account owner notices when someone else turned a second factor off.
-    async fn tell_user_provider_removed(&self, user: &User, removed: &[ProviderType]) {
+    pub(crate) async fn tell_user_provider_removed(&self, user: &User, removed: &[ProviderType]) {
         if !self.config.twofa.notify_user_on_provider_removal || self.mailer.is_none() {
             return;
         }
@@ -868,7 +890,7 @@ impl Core {
         }
     }
 
-    async fn require_available(&self, provider: ProviderType) -> Result<TwoFaSettings> {
+    pub(crate) async fn require_available(&self, provider: ProviderType) -> Result<TwoFaSettings> {
         let settings = self.twofa_settings().await?;
         if !settings.is_available(provider) {
             return Err(Error::ProviderUnavailable(provider));
@@ -970,6 +992,8 @@ impl Core {
                 .await?;
                 Ok(used.rows_affected() == 1)
             }
+            // A passkey answers with an assertion (`Core::check_passkey`), never a code.
+            ProviderType::Webauthn => Ok(false),
         }
     }
 }

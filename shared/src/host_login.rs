@@ -199,7 +199,7 @@ impl Core {
             }
         }
         let challenge = self.open_challenge(ctx, &user).await?;
-        let step = self.step_of(&challenge, None).await?;
+        let step = self.text_step_of(&challenge, None).await?;
         Ok(Begun::Challenge {
             conversation: challenge.id,
             step,
@@ -312,7 +312,7 @@ impl Core {
     /// What to ask next in a host's conversation (after a provider went away).
     pub async fn host_step(&self, host: &Host, conversation: &str) -> Result<Step> {
         self.check_host_conversation(host, conversation).await?;
-        self.login_step(conversation, None).await
+        self.text_login_step(conversation, None).await
     }
 
     /// Ends a host's conversation that the person gave up on; a finished one stays as it is.

@@ -17,6 +17,7 @@ pub mod groups;
 pub mod host_login;
 pub mod hosts;
 pub mod notify;
+pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod providers;

@@ -1,11 +1,11 @@
-//! The four second-factor providers, named as the API and the configuration spell them.
+//! The five second-factor providers, named as the API and the configuration spell them.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Declared in the order that picks the default after a removal: TOTP < SMS < EMAIL, and a
-/// backup code last (it is never a default while another provider exists).
+/// Declared in the order that picks the default after a removal: TOTP < SMS < EMAIL <
+/// WEBAUTHN, and a backup code last (it is never a default while another provider exists).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ProviderType {
     #[serde(rename = "TOTP")]
@@ -14,15 +14,19 @@ pub enum ProviderType {
     Sms,
     #[serde(rename = "EMAIL")]
     Email,
+    /// Passkeys and security keys (WebAuthn): several per user, in their own table.
+    #[serde(rename = "WEBAUTHN")]
+    Webauthn,
     #[serde(rename = "BACKUP_CODE")]
     BackupCode,
 }
 
 impl ProviderType {
-    pub const ALL: [ProviderType; 4] = [
+    pub const ALL: [ProviderType; 5] = [
         ProviderType::Totp,
         ProviderType::Sms,
         ProviderType::Email,
+        ProviderType::Webauthn,
         ProviderType::BackupCode,
     ];
 
@@ -31,6 +35,7 @@ impl ProviderType {
             ProviderType::Totp => "TOTP",
             ProviderType::Sms => "SMS",
             ProviderType::Email => "EMAIL",
+            ProviderType::Webauthn => "WEBAUTHN",
             ProviderType::BackupCode => "BACKUP_CODE",
         }
     }
@@ -40,10 +45,16 @@ impl ProviderType {
         matches!(self, ProviderType::Sms | ProviderType::Email)
     }
 
-    /// How many digits a user types for this provider.
+    /// Needs a browser (WebAuthn): a text conversation such as PAM's cannot offer it.
+    pub fn needs_browser(self) -> bool {
+        self == ProviderType::Webauthn
+    }
+
+    /// How many digits a user types for this provider (none for a passkey).
     pub fn code_digits(self) -> usize {
         match self {
             ProviderType::BackupCode => crate::enrolment::BACKUP_CODE_DIGITS,
+            ProviderType::Webauthn => 0,
             _ => 6,
         }
     }
@@ -54,6 +65,7 @@ impl ProviderType {
             ProviderType::Totp => "authenticator app",
             ProviderType::Sms => "SMS",
             ProviderType::Email => "email",
+            ProviderType::Webauthn => "passkey",
             ProviderType::BackupCode => "backup code",
         }
     }
@@ -66,7 +78,7 @@ impl fmt::Display for ProviderType {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown provider {0:?}; expected one of TOTP, SMS, EMAIL, BACKUP_CODE")]
+#[error("unknown provider {0:?}; expected one of TOTP, SMS, EMAIL, WEBAUTHN, BACKUP_CODE")]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for ProviderType {
@@ -84,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_order_is_totp_sms_email_backup() {
+    fn names_round_trip_and_order_is_totp_sms_email_webauthn_backup() {
         for p in ProviderType::ALL {
             assert_eq!(p.as_str().parse::<ProviderType>().unwrap(), p);
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
@@ -92,6 +104,7 @@ mod tests {
         let mut v = vec![
             ProviderType::BackupCode,
             ProviderType::Email,
+            ProviderType::Webauthn,
             ProviderType::Totp,
             ProviderType::Sms,
         ];

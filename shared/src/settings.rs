@@ -32,6 +32,52 @@ pub enum ProviderConfig {
     Email { verification_code_lifetime: u32 },
     #[serde(rename = "BACKUP_CODE")]
     BackupCode { codes_quantity: u32 },
+    #[serde(rename = "WEBAUTHN")]
+    Webauthn(WebauthnSettings),
+}
+
+/// Whether the authenticator must verify the user (PIN, biometrics) at each use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVerification {
+    /// Asked for; a security key without a PIN still works as a second factor.
+    Preferred,
+    /// Refused without it (every passkey then counts as "something you have and know").
+    #[default]
+    Required,
+}
+
+/// The passkey (WebAuthn) provider's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    /// The relying-party id: a registrable domain suffix of the sign-in page's host. Empty:
+    /// the host of `[server] issuer`. Changing it makes every registered passkey unusable.
+    pub relying_party_id: String,
+    /// The name authenticators show ("Stepgate").
+    pub relying_party_name: String,
+    pub user_verification: UserVerification,
+    /// Only `none`: Stepgate does not ask authenticators who made them.
+    pub attestation: String,
+    /// A discoverable passkey with user verification may sign in without a password (it
+    /// counts as both factors).
+    pub passwordless: bool,
+    /// Origins the browser may report besides the issuer's (e.g. another public host name of
+    /// the same site behind a proxy); each must be within the relying-party id.
+    pub extra_origins: Vec<String>,
+}
+
+impl Default for WebauthnSettings {
+    fn default() -> Self {
+        WebauthnSettings {
+            relying_party_id: String::new(),
+            relying_party_name: DEFAULT_ISSUER.into(),
+            user_verification: UserVerification::Required,
+            attestation: "none".into(),
+            passwordless: true,
+            extra_origins: Vec::new(),
+        }
+    }
 }
 
 impl ProviderConfig {
@@ -41,6 +87,7 @@ impl ProviderConfig {
             ProviderConfig::Sms { .. } => ProviderType::Sms,
             ProviderConfig::Email { .. } => ProviderType::Email,
             ProviderConfig::BackupCode { .. } => ProviderType::BackupCode,
+            ProviderConfig::Webauthn(_) => ProviderType::Webauthn,
         }
     }
 
@@ -60,6 +107,7 @@ impl ProviderConfig {
             ProviderType::BackupCode => ProviderConfig::BackupCode {
                 codes_quantity: DEFAULT_CODES_QUANTITY,
             },
+            ProviderType::Webauthn => ProviderConfig::Webauthn(WebauthnSettings::default()),
         }
     }
 }
@@ -208,6 +256,14 @@ impl TwoFaSettings {
         }
     }
 
+    /// The passkey settings, when the provider is on.
+    pub fn webauthn(&self) -> Option<&WebauthnSettings> {
+        match self.provider(ProviderType::Webauthn) {
+            Some(ProviderConfig::Webauthn(w)) => Some(w),
+            _ => None,
+        }
+    }
+
     pub fn sms_template(&self) -> &str {
         match self.provider(ProviderType::Sms) {
             Some(ProviderConfig::Sms {
@@ -276,6 +332,7 @@ impl TwoFaSettings {
                         ));
                     }
                 }
+                ProviderConfig::Webauthn(w) => w.validate(&at)?,
             }
         }
         if !(5..=86_400).contains(&self.min_verification_code_send_period) {
@@ -295,6 +352,48 @@ impl TwoFaSettings {
                 "totalAllowedTimeForVerification",
                 "must be between 60 and 86400 seconds",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl WebauthnSettings {
+    fn validate(&self, at: &dyn Fn(&str) -> String) -> Result<()> {
+        let id = self.relying_party_id.trim();
+        if id.len() > 253
+            || id.contains(['/', ':', ' '])
+            || (!id.is_empty() && (id.starts_with('.') || id.ends_with('.')))
+        {
+            return Err(Error::invalid(
+                at("relyingPartyId"),
+                "must be a host name (like example.com) without scheme, port or path, or empty for the issuer's host",
+            ));
+        }
+        let name = self.relying_party_name.trim();
+        if name.is_empty() || name.len() > 64 {
+            return Err(Error::invalid(
+                at("relyingPartyName"),
+                "must be 1 to 64 characters",
+            ));
+        }
+        if self.attestation != "none" {
+            return Err(Error::invalid(
+                at("attestation"),
+                "only \"none\" is supported (authenticators are not asked who made them)",
+            ));
+        }
+        for (i, o) in self.extra_origins.iter().enumerate() {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o.trim_end_matches('/').contains(['?', '#'])
+                && o.split("://")
+                    .nth(1)
+                    .is_some_and(|h| !h.is_empty() && !h.trim_end_matches('/').contains('/'));
+            if !ok {
+                return Err(Error::invalid(
+                    at(&format!("extraOrigins[{i}]")),
+                    "must be an origin like https://login.example.com (scheme, host, optional port)",
+                ));
+            }
         }
         Ok(())
     }

@@ -21,6 +21,8 @@ pub enum Prompt {
     Code { digits: usize },
     /// One of the user's single-use backup codes.
     BackupCode { digits: usize },
+    /// A passkey or security key, through the browser (WebAuthn); nothing is typed.
+    Passkey,
 }
 
 impl Prompt {
@@ -28,6 +30,7 @@ impl Prompt {
         let digits = p.code_digits();
         match p {
             ProviderType::BackupCode => Prompt::BackupCode { digits },
+            ProviderType::Webauthn => Prompt::Passkey,
             _ => Prompt::Code { digits },
         }
     }
@@ -35,6 +38,7 @@ impl Prompt {
     pub fn digits(self) -> usize {
         match self {
             Prompt::Code { digits } | Prompt::BackupCode { digits } => digits,
+            Prompt::Passkey => 0,
         }
     }
 }
@@ -51,6 +55,10 @@ pub enum Refusal {
     Closed,
     #[error("no second factor is available for this account any more")]
     NoProvider,
+    /// The user's only second factor is a passkey, and this door cannot ask for one (a text
+    /// conversation such as PAM's).
+    #[error("this account's only second factor is a passkey, which cannot be used here; add an authenticator app or backup codes on the account page")]
+    PasskeyOnly,
 }
 
 impl Refusal {
@@ -61,6 +69,7 @@ impl Refusal {
             Refusal::Locked => Error::Locked,
             Refusal::Closed => Error::ChallengeClosed,
             Refusal::NoProvider => Error::Refused("no second factor is available".into()),
+            Refusal::PasskeyOnly => Error::Refused(Refusal::PasskeyOnly.to_string()),
         }
     }
 }
@@ -75,14 +84,19 @@ pub fn refusal_for(state: ChallengeState) -> Option<Refusal> {
     }
 }
 
-/// The provider that asks now: `wanted` when the user has it, else the default, else the
-/// first usable one.
+/// The provider that asks now: `wanted` when the user has it, else a passkey (the strongest,
+/// the one phishing cannot relay), else the default, else the first usable one.
 pub fn current_provider(
     providers: &[EnrolledProvider],
     wanted: Option<ProviderType>,
 ) -> Option<&EnrolledProvider> {
     wanted
         .and_then(|w| providers.iter().find(|p| p.provider == w))
+        .or_else(|| {
+            providers
+                .iter()
+                .find(|p| p.provider == ProviderType::Webauthn)
+        })
         .or_else(|| providers.iter().find(|p| p.is_default))
         .or_else(|| providers.first())
 }
@@ -135,6 +149,32 @@ impl Step {
         }
     }
 
+    /// This step for a door that cannot run WebAuthn: the passkey leaves the list (the
+    /// default moves to what is left) and asks no more; a passkey-only user is refused with
+    /// [`Refusal::PasskeyOnly`].
+    pub fn without_browser(self) -> Step {
+        if !self.providers.iter().any(|p| p.provider.needs_browser()) {
+            return self;
+        }
+        let mut providers: Vec<EnrolledProvider> = self
+            .providers
+            .into_iter()
+            .filter(|p| !p.provider.needs_browser())
+            .collect();
+        let default = crate::enrolment::effective_default(&providers);
+        for p in &mut providers {
+            p.is_default = Some(p.provider) == default;
+        }
+        let wanted = self.current.filter(|c| !c.needs_browser());
+        let only_passkeys = providers.is_empty() && self.refusal.is_none();
+        let mut step = Step::decide(self.state, self.expires_at, providers, wanted);
+        step.wanted_unavailable = false;
+        if only_passkeys {
+            step.refusal = Some(Refusal::PasskeyOnly);
+        }
+        step
+    }
+
     /// The providers other than the current one ("try another way").
     pub fn alternatives(&self) -> impl Iterator<Item = &EnrolledProvider> {
         self.providers
@@ -163,6 +203,18 @@ impl Core {
             None => self.providers_of(c).await?,
         };
         Ok(Step::decide(c.state, c.expires_at, providers, wanted))
+    }
+
+    /// [`Core::login_step`] for a door without a browser (a PAM text conversation): passkeys
+    /// are not offered, and a user who has nothing else is told so.
+    pub async fn text_login_step(&self, id: &str, wanted: Option<ProviderType>) -> Result<Step> {
+        let c = self.challenge(id).await?;
+        self.text_step_of(&c, wanted).await
+    }
+
+    /// [`Core::text_login_step`] for a challenge the caller has just read or opened.
+    pub async fn text_step_of(&self, c: &Challenge, wanted: Option<ProviderType>) -> Result<Step> {
+        Ok(self.step_of(c, wanted).await?.without_browser())
     }
 }
 
@@ -208,6 +260,53 @@ mod tests {
         let s = Step::decide(ChallengeState::Pending, 100, list, Some(Email));
         assert_eq!(s.current, Some(Totp));
         assert!(s.wanted_unavailable);
+    }
+
+    #[test]
+    fn a_passkey_asks_first_and_a_text_door_drops_it() {
+        let list = listed(&[(Totp, true), (Webauthn, false), (BackupCode, false)]);
+        let s = Step::decide(ChallengeState::Pending, 100, list.clone(), None);
+        assert_eq!(s.current, Some(Webauthn));
+        assert_eq!(s.prompt, Some(Prompt::Passkey));
+        assert!(!s.send_on_entry);
+        let others: Vec<_> = s.alternatives().map(|p| p.provider).collect();
+        assert_eq!(others, [Totp, BackupCode]);
+        // "Try another way" from the passkey.
+        let s = Step::decide(ChallengeState::Pending, 100, list.clone(), Some(Totp));
+        assert_eq!(s.current, Some(Totp));
+        // PAM: no passkey, the default asks.
+        let s = Step::decide(ChallengeState::Pending, 100, list, None).without_browser();
+        assert_eq!(s.current, Some(Totp));
+        assert!(s.providers.iter().all(|p| p.provider != Webauthn));
+        assert_eq!(s.refusal, None);
+        // Passkey as the stored default: the next one becomes the default.
+        let s = Step::decide(
+            ChallengeState::Pending,
+            100,
+            listed(&[(Sms, false), (Webauthn, true)]),
+            None,
+        )
+        .without_browser();
+        assert_eq!(s.current, Some(Sms));
+        assert!(s.send_on_entry);
+        assert!(s.providers[0].is_default);
+    }
+
+    #[test]
+    fn a_passkey_only_user_is_told_so_by_a_text_door() {
+        let s = Step::decide(
+            ChallengeState::Pending,
+            100,
+            listed(&[(Webauthn, true)]),
+            None,
+        )
+        .without_browser();
+        assert_eq!(s.refusal, Some(Refusal::PasskeyOnly));
+        assert_eq!(s.current, None);
+        assert!(Refusal::PasskeyOnly.to_string().contains("passkey"));
+        // A closed challenge keeps its own refusal.
+        let s = Step::decide(ChallengeState::Locked, 100, Vec::new(), None).without_browser();
+        assert_eq!(s.refusal, Some(Refusal::Locked));
     }
 
     #[test]

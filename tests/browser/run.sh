@@ -40,7 +40,9 @@ free_port() {
 }
 PORT=$(free_port)
 SMTP_PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
+# localhost, not 127.0.0.1: WebAuthn's relying-party id must be a domain name, and localhost
+# is a secure context over plain HTTP.
+BASE="http://localhost:$PORT"
 mkdir -p "$WORK/mail" "$ARTIFACTS"
 rm -f "$ARTIFACTS"/*.png
 
@@ -76,7 +78,7 @@ tls = "none"
 from = "Stepgate <noreply@example.com>"
 timeout_seconds = 5
 [twofa]
-providers = ["TOTP", "SMS", "EMAIL", "BACKUP_CODE"]
+providers = ["TOTP", "SMS", "EMAIL", "WEBAUTHN", "BACKUP_CODE"]
 TOML
 
 ADMIN_PASSWORD="admin password for browser tests"
@@ -91,14 +93,14 @@ until /usr/bin/python3 -c "import urllib.request,sys; urllib.request.urlopen('$B
     sleep 0.1
 done
 
-for u in alice bob carol; do
+for u in alice bob carol dave; do
     printf '%s\n' "$USER_PASSWORD" | "$BIN" user add "$u" --email "$u@example.com" --password-stdin >/dev/null \
         || fail "could not create $u"
 done
 CAROL_URI=$("$BIN" user enroll-totp carol --no-qr | tail -n 1)
 
 set +e
-STEPGATE_URL="$BASE" MAILDIR="$WORK/mail" ARTIFACTS="$ARTIFACTS" \
+BROWSER_ONLY="${BROWSER_ONLY:-}" STEPGATE_URL="$BASE" MAILDIR="$WORK/mail" ARTIFACTS="$ARTIFACTS" \
     ADMIN_PASSWORD="$ADMIN_PASSWORD" USER_PASSWORD="$USER_PASSWORD" CAROL_URI="$CAROL_URI" \
     SUMMARY_FILE="$WORK/summary" node "$HERE/tests.mjs"
 rc=$?

@@ -9,7 +9,7 @@
 // unlocks them. Screenshots of every page (desktop and phone widths) go to ARTIFACTS.
 
 import { chromium } from "playwright-core";
-import { createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,7 +75,7 @@ async function signIn(page, username, password) {
   await page.goto(`${BASE}/login`);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 async function signOut(page) {
@@ -106,6 +106,33 @@ async function signInToEnrolment(page, username, password) {
   await home.goto(`${BASE}/`);
   await expectText(home, "You are not signed in");
   await home.close();
+}
+
+/// A virtual authenticator (Chrome DevTools Protocol) in this page: a platform passkey with
+/// resident keys and user verification, as a phone or laptop has.
+async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2", transport: "internal", hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+/// Captures the body of the next form post to `path`.
+function capturePost(page, path) {
+  return new Promise((resolve) => {
+    const listener = (req) => {
+      if (req.method() === "POST" && new URL(req.url()).pathname === path) {
+        page.off("request", listener);
+        resolve(req.postData());
+      }
+    };
+    page.on("request", listener);
+  });
 }
 
 const tests = [
@@ -269,6 +296,112 @@ const tests = [
       await shot(page, name);
     }
   }],
+
+  ["passkeys: enrol after TOTP, sign in with password + passkey, passwordless, try another way, replay refused, remove", async (page) => {
+    const { cdp, authenticatorId } = await virtualAuthenticator(page);
+    // Dave must enrol: TOTP first (the fresh second-factor proof), then a passkey.
+    await signInToEnrolment(page, "dave", USER_PASSWORD);
+    await page.getByRole("button", { name: "Set up authenticator app" }).click();
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    let step = Math.floor(Date.now() / 30000);
+    await page.getByLabel("6-digit code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
+    await page.getByLabel("Name of the new passkey").fill("laptop");
+    await shot(page, "20-passkey-add");
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await expectText(page, "Your passkey is added.");
+    assert((await page.locator("#provider-WEBAUTHN .toggle").textContent()).trim() === "On", "WEBAUTHN on");
+    assert((await page.locator(".passkey-name").first().textContent()).trim() === "laptop", "named laptop");
+    await expectText(page, "signs in without a password");
+    await shot(page, "21-passkey-listed");
+    // Rename it.
+    await page.locator("#passkey-list summary", { hasText: "Rename" }).first().click();
+    await page.getByLabel("New name").fill("YubiKey 5");
+    await page.getByRole("button", { name: "Rename", exact: true }).click();
+    await expectText(page, "Your passkey is renamed.");
+    assert((await page.locator(".passkey-name").first().textContent()).trim() === "YubiKey 5", "renamed");
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    assert(credentials.length === 1 && credentials[0].isResidentCredential, "one resident credential");
+    await signOut(page);
+
+    // Password, then the passkey asks first.
+    await signIn(page, "dave", USER_PASSWORD);
+    await page.getByRole("button", { name: "Use your passkey" }).waitFor({ timeout: 5000 });
+    await shot(page, "22-passkey-second-factor");
+    const captured = capturePost(page, "/login/2fa/passkey");
+    await page.getByRole("button", { name: "Use your passkey" }).click();
+    await expectText(page, "You are signed in as");
+    const replay = await captured;
+    assert(replay && replay.includes("credential="), "the assertion was posted");
+    await signOut(page);
+
+    // The same assertion again, in a new sign-in: refused (its request was single use).
+    await signIn(page, "dave", USER_PASSWORD);
+    await page.getByRole("button", { name: "Use your passkey" }).waitFor({ timeout: 5000 });
+    const replayed = await page.request.post(`${BASE}/login/2fa/passkey`, {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      data: replay,
+    });
+    const replayedText = await replayed.text();
+    assert(replayedText.includes("That passkey was not accepted"), "a replayed assertion is refused");
+    assert(!replayedText.includes("You are signed in as"), "no session from a replay");
+
+    // Try another way: from the passkey to the authenticator app.
+    await page.goto(`${BASE}/login/2fa`);
+    await page.getByRole("link", { name: "Use your authenticator app" }).click();
+    const fresh = await freshTotp(secret, step);
+    step = fresh.step;
+    await page.getByLabel("authenticator app").fill(fresh.code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
+    await signOut(page);
+
+    // Passwordless with the resident key: no username, no password.
+    await page.goto(`${BASE}/login`);
+    await shot(page, "23-login-with-passkey");
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await expectText(page, "You are signed in as");
+    await shot(page, "24-signed-in-passwordless");
+    await signOut(page);
+
+    // Another authenticator, whose passkey for this site Stepgate never registered.
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+    const other = await virtualAuthenticator(page);
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    await other.cdp.send("WebAuthn.addCredential", {
+      authenticatorId: other.authenticatorId,
+      credential: {
+        credentialId: randomBytes(16).toString("base64"),
+        isResidentCredential: true,
+        rpId: new URL(BASE).hostname,
+        privateKey: key.export({ type: "pkcs8", format: "der" }).toString("base64"),
+        userHandle: randomBytes(16).toString("base64"),
+        signCount: 0,
+      },
+    });
+    await page.goto(`${BASE}/login`);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await expectText(page, "That passkey was not accepted");
+    await shot(page, "25-unregistered-passkey-refused");
+    await other.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: other.authenticatorId });
+
+    // Remove it (fresh sign-in with the app, and the password again).
+    await signIn(page, "dave", USER_PASSWORD);
+    await page.getByRole("link", { name: "Use your authenticator app" }).click();
+    const again = await freshTotp(secret, step);
+    await page.getByLabel("authenticator app").fill(again.code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
+    await page.locator("#passkey-list summary", { hasText: "Remove" }).first().click();
+    await page.locator("#passkey-list input[type=password]").first().fill(USER_PASSWORD);
+    await page.getByRole("button", { name: "Remove YubiKey 5" }).click();
+    await expectText(page, "The passkey is removed.");
+    assert((await page.locator("#provider-WEBAUTHN .toggle").textContent()).trim() === "Off", "WEBAUTHN off");
+    await shot(page, "26-passkey-removed");
+  }],
 ];
 
 const ARGS = [
@@ -292,7 +425,9 @@ async function newBrowser() {
 const browser = await newBrowser();
 let passed = 0;
 let failed = 0;
+const only = process.env.BROWSER_ONLY;
 for (const [name, test] of tests) {
+  if (only && !name.includes(only)) continue;
   const page = await browser.newPage();
   await browser.clearCookies();
   try {

@@ -164,6 +164,13 @@ pub async fn generate(
             codes: Some(st.core.generate_backup_codes(&ctx, &user).await?),
             ..Generated::default()
         },
+        // A passkey is made by the browser's WebAuthn, on the account page.
+        ProviderType::Webauthn => {
+            return Err(Problem::invalid(
+                "provider",
+                "passkeys are added on the account page, with the browser",
+            ))
+        }
     };
     Ok(Json(out))
 }

@@ -94,6 +94,19 @@ pub struct UserDetail {
     pub backup_codes_left: i64,
     /// The names of the groups the user is in.
     pub groups: Vec<String>,
+    /// The user's passkeys (WebAuthn); none when they have none.
+    pub passkeys: Vec<PasskeyDoc>,
+}
+
+/// A registered passkey: its name and when it was added and last used (Unix seconds).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyDoc {
+    pub id: String,
+    pub name: String,
+    pub discoverable: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -194,12 +207,47 @@ async fn detail(st: &AppState, username: &str) -> Result<UserDetail, Problem> {
             updated_at: p.updated_at,
         })
         .collect();
+    let passkeys = st
+        .core
+        .passkeys(&user.id)
+        .await?
+        .into_iter()
+        .map(|k| PasskeyDoc {
+            id: k.id,
+            name: k.name,
+            discoverable: k.discoverable,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+        })
+        .collect();
     Ok(UserDetail {
         backup_codes_left: st.core.backup_codes_left(&user.id).await?,
         groups: st.core.groups_of(&user.id).await?,
         user: UserDoc::from(&user),
         providers,
+        passkeys,
     })
+}
+
+/// Removes one of the user's passkeys (the last one turns WEBAUTHN off, refused while it is
+/// their only factor and two-factor is enforced: reset their second factors instead).
+#[utoipa::path(delete, path = "/api/admin/users/{username}/passkeys/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("username" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = UserDetail),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_passkey(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    _: AdminCaller,
+    Path((username, id)): Path<(String, String)>,
+) -> Result<Json<UserDetail>, Problem> {
+    let user = st.core.require_user(&username).await?;
+    st.core
+        .remove_passkey(&admin_ctx(&addr), &user, &id)
+        .await?;
+    Ok(Json(detail(&st, &username).await?))
 }
 
 /// A user, with which second factors are enabled and when they changed.

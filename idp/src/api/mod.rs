@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         account::get_2fa, account::generate, account::verify, account::set_default, account::delete,
         admin::get_settings, admin::put_settings,
-        admin::list_users, admin::create_user, admin::get_user, admin::user_action, admin::set_role,
+        admin::list_users, admin::create_user, admin::get_user, admin::user_action, admin::remove_passkey, admin::set_role,
         admin::list_clients, admin::create_client, admin::patch_client, admin::rotate_secret,
         admin::delete_client, admin::audit_log,
         groups::list_groups, groups::create_group, groups::get_group, groups::delete_group,
@@ -94,6 +94,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/admin/users/{username}/{action}",
             post(admin::user_action),
+        )
+        .route(
+            "/api/admin/users/{username}/passkeys/{id}",
+            axum::routing::delete(admin::remove_passkey),
         )
         .route(
             "/api/admin/clients",

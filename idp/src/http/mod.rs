@@ -3,6 +3,22 @@
 //! module, and never on each other.
 
 pub mod cookies;
+
+/// The page policy plus our own scripts (`/static/passkey.js`, `/static/print.js`) and
+/// requests to ourselves (a passkey's options), for the few pages that need a script. Every
+/// other page keeps the scriptless policy of `web::headers`.
+pub const SCRIPT_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                              style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
+                              base-uri 'none'";
+
+/// Gives a response the [`SCRIPT_CSP`] policy.
+pub fn allow_own_script(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(SCRIPT_CSP),
+    );
+    resp
+}
 pub mod csrf;
 pub mod forwarded;
 

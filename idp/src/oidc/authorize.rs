@@ -335,13 +335,16 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
             }
             .to_response(&st.settings.issuer)
         }
-        Ok(Some(id)) => login::page_for_request(
-            &st,
-            jar,
-            &id,
-            client.display_name(),
-            req.login_hint.as_deref(),
-        ),
+        Ok(Some(id)) => {
+            login::page_for_request(
+                &st,
+                jar,
+                &id,
+                client.display_name(),
+                req.login_hint.as_deref(),
+            )
+            .await
+        }
         Err(e) => Error::internal_page(e).into_response(),
     }
 }

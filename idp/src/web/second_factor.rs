@@ -33,6 +33,7 @@ fn prompt_for(p: &EnrolledProvider) -> String {
         ProviderType::Sms => format!("Enter the 6-digit code we sent to {dest} by SMS"),
         ProviderType::Email => format!("Enter the 6-digit code we sent to {dest} by email"),
         ProviderType::BackupCode => "Enter one of your 8-digit backup codes".into(),
+        ProviderType::Webauthn => "Use your passkey or security key".into(),
     }
 }
 
@@ -44,6 +45,7 @@ fn alternative_label(p: &EnrolledProvider) -> String {
         ProviderType::Sms => format!("Send a code by SMS to {dest}"),
         ProviderType::Email => format!("Send a code by email to {dest}"),
         ProviderType::BackupCode => "Use a backup code".into(),
+        ProviderType::Webauthn => "Use your passkey".into(),
     }
 }
 
@@ -242,11 +244,13 @@ fn challenge_page(
             href: page_url(req, p.provider, &[]),
         })
         .collect();
+    let passkey = current.provider == ProviderType::Webauthn;
     let html = render(
         "second_factor.html",
         context! {
             csrf => token,
             req,
+            passkey,
             provider => current.provider.as_str(),
             prompt => prompt_for(current),
             digits => step.prompt.map_or(6, Prompt::digits),
@@ -258,7 +262,12 @@ fn challenge_page(
             restart,
         },
     );
-    Ok((view.status.unwrap_or(StatusCode::OK), jar, html).into_response())
+    let resp = (view.status.unwrap_or(StatusCode::OK), jar, html).into_response();
+    Ok(if passkey {
+        crate::http::allow_own_script(resp)
+    } else {
+        resp
+    })
 }
 
 /// Sends a code with `provider` and says how it went, as a view.
@@ -423,33 +432,54 @@ pub async fn verify_post(
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
+    let result = st.core.check_code(&ctx, &id, provider, &form.code).await;
+    after_check(&st, jar, &ctx, req, &id, provider, result).await
+}
+
+/// Turns the core's answer to a code or a passkey into the next page: the finished login, or
+/// the page again with what went wrong.
+async fn after_check(
+    st: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    req: Option<&str>,
+    id: &str,
+    provider: ProviderType,
+    result: Result<CheckOutcome, CoreError>,
+) -> Result<Response, Error> {
+    let st = st.clone();
     let label = provider.as_str();
-    match st.core.check_code(&ctx, &id, provider, &form.code).await {
+    match result {
         Ok(CheckOutcome::Verified(used)) => {
             st.metrics
                 .second_factor
                 .with_label_values(&[used.as_str(), "verified"])
                 .inc();
-            let challenge = st.core.challenge(&id).await.map_err(Error::internal_page)?;
+            let challenge = st.core.challenge(id).await.map_err(Error::internal_page)?;
             let user = st
                 .core
                 .user_by_id(&challenge.user_id)
                 .await
                 .map_err(Error::internal_page)?
                 .ok_or_else(|| Error::internal_page("the verified user vanished"))?;
-            finish_login(&st, jar, &ctx, req, &user, Some(used)).await
+            finish_login(&st, jar, ctx, req, &user, Some(used)).await
         }
         Ok(CheckOutcome::WrongCode { attempts_left }) => {
             st.metrics
                 .second_factor
                 .with_label_values(&[label, "wrong_code"])
                 .inc();
+            let what = if provider == ProviderType::Webauthn {
+                "That passkey was not accepted."
+            } else {
+                "That code is not right."
+            };
             let message = match attempts_left {
                 Some(n) => format!(
-                    "That code is not right. {n} attempt{} left before the account is locked.",
+                    "{what} {n} attempt{} left before the account is locked.",
                     if n == 1 { "" } else { "s" }
                 ),
-                None => "That code is not right. Try again.".into(),
+                None => format!("{what} Try again."),
             };
             let view = View::error(StatusCode::OK, message);
             render_page(&st, jar, req, Some(provider), view).await
@@ -502,4 +532,51 @@ pub async fn send_post(
         None => View::error(StatusCode::BAD_REQUEST, "Choose a verification method."),
     };
     render_page(&st, jar, req, provider, view).await
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    req: Option<String>,
+    #[serde(default)]
+    credential: String,
+}
+
+/// "Use your passkey": the options for `navigator.credentials.get()` (JSON for the script).
+pub async fn passkey_options(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
+        return Ok((StatusCode::BAD_REQUEST, "no sign-in in progress").into_response());
+    };
+    Ok(match st.core.begin_passkey_check(&id).await {
+        Ok(c) => axum::Json(c).into_response(),
+        Err(e) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+    })
+}
+
+/// The passkey's assertion, checked like a code.
+pub async fn passkey_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req = form.req.as_deref().filter(|r| !r.is_empty());
+    pending_request(&st, req).await?;
+    let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
+        let view = View::finished(
+            StatusCode::BAD_REQUEST,
+            "Your sign-in has expired. Sign in again.",
+        );
+        return render_page(&st, jar, req, None, view).await;
+    };
+    let ctx = addr.context();
+    let result = st.core.check_passkey(&ctx, &id, &form.credential).await;
+    after_check(&st, jar, &ctx, req, &id, ProviderType::Webauthn, result).await
 }

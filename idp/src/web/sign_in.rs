@@ -41,12 +41,14 @@ pub async fn login_get(
     let hint = req.as_ref().and_then(|r| r.login_hint.clone());
     let (jar, token) = csrf::ensure(&st, jar);
     let page = login_page(
+        &st,
         &token,
         q.req.as_deref(),
         name.as_deref(),
         hint.as_deref(),
         None,
-    );
+    )
+    .await;
     Ok((jar, page).into_response())
 }
 
@@ -110,12 +112,14 @@ pub async fn login_post(
             let name = client_name(&st, req.as_ref()).await;
             let (jar, token) = csrf::ensure(&st, jar);
             let page = login_page(
+                &st,
                 &token,
                 req_id,
                 name.as_deref(),
                 Some(&form.username),
                 Some(message),
-            );
+            )
+            .await;
             return Ok((status, jar, page).into_response());
         }
     };
@@ -134,5 +138,90 @@ pub async fn login_post(
             Ok(super::account::start_enrolment(&st, jar, req_id, &user))
         }
         SecondFactor::NotConfigured => finish_login(&st, jar, &ctx, req_id, &user, None).await,
+    }
+}
+
+/// "Sign in with a passkey": the options for a discoverable passkey (JSON for the script).
+pub async fn passwordless_options(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    Ok(match st.core.begin_passwordless().await {
+        Ok(c) => axum::Json(c).into_response(),
+        Err(e) => {
+            tracing::info!(error = %e, "passwordless sign-in not started");
+            (
+                StatusCode::FORBIDDEN,
+                "passwordless sign-in is not available",
+            )
+                .into_response()
+        }
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    req: Option<String>,
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passkey's answer: a discoverable passkey with user verification is both factors.
+pub async fn passwordless_post(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let req_id = form.req.as_deref().filter(|r| !r.is_empty());
+    let req = pending_request(&st, req_id).await?;
+    let ctx = addr.context();
+    match st
+        .core
+        .finish_passwordless(&ctx, &form.ceremony, &form.credential)
+        .await
+    {
+        Ok(user) => {
+            st.metrics
+                .second_factor
+                .with_label_values(&["WEBAUTHN", "verified"])
+                .inc();
+            crate::login::finish_passwordless_login(&st, jar, &ctx, req_id, &user).await
+        }
+        Err(e) => {
+            let (status, message) = match &e {
+                CoreError::Locked => (
+                    StatusCode::FORBIDDEN,
+                    "This account is locked after too many failed verification attempts. Ask \
+                     an administrator to unlock it.",
+                ),
+                CoreError::Disabled => (StatusCode::FORBIDDEN, "This account is disabled."),
+                CoreError::RateLimited { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts. Wait a while and try again.",
+                ),
+                CoreError::BadCredentials | CoreError::Refused(_) => (
+                    StatusCode::UNAUTHORIZED,
+                    "That passkey was not accepted. Sign in with your username and password.",
+                ),
+                _ => return Err(Error::internal_page(e)),
+            };
+            st.metrics
+                .second_factor
+                .with_label_values(&["WEBAUTHN", "refused"])
+                .inc();
+            let name = client_name(&st, req.as_ref()).await;
+            let (jar, token) = csrf::ensure(&st, jar);
+            let page = login_page(&st, &token, req_id, name.as_deref(), None, Some(message)).await;
+            Ok((status, jar, page).into_response())
+        }
     }
 }

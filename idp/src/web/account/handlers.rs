@@ -87,6 +87,9 @@ fn done_message(done: &str) -> Option<&'static str> {
         "default" => "Your default method is changed.",
         "removed" => "The method is turned off.",
         "password" => "Your password is changed.",
+        "passkey" => "Your passkey is added.",
+        "passkey-renamed" => "Your passkey is renamed.",
+        "passkey-removed" => "The passkey is removed.",
         "confirmed" => "Thank you. You can change your sign-in methods for the next few minutes.",
         _ => return None,
     })
@@ -459,4 +462,133 @@ pub fn start_enrolment(
     tracing::info!(user = %user.username, "login needs enrolment first");
     let jar = gate::enrol_cookie(st, jar, user, req);
     (jar, see_other(PAGE)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// "Add a passkey": the options for `navigator.credentials.create()` (JSON for the script),
+/// under the fresh-proof rule of every added factor.
+pub async fn passkey_options(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    if stale(&st, &viewer).await?.is_some() {
+        return Ok((StatusCode::FORBIDDEN, "sign in again first").into_response());
+    }
+    Ok(
+        match st.core.begin_passkey_registration(viewer.user()).await {
+            Ok(c) => axum::Json(c).into_response(),
+            Err(e) => (StatusCode::CONFLICT, e.to_string()).into_response(),
+        },
+    )
+}
+
+/// The authenticator's new credential, with the name the user gave it.
+pub async fn passkey_add(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
+    match st
+        .core
+        .finish_passkey_registration(
+            &addr.context(),
+            viewer.user(),
+            &form.ceremony,
+            &form.name,
+            &form.credential,
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("{PAGE}?done=passkey")).into_response()),
+        Err(e) => {
+            let extra = refusal(e, "passkey-name", &[("name", "passkey-name")])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+pub async fn passkey_rename(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    let field = format!("passkey-rename-{}", form.id);
+    match st
+        .core
+        .rename_passkey(&addr.context(), viewer.user(), &form.id, &form.name)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{PAGE}?done=passkey-renamed")).into_response()),
+        Err(stepgate_core::Error::NotFound(_)) => {
+            let extra = Extra::error(&field, "No such passkey.", StatusCode::NOT_FOUND);
+            page(&st, jar, &viewer, extra).await
+        }
+        Err(e) => {
+            let extra = refusal(e, &field, &[])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
+}
+
+/// Removes one passkey: a fresh sign-in and the password again, as for any factor.
+pub async fn passkey_remove(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, Error> {
+    csrf::check(&st, &jar, Some(&form.csrf))?;
+    let viewer = viewer_or_return!(require_signed(&st, &jar).await);
+    fresh_or_return!(&st, jar, viewer);
+    let field = format!("passkey-remove-{}", form.id);
+    let proof = match &viewer {
+        Viewer::Signed(_, proof) => Some(*proof),
+        Viewer::Enrolling { .. } => None,
+    };
+    match st
+        .core
+        .remove_own_passkey(
+            &addr.context(),
+            viewer.user(),
+            &form.id,
+            &form.password,
+            proof,
+        )
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{PAGE}?done=passkey-removed")).into_response()),
+        Err(stepgate_core::Error::NotFound(_)) => {
+            let extra = Extra::error(&field, "No such passkey.", StatusCode::NOT_FOUND);
+            page(&st, jar, &viewer, extra).await
+        }
+        Err(e) => {
+            let extra = refusal(e, &field, &[])?;
+            page(&st, jar, &viewer, extra).await
+        }
+    }
 }

@@ -31,5 +31,9 @@ pub fn routes() -> Router<AppState> {
         .route("/account/security/default", post(set_default))
         .route("/account/security/remove", post(remove))
         .route("/account/security/password", post(password))
+        .route("/account/security/passkeys/options", post(passkey_options))
+        .route("/account/security/passkeys", post(passkey_add))
+        .route("/account/security/passkeys/rename", post(passkey_rename))
+        .route("/account/security/passkeys/remove", post(passkey_remove))
         .route("/account/reauth", get(reauth))
 }

@@ -128,6 +128,15 @@ struct ProviderRow {
 }
 
 #[derive(Serialize)]
+struct PasskeyRow {
+    id: String,
+    name: String,
+    discoverable: bool,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+#[derive(Serialize)]
 struct EventRow {
     at: String,
     event: String,
@@ -141,6 +150,7 @@ fn title(p: ProviderType) -> &'static str {
         ProviderType::Totp => "Authenticator app",
         ProviderType::Sms => "SMS",
         ProviderType::Email => "Email",
+        ProviderType::Webauthn => "Passkeys",
         ProviderType::BackupCode => "Backup codes",
     }
 }
@@ -246,6 +256,24 @@ pub async fn page(
         })
         .collect()
     };
+    let passkeys_on = settings.is_available(ProviderType::Webauthn);
+    let passkeys: Vec<PasskeyRow> = if passkeys_on && !viewer.is_enrolling() {
+        st.core
+            .passkeys(&user.id)
+            .await
+            .map_err(Error::internal_page)?
+            .into_iter()
+            .map(|k| PasskeyRow {
+                id: k.id,
+                name: k.name,
+                discoverable: k.discoverable,
+                created_at: format_time(k.created_at),
+                last_used_at: k.last_used_at.map(format_time),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let qr = extra.totp.as_ref().and_then(|t| qr_svg(&t.uri));
     let (sent_provider, sent_to) = match &extra.code_sent {
         Some((p, d)) => (Some(p.as_str()), Some(d.clone())),
@@ -278,19 +306,16 @@ pub async fn page(
             reauth => extra.reauth.is_some(),
             reauth_second_factor => extra.reauth == Some(true),
             reauth_minutes => (st.core.reauth_seconds() + 59) / 60,
+            passkeys,
         },
     );
     let mut resp = (extra.status.unwrap_or(StatusCode::OK), jar, html).into_response();
-    if shows_codes {
+    if shows_codes || (passkeys_on && !viewer.is_enrolling()) {
         // The one page with a script (the Print button): only our own file may run.
         resp.headers_mut().insert(
             axum::http::header::CONTENT_SECURITY_POLICY,
-            axum::http::HeaderValue::from_static(PRINT_CSP),
+            axum::http::HeaderValue::from_static(crate::http::SCRIPT_CSP),
         );
     }
     Ok(resp)
 }
-
-/// The page CSP plus our own script, for the Print button next to fresh backup codes.
-pub const PRINT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                             img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";

@@ -28,6 +28,7 @@ struct ProviderView {
     sms_template: String,
     lifetime: u32,
     codes_quantity: u32,
+    webauthn: stepgate_core::settings::WebauthnSettings,
 }
 
 fn provider_views(s: &TwoFaSettings) -> Vec<ProviderView> {
@@ -44,6 +45,7 @@ fn provider_views(s: &TwoFaSettings) -> Vec<ProviderView> {
                 sms_template: String::new(),
                 lifetime: 0,
                 codes_quantity: 0,
+                webauthn: Default::default(),
             };
             match cfg {
                 ProviderConfig::Totp { issuer_name } => v.issuer_name = issuer_name,
@@ -58,6 +60,7 @@ fn provider_views(s: &TwoFaSettings) -> Vec<ProviderView> {
                     verification_code_lifetime,
                 } => v.lifetime = verification_code_lifetime,
                 ProviderConfig::BackupCode { codes_quantity } => v.codes_quantity = codes_quantity,
+                ProviderConfig::Webauthn(w) => v.webauthn = w,
             }
             v
         })
@@ -145,6 +148,24 @@ pub fn from_form(form: &HashMap<String, String>) -> Result<TwoFaSettings, CoreEr
             ProviderType::BackupCode => ProviderConfig::BackupCode {
                 codes_quantity: number(form, "BACKUP_CODE.codesQuantity")?,
             },
+            ProviderType::Webauthn => {
+                use stepgate_core::settings::{UserVerification, WebauthnSettings};
+                ProviderConfig::Webauthn(WebauthnSettings {
+                    relying_party_id: text("WEBAUTHN.relyingPartyId").trim().to_string(),
+                    relying_party_name: text("WEBAUTHN.relyingPartyName"),
+                    user_verification: if text("WEBAUTHN.userVerification") == "preferred" {
+                        UserVerification::Preferred
+                    } else {
+                        UserVerification::Required
+                    },
+                    attestation: "none".into(),
+                    passwordless: on("WEBAUTHN.passwordless"),
+                    extra_origins: text("WEBAUTHN.extraOrigins")
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                })
+            }
         });
     }
     let rate = text("verificationCodeCheckRateLimit").trim().to_string();

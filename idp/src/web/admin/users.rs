@@ -192,6 +192,7 @@ fn done_message(d: &str) -> Option<&'static str> {
             "The user's second factors are reset; they will enrol again at their next login."
         }
         "role" => "The role is changed.",
+        "remove_passkey" => "The passkey is removed.",
         _ => return None,
     })
 }
@@ -240,6 +241,17 @@ async fn render_user(
         .groups_of(&user.id)
         .await
         .map_err(Error::internal_page)?;
+    let passkeys: Vec<(String, String, String, String)> = st
+        .core
+        .passkeys(&user.id)
+        .await
+        .map_err(Error::internal_page)?
+        .into_iter()
+        .map(|k| {
+            let used = k.last_used_at.map_or("never".into(), format_time);
+            (k.id, k.name, format_time(k.created_at), used)
+        })
+        .collect();
     let (jar, token) = csrf::ensure(st, jar);
     let html = render(
         "admin_user.html",
@@ -248,7 +260,7 @@ async fn render_user(
             u => row(&user), phone => user.phone.as_deref().map(stepgate_core::codes::mask_phone),
             locked_at => user.locked_at.map(format_time),
             created_at => format_time(user.created_at),
-            factors, backup_left, groups, errors, notice,
+            factors, backup_left, groups, errors, notice, passkeys,
         },
     );
     Ok((status, jar, html).into_response())
@@ -273,6 +285,8 @@ pub struct ActionForm {
     action: String,
     #[serde(default)]
     role: String,
+    #[serde(default)]
+    passkey: String,
 }
 
 pub async fn act(
@@ -291,6 +305,10 @@ pub async fn act(
         "enable" => core.set_disabled(&ctx, &username, false).await.map(drop),
         "unlock" => core.unlock_user(&ctx, &username).await.map(drop),
         "reset" => core.reset_twofa(&ctx, &username).await,
+        "remove_passkey" => match core.require_user(&username).await {
+            Ok(u) => core.remove_passkey(&ctx, &u, &form.passkey).await,
+            Err(e) => Err(e),
+        },
         "role" => match parse_role(&form.role) {
             Some(r) => core.set_role(&ctx, &username, r).await.map(drop),
             None => Err(stepgate_core::Error::invalid(

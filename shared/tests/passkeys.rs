@@ -1,0 +1,194 @@
+//! Passkeys (WebAuthn) through the core's public API, with webauthn-authenticator-rs's software
+//! passkey as the authenticator: a good assertion passes once, and a replayed one, one whose
+//! counter went backwards, one for another origin or relying party, or one after the
+//! challenge expired is refused like a wrong code.
+
+mod support;
+
+use stepgate_core::challenge::CheckOutcome;
+use stepgate_core::error::Error;
+use stepgate_core::providers::ProviderType;
+use stepgate_core::users::User;
+use support::{ctx, env_with, Env};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+const ISSUER: &str = "https://login.example.com";
+
+fn config() -> String {
+    format!(
+        "[server]\nissuer = \"{ISSUER}\"\n\
+         [twofa]\nproviders = [\"TOTP\", \"WEBAUTHN\", \"BACKUP_CODE\"]\nenforce_two_fa = false\n\
+         max_verification_failures_before_user_lockout = 3\n"
+    )
+}
+
+fn origin() -> Url {
+    Url::parse(ISSUER).unwrap()
+}
+
+type Authenticator = WebauthnAuthenticator<SoftPasskey>;
+
+/// A user with one registered passkey, and the authenticator that holds it.
+async fn passkey_user(env: &Env, name: &str) -> (User, Authenticator) {
+    let u = env.user(name).await;
+    let mut auth = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let c = env.core.begin_passkey_registration(&u).await.unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_value(c.options).unwrap();
+    let reg = auth.do_registration(origin(), ccr).unwrap();
+    let info = env
+        .core
+        .finish_passkey_registration(
+            &ctx(),
+            &u,
+            &c.id,
+            "laptop",
+            &serde_json::to_string(&reg).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.name, "laptop");
+    (u, auth)
+}
+
+async fn open(env: &Env, u: &User) -> String {
+    env.core.open_challenge(&ctx(), u).await.unwrap().id
+}
+
+/// The authenticator's answer to the challenge's passkey request, as the browser posts it.
+async fn assertion(env: &Env, auth: &mut Authenticator, challenge: &str, origin: Url) -> String {
+    let c = env.core.begin_passkey_check(challenge).await.unwrap();
+    let rcr: RequestChallengeResponse = serde_json::from_value(c.options).unwrap();
+    serde_json::to_string(&auth.do_authentication(origin, rcr).unwrap()).unwrap()
+}
+
+async fn events(env: &Env, user_id: &str) -> Vec<String> {
+    let f = stepgate_core::audit::AuditFilter {
+        user_id: Some(user_id.into()),
+        limit: 1000,
+        ..Default::default()
+    };
+    stepgate_core::audit::list(env.core.db().pool(), &f)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event)
+        .collect()
+}
+
+fn wrong(o: &Result<CheckOutcome, Error>) -> bool {
+    matches!(o, Ok(CheckOutcome::WrongCode { .. }))
+}
+
+both_backends! {
+    async fn a_passkey_asks_first_passes_once_and_a_replay_is_refused(b) {
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "alice").await;
+        let c = open(&env, &u).await;
+        let step = env.core.login_step(&c, None).await.unwrap();
+        assert_eq!(step.current, Some(ProviderType::Webauthn));
+        // PAM's text conversation does not offer it; this user has nothing else.
+        let text = env.core.text_login_step(&c, None).await.unwrap();
+        assert_eq!(text.refusal, Some(stepgate_core::step::Refusal::PasskeyOnly));
+        let a = assertion(&env, &mut auth, &c, origin()).await;
+        assert_eq!(env.core.check_passkey(&ctx(), &c, &a).await.unwrap(), CheckOutcome::Verified(ProviderType::Webauthn));
+        // The same response again, on a new challenge: its request was taken.
+        let c2 = open(&env, &u).await;
+        let _ = env.core.begin_passkey_check(&c2).await.unwrap();
+        assert!(wrong(&env.core.check_passkey(&ctx(), &c2, &a).await));
+        let keys = env.core.passkeys(&u.id).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].last_used_at.is_some());
+    }
+
+    async fn a_counter_that_goes_backwards_is_refused_and_audited(b) {
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "bob").await;
+        // The stored counter is ahead of the authenticator's: as if a clone had signed.
+        let (cred,): (String,) = sqlx::query_as("SELECT credential FROM webauthn_credentials WHERE user_id = $1")
+            .bind(&u.id).fetch_one(env.core.db().pool()).await.unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&cred).unwrap();
+        v["counter"] = 1000.into();
+        sqlx::query("UPDATE webauthn_credentials SET credential = $1 WHERE user_id = $2")
+            .bind(v.to_string()).bind(&u.id).execute(env.core.db().pool()).await.unwrap();
+        let c = open(&env, &u).await;
+        let a = assertion(&env, &mut auth, &c, origin()).await;
+        assert!(wrong(&env.core.check_passkey(&ctx(), &c, &a).await));
+        let ev = events(&env, &u.id).await;
+        assert!(ev.contains(&"passkey_counter_regressed".to_string()), "{ev:?}");
+    }
+
+    async fn another_origin_or_relying_party_is_refused_and_failures_lock(b) {
+        // The relying party is the whole domain, so a browser lets a sibling host
+        // (evil.example.com) ask for the assertion: the server must refuse its origin.
+        let env = env_with(b, &config().replace("enforce_two_fa = false\n", "enforce_two_fa = false\nwebauthn_rp_id = \"example.com\"\n")).await;
+        let (u, mut auth) = passkey_user(&env, "carol").await;
+        let c = open(&env, &u).await;
+        let evil = Url::parse("https://evil.example.com").unwrap();
+        let a = assertion(&env, &mut auth, &c, evil).await;
+        assert!(wrong(&env.core.check_passkey(&ctx(), &c, &a).await));
+        // Signed for another relying party id (login.example.com instead of example.com).
+        let req = env.core.begin_passkey_check(&c).await.unwrap();
+        let mut rcr: RequestChallengeResponse = serde_json::from_value(req.options).unwrap();
+        rcr.public_key.rp_id = "login.example.com".into();
+        let other = serde_json::to_string(&auth.do_authentication(origin(), rcr).unwrap()).unwrap();
+        assert!(wrong(&env.core.check_passkey(&ctx(), &c, &other).await));
+        // Third failure: locked, as after three wrong codes.
+        let _ = env.core.begin_passkey_check(&c).await.unwrap();
+        assert!(matches!(env.core.check_passkey(&ctx(), &c, "not json").await, Err(Error::Locked)));
+        // The locked challenge hands out no more passkey requests.
+        assert!(env.core.begin_passkey_check(&c).await.is_err());
+    }
+
+    async fn a_pam_login_never_offers_a_passkey_and_a_passkey_only_user_is_told_why(b) {
+        use stepgate_core::host_login::{Begin, Begun};
+        let env = env_with(b, &config()).await;
+        // Both direct mode and the host protocol begin through begin_host_login.
+        let begin = |user: &str| Begin { user: user.into(), password: None, nullok: false };
+        let (_only, _) = passkey_user(&env, "erin").await;
+        let Begun::Challenge { step, .. } = env.core.begin_host_login(&ctx(), None, &begin("erin")).await.unwrap() else {
+            panic!("a passkey-only user still gets a challenge to refuse");
+        };
+        assert_eq!(step.refusal, Some(stepgate_core::step::Refusal::PasskeyOnly));
+        let (u, _) = passkey_user(&env, "frank").await;
+        env.core.provision_totp(&ctx(), &u).await.unwrap();
+        let Begun::Challenge { conversation, step } = env.core.begin_host_login(&ctx(), None, &begin("frank")).await.unwrap() else {
+            panic!("expected a challenge");
+        };
+        assert_eq!(step.refusal, None);
+        assert_eq!(step.current, Some(ProviderType::Totp));
+        assert!(step.providers.iter().all(|p| p.provider != ProviderType::Webauthn), "{:?}", step.providers);
+        // A text answer given as the passkey is a wrong code, counted like one.
+        assert!(wrong(&env.core.check_code(&ctx(), &conversation, ProviderType::Webauthn, "123456").await));
+    }
+
+    async fn a_passkey_request_expires_with_its_challenge(b) {
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "dave").await;
+        let c = open(&env, &u).await;
+        let a = assertion(&env, &mut auth, &c, origin()).await;
+        env.clock.advance(3601);
+        assert!(matches!(env.core.check_passkey(&ctx(), &c, &a).await, Err(Error::ChallengeExpired)));
+        assert!(env.core.begin_passkey_check(&c).await.is_err());
+    }
+
+    async fn a_registration_is_single_use_and_names_are_checked(b) {
+        let env = env_with(b, &config()).await;
+        let u = env.user("erin").await;
+        let mut auth = WebauthnAuthenticator::new(SoftPasskey::new(true));
+        let c = env.core.begin_passkey_registration(&u).await.unwrap();
+        let ccr: CreationChallengeResponse = serde_json::from_value(c.options).unwrap();
+        let reg = serde_json::to_string(&auth.do_registration(origin(), ccr).unwrap()).unwrap();
+        assert!(matches!(env.core.finish_passkey_registration(&ctx(), &u, &c.id, "  ", &reg).await, Err(Error::Invalid { .. })));
+        env.core.finish_passkey_registration(&ctx(), &u, &c.id, "key", &reg).await.unwrap();
+        assert!(matches!(env.core.finish_passkey_registration(&ctx(), &u, &c.id, "key", &reg).await, Err(Error::Invalid { .. })));
+        let keys = env.core.passkeys(&u.id).await.unwrap();
+        env.core.rename_passkey(&ctx(), &u, &keys[0].id, "YubiKey 5").await.unwrap();
+        assert_eq!(env.core.passkeys(&u.id).await.unwrap()[0].name, "YubiKey 5");
+        // The last passkey turns the provider off with it.
+        env.core.remove_passkey(&ctx(), &u, &keys[0].id).await.unwrap();
+        assert!(env.core.passkeys(&u.id).await.unwrap().is_empty());
+        assert!(env.core.enrolled_providers(&u.id).await.unwrap().is_empty());
+    }
+}
