@@ -273,6 +273,9 @@ impl Origin {
         if let Some(r) = self.rhost.filter(|r| !r.is_empty()) {
             ctx = ctx.with_remote_addr(r);
         }
+        if let Some(t) = self.tty.filter(|t| !t.is_empty()) {
+            ctx = ctx.with_tty(t);
+        }
         Ok(ctx)
     }
 }
@@ -386,8 +389,9 @@ pub async fn check(
     let outcome = state
         .core
         .host_check(&ctx, &caller.host, &b.conversation, provider, &code)
-        .await?;
-    Ok(Json(outcome))
+        .await;
+    state.metrics.count_check("host", provider, &outcome);
+    Ok(Json(outcome?))
 }
 
 /// What to ask now in a conversation (after a provider was switched off): `{"conversation"}` → the step.

@@ -3,6 +3,8 @@
 //! test process do not share counters.
 
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use stepgate_core::challenge::CheckOutcome;
+use stepgate_core::{Error as CoreError, ProviderType, Result as CoreResult};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -69,6 +71,41 @@ impl Metrics {
             tracing::error!(error = %e, "metrics could not be encoded");
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Metrics {
+    /// Counts a second-factor check at either door by its outcome, and a lockout it caused
+    /// or met; `door` is the `lockouts_total` source (`oidc` for the pages, `host` for the
+    /// host protocol).
+    pub fn count_check(
+        &self,
+        door: &str,
+        provider: ProviderType,
+        result: &CoreResult<CheckOutcome>,
+    ) {
+        let (provider, outcome) = match result {
+            Ok(CheckOutcome::Verified(used)) => (*used, "verified"),
+            Ok(CheckOutcome::WrongCode { .. }) => (provider, "wrong_code"),
+            Err(e) => (provider, outcome_label(e)),
+        };
+        self.second_factor
+            .with_label_values(&[provider.as_str(), outcome])
+            .inc();
+        if matches!(result, Err(CoreError::Locked)) {
+            self.lockouts.with_label_values(&[door]).inc();
+        }
+    }
+}
+
+/// The `outcome` label of a check that did not come to a verdict.
+pub fn outcome_label(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::Locked => "locked",
+        CoreError::RateLimited { .. } => "rate_limited",
+        CoreError::ChallengeExpired | CoreError::NotFound(_) => "expired",
+        CoreError::ChallengeClosed => "closed",
+        _ => "error",
     }
 }
 

@@ -39,6 +39,9 @@ impl Request {
         if let Some(rhost) = self.rhost.as_ref().filter(|h| !h.is_empty()) {
             ctx = ctx.with_remote_addr(rhost.clone());
         }
+        if let Some(tty) = self.tty.as_ref().filter(|t| !t.is_empty()) {
+            ctx = ctx.with_tty(tty.clone());
+        }
         ctx
     }
 
@@ -48,7 +51,7 @@ impl Request {
         Origin {
             service: ctx.service,
             rhost: ctx.remote_addr,
-            tty: self.tty.clone().filter(|t| !t.is_empty()),
+            tty: ctx.tty,
         }
     }
 }

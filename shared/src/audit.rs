@@ -137,8 +137,8 @@ pub async fn record_alone(core: &crate::Core, ctx: &RequestContext, e: Event<'_>
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service, host) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service, host, tty) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(at)
     .bind(e.user_id)
@@ -150,6 +150,7 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) ->
     .bind(e.detail)
     .bind(ctx.service.as_deref())
     .bind(ctx.host.as_deref())
+    .bind(ctx.tty.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -201,6 +202,8 @@ pub struct AuditRecord {
     pub service: Option<String>,
     /// The registered host of a PAM event.
     pub host: Option<String>,
+    /// The terminal of a PAM event (`PAM_TTY`).
+    pub tty: Option<String>,
 }
 
 /// What to list; every field narrows the result.
@@ -222,7 +225,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
     let limit = i64::from(f.limit.clamp(1, 1000));
     // Each optional filter is `($n IS NULL OR col = $n)` so the statement text stays fixed.
     let rows = sqlx::query(
-        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail, service, host \
+        "SELECT id, at, user_id, username, event, provider, source, remote_addr, detail, service, host, tty \
          FROM audit_events \
          WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
            AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR at >= $4) \
@@ -254,6 +257,7 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditReco
                 detail: r.try_get("detail")?,
                 service: r.try_get("service")?,
                 host: r.try_get("host")?,
+                tty: r.try_get("tty")?,
             })
         })
         .collect()

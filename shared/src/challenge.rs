@@ -8,11 +8,12 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::lock_user;
+use crate::db::{lock_user, Backend};
 use crate::enrolment::{EnrolledProvider, SentCode, BACKUP_CODE_DIGITS};
 use crate::error::{Error, Result};
 use crate::policy;
 use crate::providers::ProviderType;
+use crate::settings::TwoFaSettings;
 use crate::users::User;
 use base64::Engine;
 use serde::Serialize;
@@ -72,6 +73,19 @@ pub enum SecondFactor {
     NotConfigured,
 }
 
+impl SecondFactor {
+    /// The rule, from the user's usable providers under the current settings.
+    pub fn of(user: &User, settings: &TwoFaSettings, usable: &[EnrolledProvider]) -> SecondFactor {
+        if !usable.is_empty() {
+            SecondFactor::Required
+        } else if settings.enforced_for(user.is_admin()) {
+            SecondFactor::MustEnrol
+        } else {
+            SecondFactor::NotConfigured
+        }
+    }
+}
+
 /// How a successful check ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,13 +125,7 @@ impl Core {
     pub async fn second_factor_for(&self, user: &User) -> Result<SecondFactor> {
         let settings = self.twofa_settings().await?;
         let usable = self.usable_providers(&user.id, &settings).await?;
-        Ok(if !usable.is_empty() {
-            SecondFactor::Required
-        } else if settings.enforced_for(user.is_admin()) {
-            SecondFactor::MustEnrol
-        } else {
-            SecondFactor::NotConfigured
-        })
+        Ok(SecondFactor::of(user, &settings, &usable))
     }
 
     /// Opens a challenge for a user who passed the first factor. The time limit
@@ -131,7 +139,27 @@ impl Core {
             return Err(Error::Locked);
         }
         let settings = self.twofa_settings().await?;
-        if self.usable_providers(&user.id, &settings).await?.is_empty() {
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        self.open_challenge_with(ctx, user, &settings, &usable)
+            .await
+    }
+
+    /// [`Core::open_challenge`] for a caller that has just read the user's usable providers
+    /// (a host login reads them once for the decision, the challenge and its first step).
+    pub(crate) async fn open_challenge_with(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        settings: &TwoFaSettings,
+        usable: &[EnrolledProvider],
+    ) -> Result<Challenge> {
+        if user.disabled {
+            return Err(Error::Disabled);
+        }
+        if user.locked {
+            return Err(Error::Locked);
+        }
+        if usable.is_empty() {
             return Err(Error::Refused(
                 "no second factor is set up for this account".into(),
             ));
@@ -318,18 +346,30 @@ impl Core {
     ) -> Result<CheckOutcome> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let (user_id,): (String,) = sqlx::query_as("SELECT user_id FROM challenges WHERE id = $1")
-            .bind(challenge_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound("challenge"))?;
-        lock_user(&mut tx, self.db.backend(), &user_id).await?;
-        // Read under the lock: another process may have finished or locked it meanwhile.
-        let (state, expires_at): (String, i64) =
-            sqlx::query_as("SELECT state, expires_at FROM challenges WHERE id = $1")
-                .bind(challenge_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        // Read under the user's lock: another process may have finished the challenge or
+        // locked the user meanwhile. SQLite's `BEGIN IMMEDIATE` already holds the write lock;
+        // PostgreSQL takes the user's row lock first, which needs the user's id.
+        if self.db.backend() == Backend::Postgres {
+            let (user_id,): (String,) =
+                sqlx::query_as("SELECT user_id FROM challenges WHERE id = $1")
+                    .bind(challenge_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("challenge"))?;
+            lock_user(&mut tx, Backend::Postgres, &user_id).await?;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, {} \
+             FROM challenges c JOIN users u ON u.id = c.user_id WHERE c.id = $1",
+            crate::users::user_columns_of("u")
+        ))
+        .bind(challenge_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("challenge"))?;
+        let state: String = row.try_get("challenge_state")?;
+        let expires_at: i64 = row.try_get("challenge_expires_at")?;
+        let user = crate::users::user_from_row(&row)?;
         if let Some(refused) = crate::step::refusal_for(ChallengeState::parse(&state)) {
             return Err(refused.to_error());
         }
@@ -339,7 +379,6 @@ impl Core {
             tx.commit().await?;
             return Err(Error::ChallengeExpired);
         }
-        let user = self.user_by_id_tx(&mut tx, &user_id).await?;
         if let Err(refused) = self.refuse_blocked_user(&mut tx, challenge_id, &user).await {
             tx.commit().await?;
             return Err(refused);
@@ -394,7 +433,9 @@ impl Core {
             }
         };
         if verdict == Verdict::Ok {
-            policy::record_success(&mut tx, &user.id).await?;
+            if user.twofa_failures != 0 {
+                policy::record_success(&mut tx, &user.id).await?;
+            }
             self.set_challenge_state(
                 &mut tx,
                 challenge_id,

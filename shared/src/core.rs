@@ -40,6 +40,8 @@ pub struct RequestContext {
     pub service: Option<String>,
     /// For PAM: the registered host the login is at (fleet mode, or `host=` in direct mode).
     pub host: Option<String>,
+    /// For PAM: the terminal (`PAM_TTY`), for the audit log.
+    pub tty: Option<String>,
 }
 
 impl RequestContext {
@@ -49,6 +51,7 @@ impl RequestContext {
             remote_addr: None,
             service: None,
             host: None,
+            tty: None,
         }
     }
     pub fn with_remote_addr(mut self, addr: impl Into<String>) -> Self {
@@ -61,6 +64,10 @@ impl RequestContext {
     }
     pub fn with_host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
+        self
+    }
+    pub fn with_tty(mut self, tty: impl Into<String>) -> Self {
+        self.tty = Some(tty.into());
         self
     }
 }

@@ -184,7 +184,10 @@ impl Core {
         if let Some(end) = self.account_ending(ctx, host, &user).await? {
             return Ok(Begun::Ended(end));
         }
-        match self.second_factor_for(&user).await? {
+        // The user's providers are read once, for the decision, the challenge and its step.
+        let settings = self.twofa_settings().await?;
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        match SecondFactor::of(&user, &settings, &usable) {
             SecondFactor::Required => {}
             SecondFactor::NotConfigured if b.nullok => {
                 return Ok(Begun::Ended(Ending::NoSecondFactorAllowed {
@@ -198,8 +201,11 @@ impl Core {
                 }))
             }
         }
-        let challenge = self.open_challenge(ctx, &user).await?;
-        let step = self.text_step_of(&challenge, None).await?;
+        let challenge = self
+            .open_challenge_with(ctx, &user, &settings, &usable)
+            .await?;
+        let step =
+            Step::decide(challenge.state, challenge.expires_at, usable, None).without_browser();
         Ok(Begun::Challenge {
             conversation: challenge.id,
             step,
@@ -265,14 +271,19 @@ impl Core {
     /// Refuses a conversation that `host` did not begin, exactly as one that does not exist,
     /// and one whose user the host no longer admits (taken out of its groups mid-login).
     pub async fn check_host_conversation(&self, host: &Host, conversation: &str) -> Result<()> {
-        let row: Option<(Option<String>, String)> =
-            sqlx::query_as("SELECT host, user_id FROM challenges WHERE id = $1")
-                .bind(conversation)
-                .fetch_optional(self.db.pool())
-                .await?;
-        match row {
-            Some((Some(h), user_id)) if h == host.name => {
-                if self.host_admits(host, &user_id).await? {
+        // The conversation's host and its user's groups in one round trip (a row per group).
+        let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT c.host, g.name FROM challenges c \
+             LEFT JOIN group_members m ON m.user_id = c.user_id \
+             LEFT JOIN groups g ON g.id = m.group_id WHERE c.id = $1",
+        )
+        .bind(conversation)
+        .fetch_all(self.db.pool())
+        .await?;
+        match rows.first() {
+            Some((Some(h), _)) if *h == host.name => {
+                let groups: Vec<String> = rows.into_iter().filter_map(|(_, g)| g).collect();
+                if crate::hosts::admits(&host.allowed_groups, &groups) {
                     Ok(())
                 } else {
                     Err(Error::Refused(

@@ -363,14 +363,17 @@ impl Core {
         let Some((id, secret)) = parse_credential(credential) else {
             return Ok(None);
         };
-        let row = sqlx::query(
-            "SELECT id, name, credential_hash, created_at, rotated_at, last_seen_at, \
-             last_seen_addr FROM hosts WHERE id = $1",
+        // The host and its allowed groups in one round trip: a row per group (one row with a
+        // NULL group for a host allowing none). This runs on every host-protocol request.
+        let rows = sqlx::query(
+            "SELECT h.id, h.name, h.credential_hash, h.created_at, h.rotated_at, h.last_seen_at, \
+             h.last_seen_addr, g.group_name FROM hosts h \
+             LEFT JOIN host_groups g ON g.host_id = h.id WHERE h.id = $1 ORDER BY g.group_name",
         )
         .bind(id)
-        .fetch_optional(self.db.pool())
+        .fetch_all(self.db.pool())
         .await?;
-        let Some(row) = row else {
+        let Some(row) = rows.first() else {
             // The same hashing work as a known host, so timing does not tell ids apart.
             let _ = secret_hash(secret);
             return Ok(None);
@@ -380,7 +383,12 @@ impl Core {
         if !bool::from(given.as_bytes().ct_eq(stored.as_bytes())) {
             return Ok(None);
         }
-        let mut host = host_of_row(&row)?;
+        let mut host = host_of_row(row)?;
+        for r in &rows {
+            if let Some(g) = r.try_get::<Option<String>, _>("group_name")? {
+                host.allowed_groups.push(g);
+            }
+        }
         let now = self.now();
         let stale = host
             .last_seen_at
@@ -395,7 +403,6 @@ impl Core {
             host.last_seen_at = Some(now);
             host.last_seen_addr = addr.map(str::to_string);
         }
-        host.allowed_groups = self.host_groups(&host.id).await?;
         Ok(Some(host))
     }
 

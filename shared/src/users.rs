@@ -63,6 +63,16 @@ pub(crate) const USER_COLUMNS: &str =
     "id, username, email, phone, display_name, role, disabled, locked, \
                             locked_at, twofa_failures, created_at, updated_at";
 
+/// [`USER_COLUMNS`] of the users table under alias `alias`, for a join that reads a user with
+/// another row in one round trip (the names stay unprefixed, so [`user_from_row`] reads them).
+pub(crate) fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn user_from_row(r: &AnyRow) -> Result<User> {
     Ok(User {
         id: r.try_get("id")?,

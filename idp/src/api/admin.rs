@@ -581,6 +581,9 @@ pub struct AuditParams {
     pub before: Option<i64>,
     /// 1 to 1000 (default 100).
     pub limit: Option<u32>,
+    /// A registered host's name: only PAM events at that host.
+    #[serde(default)]
+    pub host: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -612,6 +615,7 @@ pub async fn audit_log(
         since: p.since,
         until: p.until,
         before: p.before,
+        host: p.host,
     };
     let filter = match filter_for(&st, &q, limit + 1)
         .await

@@ -151,16 +151,6 @@ fn view_for(e: CoreError) -> Result<View, Error> {
     })
 }
 
-fn outcome_label(e: &CoreError) -> &'static str {
-    match e {
-        CoreError::Locked => "locked",
-        CoreError::RateLimited { .. } => "rate_limited",
-        CoreError::ChallengeExpired | CoreError::NotFound(_) => "expired",
-        CoreError::ChallengeClosed => "closed",
-        _ => "error",
-    }
-}
-
 /// The page of a login that cannot go on here: the message, and a link to start again.
 fn finished_page(jar: CookieJar, token: &str, req: Option<&str>, view: View) -> Response {
     let status = view.status.unwrap_or(StatusCode::BAD_REQUEST);
@@ -448,13 +438,9 @@ async fn after_check(
     result: Result<CheckOutcome, CoreError>,
 ) -> Result<Response, Error> {
     let st = st.clone();
-    let label = provider.as_str();
+    st.metrics.count_check("oidc", provider, &result);
     match result {
         Ok(CheckOutcome::Verified(used)) => {
-            st.metrics
-                .second_factor
-                .with_label_values(&[used.as_str(), "verified"])
-                .inc();
             let challenge = st.core.challenge(id).await.map_err(Error::internal_page)?;
             let user = st
                 .core
@@ -465,10 +451,6 @@ async fn after_check(
             finish_login(&st, jar, ctx, req, &user, Some(used)).await
         }
         Ok(CheckOutcome::WrongCode { attempts_left }) => {
-            st.metrics
-                .second_factor
-                .with_label_values(&[label, "wrong_code"])
-                .inc();
             let what = if provider == ProviderType::Webauthn {
                 "That passkey was not accepted."
             } else {
@@ -485,14 +467,6 @@ async fn after_check(
             render_page(&st, jar, req, Some(provider), view).await
         }
         Err(e) => {
-            st.metrics
-                .second_factor
-                .with_label_values(&[label, outcome_label(&e)])
-                .inc();
-            if matches!(e, CoreError::Locked) {
-                // This check locked the account, or found it locked by another door.
-                st.metrics.lockouts.with_label_values(&["oidc"]).inc();
-            }
             let view = view_for(e)?;
             render_page(&st, jar, req, Some(provider), view).await
         }

@@ -174,6 +174,7 @@ async fn login_is_verified_by_the_server_and_replay_is_global(backend: Backend) 
     assert_eq!(ok.host.as_deref(), Some("host-a"), "{ok:?}");
     assert_eq!(ok.remote_addr.as_deref(), Some("198.51.100.7"), "{ok:?}");
     assert_eq!(ok.service.as_deref(), Some(a.name.as_str()), "{ok:?}");
+    assert_eq!(ok.tty.as_deref(), Some(harness::SSH_TTY), "{ok:?}");
     let bad = fleet.events("code_check_bad").await;
     assert_eq!(
         bad.iter()
@@ -184,6 +185,22 @@ async fn login_is_verified_by_the_server_and_replay_is_global(backend: Backend) 
     // The host was seen, from loopback.
     let shown = fleet.server.cli_ok(&["host", "show", "host-a"], "").await;
     assert!(shown.contains("from 127.0.0.1"), "{shown}");
+    // The server's metrics count the host protocol's checks with the web's.
+    let metrics = fleet
+        .client()
+        .get(fleet.server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        r#"stepgate_second_factor_checks_total{outcome="verified",provider="TOTP"} 1"#,
+        r#"stepgate_second_factor_checks_total{outcome="wrong_code",provider="TOTP"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -615,6 +632,18 @@ async fn hosts_are_managed_through_the_api_and_the_console() {
         .await
         .expect("db")
         .is_none());
+    // The audit log, by host: what was done to web-01, and nothing for a host never seen.
+    let events = api
+        .ok(Method::GET, "/api/admin/audit?host=web-01", None)
+        .await;
+    let events = events["events"].as_array().expect("events");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(kinds.contains(&"host_added"), "{kinds:?}");
+    assert!(events.iter().all(|e| e["host"] == "web-01"), "{events:?}");
+    let none = api
+        .ok(Method::GET, "/api/admin/audit?host=web-99", None)
+        .await;
+    assert_eq!(none["events"], json!([]));
 
     // The console: register a host, see its credential once, allow a group, unregister.
     let browser = crate::admin::admin_browser(&server).await;
@@ -658,6 +687,9 @@ async fn hosts_are_managed_through_the_api_and_the_console() {
     let page = browser.submit(delete).await;
     assert!(page.text().contains("unregistered"), "{}", page.text());
     assert!(server.core.host("db-01").await.is_err());
+    let page = browser.get(&server.url("/admin/audit?host=db-01")).await;
+    assert!(page.text().contains("host_added"), "{}", page.text());
+    assert!(!page.text().contains("web-01"), "{}", page.text());
 }
 
 /// A host learns nothing about the password of a user it does not admit (the groups are

@@ -350,12 +350,17 @@ pub mod pam_text {
     pub const ACCOUNT_OK: &str = "account management done";
 }
 
+/// The terminal a remote login (one with an `rhost`) gives PAM.
+pub const SSH_TTY: &str = "pts/7";
+
 impl Pamtester {
-    /// Starts `pamtester [-I rhost=…] SERVICE USER OPS…`.
+    /// Starts `pamtester [-I rhost=… -I tty=…] SERVICE USER OPS…`.
     pub fn start(service: &Service, user: &str, ops: &[&str], rhost: Option<&str>) -> Pamtester {
         let mut cmd = Command::new(PAMTESTER);
         if let Some(h) = rhost {
-            cmd.arg(format!("-Irhost={h}"));
+            // A remote login, as sshd would announce it: where from, and on which terminal.
+            cmd.arg(format!("-Irhost={h}"))
+                .arg(format!("-Itty={SSH_TTY}"));
         }
         cmd.arg(&service.name)
             .arg(user)

@@ -31,6 +31,9 @@ pub struct AuditQuery {
     pub until: String,
     #[serde(default)]
     pub before: Option<i64>,
+    /// A registered host's name: only PAM events at that host.
+    #[serde(default)]
+    pub host: String,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days_from_civil).
@@ -94,6 +97,7 @@ pub async fn filter_for(
         since,
         until,
         before_id: q.before,
+        host: Some(q.host.trim().to_string()).filter(|h| !h.is_empty()),
         limit,
         ..AuditFilter::default()
     })))
@@ -109,6 +113,8 @@ struct Row {
     source: String,
     remote_addr: Option<String>,
     service: Option<String>,
+    host: Option<String>,
+    tty: Option<String>,
     detail: Option<String>,
 }
 
@@ -144,6 +150,8 @@ pub async fn list(
             source: r.source,
             remote_addr: r.remote_addr,
             service: r.service,
+            host: r.host,
+            tty: r.tty,
             detail: r.detail,
         })
         .collect();
@@ -154,6 +162,7 @@ pub async fn list(
                 .append_pair("event", &q.event)
                 .append_pair("since", &q.since)
                 .append_pair("until", &q.until)
+                .append_pair("host", &q.host)
                 .append_pair("before", &r.id.to_string());
             format!("/admin/audit?{}", s.finish())
         })
