@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod api;
 mod cli;
+mod device;
 mod fleet;
 mod groups;
 mod node_client;
