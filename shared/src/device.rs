@@ -178,7 +178,7 @@ pub enum Poll {
     /// `expired_token`.
     Expired,
     /// Approved, and now consumed by this poll: issue the tokens.
-    Approved(DeviceAuthorization),
+    Approved(Box<DeviceAuthorization>),
     /// Picked up before (`invalid_grant`).
     AlreadyUsed,
     /// Issued to another client: nothing changed (`invalid_grant`).
@@ -544,11 +544,11 @@ impl Core {
                 .execute(&mut *tx)
                 .await?;
                 if spent.rows_affected() == 1 {
-                    Poll::Approved(DeviceAuthorization {
+                    Poll::Approved(Box::new(DeviceAuthorization {
                         state: DeviceState::Consumed,
                         last_poll_at: Some(now),
                         ..auth
-                    })
+                    }))
                 } else {
                     Poll::AlreadyUsed
                 }

@@ -131,7 +131,7 @@ pub async fn device_code_grant(
             ))
         }
         Poll::Unknown => return Err(Error::invalid_grant("the device code is invalid")),
-        Poll::Approved(auth) => auth,
+        Poll::Approved(auth) => *auth,
     };
     let now = st.now();
     let offline = auth.has_scope("offline_access") && client.allows(GrantType::RefreshToken);
