@@ -212,9 +212,12 @@ impl App {
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let result = axum_server::Server::from_listener(listener)
-            .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(
-                tls.rustls_config(),
-            ))
+            // TCP_NODELAY: without it a TLS response written as two
+            // records waits for the peer's delayed ACK (tens of milliseconds per PAM call).
+            .acceptor(
+                axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls_config())
+                    .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+            )
             .handle(handle)
             .serve(service)
             .await;

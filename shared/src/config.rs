@@ -552,6 +552,15 @@ impl Config {
         let settings = self.twofa.to_settings()?;
         check_senders(&settings, self.smtp.is_some(), self.sms.is_some())
             .map_err(|m| ("twofa.providers".to_string(), m))?;
+        if let Some(w) = settings.webauthn() {
+            // WebAuthn needs a domain name (an IP address is no rp id) that the issuer is on.
+            crate::passkeys::relying_party(&self.server.issuer, w).map_err(|e| match e {
+                Error::Invalid { field, message } if field.starts_with("extraOrigins") => {
+                    ("twofa.webauthn_extra_origins".to_string(), message)
+                }
+                e => ("twofa.webauthn_rp_id".to_string(), e.to_string()),
+            })?;
+        }
         if let Some(addr) = &self.twofa.lockout_notification_email {
             crate::codes::validate_email(addr).map_err(|m| {
                 (
@@ -657,6 +666,44 @@ mod tests {
         );
         let e = parse("[twofa]\nmin_verification_code_send_period = \"x\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "twofa.min_verification_code_send_period", "{e}");
+    }
+
+    #[test]
+    fn passkeys_need_a_relying_party_that_fits_the_issuer() {
+        let on = "[twofa]\nproviders = [\"TOTP\", \"WEBAUTHN\"]\n";
+        // The default issuer is an IP address, which WebAuthn cannot use.
+        let e = parse(on, &[]).unwrap_err();
+        assert_eq!(e.key, "twofa.webauthn_rp_id", "{e}");
+        assert!(e.message.contains("IP address"), "{e}");
+        let at = |issuer: &str, extra: &str| {
+            parse(
+                &format!("[server]\nissuer = \"{issuer}\"\n{on}{extra}"),
+                &[],
+            )
+        };
+        assert!(at("https://login.example.com", "").is_ok());
+        assert!(at(
+            "https://login.example.com",
+            "webauthn_rp_id = \"example.com\"\n"
+        )
+        .is_ok());
+        let e = at(
+            "https://login.example.com",
+            "webauthn_rp_id = \"example.org\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "twofa.webauthn_rp_id", "{e}");
+        let e = at(
+            "https://login.example.com",
+            "webauthn_rp_id = \"example.com\"\nwebauthn_extra_origins = [\"https://sso.example.org\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "twofa.webauthn_extra_origins", "{e}");
+        assert!(at(
+            "https://login.example.com",
+            "webauthn_rp_id = \"example.com\"\nwebauthn_extra_origins = [\"https://sso.example.com\"]\n",
+        )
+        .is_ok());
     }
 
     #[test]
