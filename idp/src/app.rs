@@ -157,7 +157,13 @@ impl App {
                 count_requests,
             ))
             .layer(axum::Extension(self.state.settings.trusted_proxies.clone()))
-            .layer(TraceLayer::new_for_http())
+            // The span names the path only: a query can hold a code (`/device?user_code=`)
+            // or a user's name (`login_hint`), which never go to the logs.
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                }),
+            )
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.

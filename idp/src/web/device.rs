@@ -144,7 +144,7 @@ pub async fn code_post(
         auth.id.clone(),
         st.settings.secure_cookies,
     ));
-    Ok(to_approval(&st, jar).await?)
+    to_approval(&st, jar).await
 }
 
 /// Why an authorization can no longer be approved (a template error key), if it cannot.

@@ -8,6 +8,7 @@ mod admin;
 mod api;
 mod cli;
 mod device;
+mod device_node;
 mod fleet;
 mod groups;
 mod node_client;
