@@ -273,7 +273,9 @@ fn from_row(r: &AnyRow, now: i64) -> Result<DeviceAuthorization> {
     })
 }
 
-/// Whether a bucket whose `full_at` is this admits one more wrong code now.
+/// Whether a bucket whose `full_at` is this admits one more wrong code now: the rule the
+/// upsert of [`Core::device_by_user_code`] applies in SQL, stated here for its unit test.
+#[cfg(test)]
 fn bucket_admits(full_at: Option<i64>, now: i64, burst: i64, refill: i64) -> bool {
     let full_at = full_at.unwrap_or(now).max(now);
     full_at + refill - now <= burst * refill
@@ -346,6 +348,11 @@ impl Core {
     /// not a code at all) is `NotFound`, is audited and counts against the browser's, the
     /// address's and everyone's bucket; with any bucket empty the code is not even looked up
     /// (`RateLimited`). A right code costs nothing, whatever state its authorization is in.
+    ///
+    /// Every code is charged to the buckets first and the charge is rolled back for a right
+    /// one: the charge locks each bucket's row until the transaction ends, so concurrent
+    /// guesses are counted one after the other and cannot all pass a check made before any of
+    /// them was counted.
     pub async fn device_by_user_code(
         &self,
         ctx: &RequestContext,
@@ -362,61 +369,65 @@ impl Core {
                 (limits.per_source_burst, limits.per_source_refill_seconds)
             }
         };
+        let mut tx = self.db.begin().await?;
         for (bucket, global) in &buckets {
-            let full_at: Option<(i64,)> =
+            let (burst, refill) = limit(*global);
+            // One more wrong code, unless the bucket would overflow (`bucket_admits`).
+            let charged = sqlx::query(
+                "INSERT INTO device_code_buckets (bucket, full_at) VALUES ($1, $2 + $3) \
+                 ON CONFLICT (bucket) DO UPDATE SET full_at = \
+                 (CASE WHEN device_code_buckets.full_at > $2 THEN device_code_buckets.full_at \
+                 ELSE $2 END) + $3 \
+                 WHERE (CASE WHEN device_code_buckets.full_at > $2 \
+                 THEN device_code_buckets.full_at ELSE $2 END) + $3 - $2 <= $4",
+            )
+            .bind(bucket)
+            .bind(now)
+            .bind(refill)
+            .bind(burst * refill)
+            .execute(&mut *tx)
+            .await?;
+            if charged.rows_affected() == 1 {
+                continue;
+            }
+            let (full_at,): (i64,) =
                 sqlx::query_as("SELECT full_at FROM device_code_buckets WHERE bucket = $1")
                     .bind(bucket)
-                    .fetch_optional(self.db.pool())
+                    .fetch_one(&mut *tx)
                     .await?;
-            let (burst, refill) = limit(*global);
-            if !bucket_admits(full_at.map(|(t,)| t), now, burst, refill) {
-                let retry_after = full_at.map_or(refill, |(t,)| t + refill - now - burst * refill);
-                let mut tx = self.db.begin().await?;
-                audit::record(
-                    &mut tx,
-                    ctx,
-                    now,
-                    Event::new(EventKind::DeviceUserCodeRefused).detail(format!(
-                        "too many wrong user codes ({}); not checked",
-                        if *global {
-                            "from everyone"
-                        } else {
-                            "from this browser or address"
-                        }
-                    )),
-                )
-                .await?;
-                tx.commit().await?;
-                return Err(Error::RateLimited {
-                    retry_after: retry_after.max(1),
-                });
-            }
+            tx.rollback().await?;
+            let mut tx = self.db.begin().await?;
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::new(EventKind::DeviceUserCodeRefused).detail(format!(
+                    "too many wrong user codes ({}); not checked",
+                    if *global {
+                        "from everyone"
+                    } else {
+                        "from this browser or address"
+                    }
+                )),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(Error::RateLimited {
+                retry_after: (full_at + refill - now - burst * refill).max(1),
+            });
         }
         if let Some(code) = normalize_user_code(typed) {
             let row = sqlx::query(&format!(
                 "SELECT {COLUMNS} FROM device_authorizations WHERE user_code_hash = $1"
             ))
             .bind(self.user_code_hash(&code))
-            .fetch_optional(self.db.pool())
+            .fetch_optional(&mut *tx)
             .await?;
             if let Some(r) = row {
+                // The right code: undo its charge.
+                tx.rollback().await?;
                 return from_row(&r, now);
             }
-        }
-        let mut tx = self.db.begin().await?;
-        for (bucket, global) in &buckets {
-            let (_, refill) = limit(*global);
-            sqlx::query(
-                "INSERT INTO device_code_buckets (bucket, full_at) VALUES ($1, $2 + $3) \
-                 ON CONFLICT (bucket) DO UPDATE SET full_at = \
-                 (CASE WHEN device_code_buckets.full_at > $2 THEN device_code_buckets.full_at \
-                 ELSE $2 END) + $3",
-            )
-            .bind(bucket)
-            .bind(now)
-            .bind(refill)
-            .execute(&mut *tx)
-            .await?;
         }
         audit::record(
             &mut tx,

@@ -602,3 +602,113 @@ async fn device_groups_sqlite() {
 async fn device_groups_postgres() {
     device_groups(Backend::Postgres).await;
 }
+
+/// Concurrency, straight at the core: wrong codes typed at once from one browser are counted
+/// one after the other (exactly the burst gets a look, the rest are refused unchecked); two
+/// approvals of one authorization at once: one wins; two polls of an approved one at once: one
+/// gets the tokens.
+async fn device_races(backend: Backend) {
+    use stepgate_core::device::{Decision, GuessLimits, GuessSource, Poll};
+    use stepgate_core::Error as CoreError;
+    let server = Server::start(backend).await;
+    let source = GuessSource {
+        browser: Some("one browser".into()),
+        address: Some("192.0.2.7".into()),
+    };
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let core = server.core.clone();
+            let source = source.clone();
+            tokio::spawn(async move {
+                let guess = format!("BCDF-GH{}", ["JK", "JL", "JM", "JN", "JP", "JQ"][i % 6]);
+                core.device_by_user_code(&ctx(), &guess, &source, &GuessLimits::default())
+                    .await
+            })
+        })
+        .collect();
+    let (mut wrong, mut limited) = (0, 0);
+    for g in guesses {
+        match g.await.expect("task") {
+            Err(CoreError::NotFound(_)) => wrong += 1,
+            Err(CoreError::RateLimited { .. }) => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((wrong, limited), (5, 7));
+    assert_eq!(events(&server, "device_user_code_refused").await.len(), 12);
+
+    server.client("tv", &["--public", "--grant", GRANT]).await;
+    let started = server
+        .core
+        .start_device_authorization("tv", &["openid".to_string()], 600, 5)
+        .await
+        .expect("start");
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let approve = Decision::Approve {
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        acr: "urn:stepgate:acr:2fa".into(),
+        auth_time: server.now(),
+    };
+    let c = ctx();
+    let (a, b) = tokio::join!(
+        server.core.decide_device(&c, &started.id, &ann, &approve),
+        server.core.decide_device(&c, &started.id, &bob, &approve),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one decision wins: {a:?} {b:?}"
+    );
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert!(matches!(e, CoreError::Refused(_)), "{e:?}");
+        }
+    }
+    assert_eq!(
+        events(&server, "device_approved").await.len(),
+        1,
+        "one decision audited"
+    );
+    let winner = if a.is_ok() { &ann.id } else { &bob.id };
+    {
+        let (p, q) = tokio::join!(
+            server.core.poll_device(&started.device_code, "tv"),
+            server.core.poll_device(&started.device_code, "tv"),
+        );
+        let (p, q) = (p.expect("poll"), q.expect("poll"));
+        let got = [&p, &q]
+            .iter()
+            .filter(|x| matches!(x, Poll::Approved(_)))
+            .count();
+        assert_eq!(got, 1, "one poll gets the tokens: {p:?} {q:?}");
+        for x in [&p, &q] {
+            if let Poll::Approved(auth) = x {
+                assert_eq!(auth.user_id.as_ref(), Some(winner), "the winner's approval");
+            }
+        }
+        assert!(
+            matches!(p, Poll::AlreadyUsed) || matches!(q, Poll::AlreadyUsed),
+            "{p:?} {q:?}"
+        );
+    }
+    // Another client's poll changes nothing.
+    assert_eq!(
+        server
+            .core
+            .poll_device(&started.device_code, "other")
+            .await
+            .expect("poll"),
+        Poll::OtherClient
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_races_sqlite() {
+    device_races(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_races_postgres() {
+    device_races(Backend::Postgres).await;
+}
