@@ -3,7 +3,7 @@
 //! until the shutdown future completes, finishing in-flight requests first.
 
 use crate::error::Error;
-use crate::oidc::{authorize, discovery, end_session, revocation, token, userinfo};
+use crate::oidc::{authorize, device, discovery, end_session, revocation, token, userinfo};
 use crate::state::{AppState, Settings, SettingsError};
 use crate::web::{account, headers, home, second_factor, sign_in};
 use axum::extract::{MatchedPath, Request, State};
@@ -87,6 +87,7 @@ impl App {
             )
             .route("/jwks", get(discovery::jwks))
             .route("/token", post(token::token))
+            .route("/device_authorization", post(device::device_authorization))
             .route(
                 "/userinfo",
                 get(userinfo::userinfo_get).post(userinfo::userinfo_post),
@@ -113,6 +114,14 @@ impl App {
             )
             .route("/login/2fa/send", post(second_factor::send_post))
             .route("/logout", post(home::logout_post))
+            .route(
+                "/device",
+                get(crate::web::device::code_get).post(crate::web::device::code_post),
+            )
+            .route(
+                "/device/approve",
+                get(crate::web::device::approve_get).post(crate::web::device::approve_post),
+            )
             .route("/static/style.css", get(stylesheet))
             .route("/static/print.js", get(print_script))
             .route("/static/passkey.js", get(passkey_script))
@@ -148,7 +157,13 @@ impl App {
                 count_requests,
             ))
             .layer(axum::Extension(self.state.settings.trusted_proxies.clone()))
-            .layer(TraceLayer::new_for_http())
+            // The span names the path only: a query can hold a code (`/device?user_code=`)
+            // or a user's name (`login_hint`), which never go to the logs.
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                }),
+            )
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -243,6 +258,9 @@ async fn purge_loop(st: AppState) {
         tick.tick().await;
         if let Err(e) = crate::store::purge_expired(st.core.db(), st.now()).await {
             tracing::warn!(error = %e, "could not purge expired OIDC state");
+        }
+        if let Err(e) = st.core.purge_device_authorizations().await {
+            tracing::warn!(error = %e, "could not purge expired device authorizations");
         }
     }
 }

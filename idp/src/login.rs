@@ -186,12 +186,12 @@ async fn finish_login_with(
         Some(Taken::Expired) => return Err(expired_page()),
         // Came to /login directly, or this request was answered already.
         Some(Taken::Gone) | None => {
-            let back_to_account = cookies::get(&jar, cookies::RETURN).as_deref() == Some("account");
+            let back_to = cookies::get(&jar, cookies::RETURN);
             let jar = jar.add(cookies::removal(cookies::RETURN, secure));
-            let to = if back_to_account {
-                "/account/security?done=confirmed"
-            } else {
-                "/"
+            let to = match back_to.as_deref() {
+                Some("account") => "/account/security?done=confirmed",
+                Some("device") => "/device/approve",
+                _ => "/",
             };
             return Ok((jar, see_other(to)).into_response());
         }

@@ -15,6 +15,8 @@ use stepgate_core::Core;
 pub const AUTH_REQUEST_LIFETIME: i64 = 3600;
 /// RFC 6749 §4.1.2 recommends at most 10 minutes; the issue asks for 60 seconds.
 pub const CODE_LIFETIME: i64 = 60;
+/// RFC 8628 §3.2's default: a device polls every 5 s (more on `slow_down`).
+pub const DEVICE_POLL_INTERVAL: i64 = 5;
 
 /// The `[server]` settings the provider uses, checked once at start.
 #[derive(Clone, Debug)]
@@ -30,6 +32,7 @@ pub struct Settings {
     pub refresh_token_lifetime: i64,
     pub session_lifetime: i64,
     pub retired_key_lifetime: i64,
+    pub device_code_lifetime: i64,
     /// Peers whose forwarding headers name the caller (see `http::ClientAddr`).
     pub trusted_proxies: TrustedProxies,
 }
@@ -69,6 +72,7 @@ impl Settings {
             ("refresh_token_lifetime", c.refresh_token_lifetime),
             ("session_lifetime", c.session_lifetime),
             ("retired_key_lifetime", c.retired_key_lifetime),
+            ("device_code_lifetime", c.device_code_lifetime),
         ] {
             if !(1..=MAX_LIFETIME).contains(&v) {
                 return Err(err(
@@ -101,6 +105,7 @@ impl Settings {
             refresh_token_lifetime: c.refresh_token_lifetime.into(),
             session_lifetime: c.session_lifetime.into(),
             retired_key_lifetime: c.retired_key_lifetime.into(),
+            device_code_lifetime: c.device_code_lifetime.into(),
         })
     }
 

@@ -12,6 +12,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html", include_str!("../templates/base.html")),
         ("error.html", include_str!("../templates/error.html")),
         ("login.html", include_str!("../templates/login.html")),
+        ("device.html", include_str!("../templates/device.html")),
         (
             "second_factor.html",
             include_str!("../templates/second_factor.html"),
@@ -99,6 +100,7 @@ mod tests {
             "base.html",
             "error.html",
             "login.html",
+            "device.html",
             "second_factor.html",
             "home.html",
             "logout.html",

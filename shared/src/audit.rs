@@ -83,6 +83,12 @@ event_kinds! {
     HostGroupDenied => "host_group_denied",
     /// A login at a host was refused because the user is in none of its allowed groups.
     HostLoginRefused => "host_login_refused",
+    /// A wrong user code was entered on the device approval page (or one was refused unchecked
+    /// because too many wrong ones came before it).
+    DeviceUserCodeRefused => "device_user_code_refused",
+    /// A signed-in user approved a device authorization (with the factors they signed in with).
+    DeviceApproved => "device_approved",
+    DeviceDenied => "device_denied",
 }
 
 impl Serialize for EventKind {

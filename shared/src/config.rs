@@ -84,6 +84,8 @@ pub struct ServerConfig {
     pub session_lifetime: u32,
     /// Seconds a rotated-out signing key stays in the JWKS so tokens it signed still verify.
     pub retired_key_lifetime: u32,
+    /// Seconds a device authorization (RFC 8628) waits for its user to approve it on /device.
+    pub device_code_lifetime: u32,
     /// PEM certificate chain: with `tls_key`, `stepgate serve` speaks HTTPS itself (re-read on
     /// SIGHUP), for a fleet without a reverse proxy in front.
     pub tls_cert: Option<PathBuf>,
@@ -104,6 +106,7 @@ impl Default for ServerConfig {
             refresh_token_lifetime: 30 * 24 * 3600,
             session_lifetime: 8 * 3600,
             retired_key_lifetime: 24 * 3600,
+            device_code_lifetime: 600,
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod device;
 pub mod enrolment;
 pub mod error;
 pub mod groups;

@@ -10,7 +10,10 @@ use stepgate_core::Error;
 
 fn parse_grant(s: &str) -> Result<GrantType, String> {
     GrantType::parse(s).ok_or_else(|| {
-        "expected authorization_code, refresh_token or client_credentials".to_string()
+        format!(
+            "expected authorization_code, refresh_token, client_credentials or {}",
+            clients::DEVICE_CODE_GRANT
+        )
     })
 }
 

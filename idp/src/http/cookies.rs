@@ -14,8 +14,12 @@ pub const CSRF: &str = "stepgate_csrf";
 /// The restricted forced-enrolment state (see `web::account::gate`).
 pub const ENROL: &str = "stepgate_enrol";
 /// Where a direct sign-in goes when it completes: set by "Sign in again" on the account page
-/// (the only value is `account`, so it can never redirect anywhere else).
+/// (`account`), or by the device approval page (`device`): two fixed places, so it can never
+/// redirect anywhere else.
 pub const RETURN: &str = "stepgate_return";
+/// The device authorization this browser is approving (its public id), between the code and
+/// the approval, across a sign-in (see `web::device`).
+pub const DEVICE: &str = "stepgate_device";
 
 /// A browser-session cookie (no `Max-Age`): how long what it names stays valid is decided
 /// by the database row, not by the browser.

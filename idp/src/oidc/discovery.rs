@@ -30,6 +30,8 @@ pub struct ExtraMetadata {
     pub introspection_endpoint: String,
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 8628 §4.
+    pub device_authorization_endpoint: String,
     /// RFC 9207: the authorization response carries `iss`.
     pub authorization_response_iss_parameter_supported: bool,
 }
@@ -70,6 +72,7 @@ pub fn metadata(s: &Settings) -> Result<StepgateProviderMetadata, String> {
                 "client_secret_post".into(),
             ],
             code_challenge_methods_supported: vec!["S256".into()],
+            device_authorization_endpoint: s.url("/device_authorization"),
             authorization_response_iss_parameter_supported: true,
         },
     };
@@ -120,6 +123,7 @@ pub fn metadata(s: &Settings) -> Result<StepgateProviderMetadata, String> {
         CoreGrantType::AuthorizationCode,
         CoreGrantType::RefreshToken,
         CoreGrantType::ClientCredentials,
+        CoreGrantType::DeviceCode,
     ]))
     .set_acr_values_supported(Some(vec![
         AuthenticationContextClass::new(ACR_2FA.into()),

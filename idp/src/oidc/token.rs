@@ -9,6 +9,7 @@
 //!   (again only when its own client presents it).
 //! - `client_credentials`: confidential clients acting for themselves, with the scopes they
 //!   were registered for.
+//! - `urn:ietf:params:oauth:grant-type:device_code`: see `device`.
 
 use super::client_auth::authenticate;
 use super::tokens::{issue_access_token, issue_id_token};
@@ -58,7 +59,8 @@ async fn handle(
         .ok_or_else(|| Error::invalid_request("grant_type is missing"))?;
     let grant = GrantType::parse(grant_type).ok_or_else(|| {
         Error::unsupported_grant_type(
-            "supported: authorization_code, refresh_token, client_credentials",
+            "supported: authorization_code, refresh_token, client_credentials, \
+             urn:ietf:params:oauth:grant-type:device_code",
         )
     })?;
     let client = authenticate(st, headers, p, false).await?;
@@ -72,6 +74,7 @@ async fn handle(
         GrantType::AuthorizationCode => authorization_code(st, ctx, &client, p).await?,
         GrantType::RefreshToken => refresh_token(st, ctx, &client, p).await?,
         GrantType::ClientCredentials => client_credentials(st, &client, p).await?,
+        GrantType::DeviceCode => super::device::device_code_grant(st, &client, p).await?,
     };
     Ok((grant.as_str(), body))
 }
@@ -155,7 +158,11 @@ async fn audit_reuse(
 /// The user a grant was made for, if they may still sign in to this client (not disabled or
 /// locked, and still in one of its allowed groups when it has some); otherwise the grant is
 /// revoked.
-async fn live_user(st: &AppState, client: &Client, grant: &Grant) -> Result<User, Error> {
+pub(super) async fn live_user(
+    st: &AppState,
+    client: &Client,
+    grant: &Grant,
+) -> Result<User, Error> {
     let user = match &grant.user_id {
         Some(id) => st.core.user_by_id(id).await.map_err(Error::server_error)?,
         None => None,
@@ -192,7 +199,7 @@ async fn live_user(st: &AppState, client: &Client, grant: &Grant) -> Result<User
 
 /// The response of the code and refresh grants: access token, ID token, maybe a new refresh
 /// token (only for `offline_access` grants of clients allowed to refresh).
-async fn user_tokens(
+pub(super) async fn user_tokens(
     st: &AppState,
     client: &Client,
     grant: &Grant,

@@ -17,13 +17,16 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8628: a device without a browser polls while its user approves on `/device`.
+    DeviceCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::DeviceCode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +34,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => DEVICE_CODE_GRANT,
         }
     }
 
@@ -38,6 +42,9 @@ impl GrantType {
         Self::ALL.into_iter().find(|g| g.as_str() == s)
     }
 }
+
+/// The grant type name of RFC 8628 §3.4.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// The JWS algorithm a client's ID tokens are signed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -246,10 +253,13 @@ fn validate(new: &NewClient) -> Result<(), Error> {
     }
     if new.grant_types.contains(&GrantType::RefreshToken)
         && !new.grant_types.contains(&GrantType::AuthorizationCode)
+        && !new.grant_types.contains(&GrantType::DeviceCode)
     {
         return Err(Error::invalid(
             "grant",
-            "refresh_token only makes sense with authorization_code",
+            format!(
+                "refresh_token only makes sense with authorization_code or {DEVICE_CODE_GRANT}"
+            ),
         ));
     }
     if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod device;
 pub mod headers;
 pub mod home;
 pub mod second_factor;

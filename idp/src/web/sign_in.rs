@@ -124,7 +124,10 @@ pub async fn login_post(
         }
     };
     st.metrics.logins.with_label_values(&["password_ok"]).inc();
-    let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa);
+    // Approving a device always takes both factors (see `web::device`).
+    let for_device =
+        crate::http::cookies::get(&jar, crate::http::cookies::RETURN).as_deref() == Some("device");
+    let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa) || (req.is_none() && for_device);
     match st
         .core
         .second_factor_for(&user)

@@ -7,6 +7,8 @@ mod account;
 mod admin;
 mod api;
 mod cli;
+mod device;
+mod device_node;
 mod fleet;
 mod groups;
 mod node_client;

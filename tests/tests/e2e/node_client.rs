@@ -26,8 +26,9 @@ fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node-client")
 }
 
-/// `node login.mjs …`, with its stdout as a stream of lines and its stderr kept for failures.
-struct NodeRp {
+/// `node SCRIPT …` in tests/node-client, with its stdout as a stream of lines and its stderr
+/// kept for failures.
+pub(crate) struct NodeRp {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::UnboundedReceiver<String>,
@@ -36,6 +37,12 @@ struct NodeRp {
 
 impl NodeRp {
     fn start(args: &[&str]) -> NodeRp {
+        Self::start_script("login.mjs", args)
+    }
+
+    /// `node SCRIPT ARGS` (the npm dependencies and Node 20 are checked first: missing, the
+    /// test fails saying how to install them).
+    pub(crate) fn start_script(script: &str, args: &[&str]) -> NodeRp {
         let dir = project_dir();
         let installed = dir.join("node_modules").join("openid-client");
         assert!(
@@ -64,7 +71,7 @@ impl NodeRp {
             "openid-client 6 needs Node.js 20 or later; `node --version` says {version:?}"
         );
         let mut child = Command::new("node")
-            .arg("login.mjs")
+            .arg(script)
             .args(args)
             .current_dir(&dir)
             .stdin(Stdio::piped())
@@ -111,7 +118,7 @@ impl NodeRp {
     }
 
     /// The value of the next stdout line that starts with `prefix` (other lines are skipped).
-    async fn expect_line(mut self, prefix: &str) -> (NodeRp, String) {
+    pub(crate) async fn expect_line(mut self, prefix: &str) -> (NodeRp, String) {
         loop {
             match tokio::time::timeout(STEP, self.lines.recv()).await {
                 Ok(Some(line)) => {
@@ -125,14 +132,14 @@ impl NodeRp {
         }
     }
 
-    fn send_line(&mut self, line: &str) {
+    pub(crate) fn send_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("write to openid-client's stdin");
         stdin.flush().expect("flush openid-client's stdin");
     }
 
     /// Waits for a successful exit.
-    async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         drop(self.stdin.take());
         let deadline = tokio::time::Instant::now() + STEP;
         loop {

@@ -164,7 +164,7 @@ impl Server {
             .await
             .expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let text = config_text(&base, &db_url, extra);
+        let text = merge_server_keys(&config_text(&base, &db_url, extra));
         let config_path = dir.path().join("stepgate.toml");
         std::fs::write(&config_path, &text).expect("write config");
         let clock = Arc::new(ManualClock::new(real_now()));
