@@ -7,7 +7,10 @@ use stepgate_idp::cli::{self, Cli, Io};
 fn main() -> ExitCode {
     let args = Cli::parse();
     cli::init_logging(args.log_json);
+    // A name of our own (tokio's default changed between versions): the benchmarks tell the
+    // runtime's threads from sqlx's by it (tests/bench/driver/src/cpu.rs).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_name("stepgate-rt")
         .enable_all()
         .build()
     {

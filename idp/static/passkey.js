@@ -58,7 +58,7 @@
     const form = document.getElementById(button.dataset.form);
     if (!form) return;
     if (!window.PublicKeyCredential) {
-      say(form, "This browser cannot use passkeys.");
+      say(form, button.dataset.msgUnsupported || "This browser cannot use passkeys.");
       button.disabled = true;
       return;
     }
@@ -82,7 +82,7 @@
         form.elements.credential.value = JSON.stringify(answer(cred));
         form.submit();
       } catch (e) {
-        say(form, "The passkey was not used. Try again, or choose another way.");
+        say(form, button.dataset.msgFailed || "The passkey was not used. Try again, or choose another way.");
         button.disabled = false;
       }
     });

@@ -260,6 +260,10 @@ impl Core {
         settings.validate()?;
         check_senders(settings, self.mailer.is_some(), self.sms.is_some())
             .map_err(|m| Error::invalid("providers", m))?;
+        if let Some(w) = settings.webauthn() {
+            // The rp id against the issuer, now: a wrong one fails every passkey later.
+            crate::passkeys::relying_party(&self.config.server.issuer, w)?;
+        }
         let json = serde_json::to_string(settings)
             .map_err(|e| Error::Internal(format!("cannot encode settings: {e}")))?;
         let now = self.now();

@@ -97,6 +97,15 @@ pub fn relying_party(issuer: &str, w: &WebauthnSettings) -> Result<Webauthn> {
     let issuer = Url::parse(issuer).map_err(|e| Error::invalid("server.issuer", e.to_string()))?;
     let origin = origin_of(&issuer)?;
     let host = issuer.host_str().unwrap_or_default().to_string();
+    if issuer.domain().is_none() {
+        return Err(Error::invalid(
+            "relyingPartyId",
+            format!(
+                "passkeys need the issuer on a domain name, and {host:?} is an IP address: \
+                 use a host name (localhost for a test) in server.issuer"
+            ),
+        ));
+    }
     let rp_id = match w.relying_party_id.trim() {
         "" => host,
         id => id.to_ascii_lowercase(),
@@ -113,7 +122,16 @@ pub fn relying_party(issuer: &str, w: &WebauthnSettings) -> Result<Webauthn> {
         .iter()
         .map(|o| Url::parse(o).map_err(|e| Error::invalid("extraOrigins", format!("{o}: {e}"))))
         .collect::<Result<_>>()?;
-    for o in &extra {
+    for (i, o) in extra.iter().enumerate() {
+        // A browser refuses a passkey on an origin outside the rp id; saying so here beats
+        // every ceremony on that origin failing later.
+        let host = o.host_str().unwrap_or_default().to_ascii_lowercase();
+        if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+            return Err(Error::invalid(
+                format!("extraOrigins[{i}]"),
+                format!("{o} is not on the relying party id {rp_id:?} or one of its subdomains"),
+            ));
+        }
         b = b.append_allowed_origin(o);
     }
     b.rp_name(w.relying_party_name.trim())
@@ -520,32 +538,68 @@ impl Core {
         user: &User,
         passkey_id: &str,
     ) -> Result<()> {
-        let keys = self.passkeys(&user.id).await?;
-        let Some(key) = keys.iter().find(|k| k.id == passkey_id) else {
-            return Err(Error::NotFound("passkey"));
-        };
-        if keys.len() == 1 {
-            // The provider's removal (refused when it is the last factor under enforceTwoFa)
-            // deletes the passkey with it.
-            self.remove_provider(ctx, user, ProviderType::Webauthn)
-                .await?;
-        } else {
-            sqlx::query("DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
+        // Counted under the user's lock: two removals at once of the last two must not both
+        // take the "not the last" path and leave the provider on with no passkey.
+        let mut tx = self.db.begin().await?;
+        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let named: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
                 .bind(passkey_id)
                 .bind(&user.id)
-                .execute(self.db.pool())
+                .fetch_optional(&mut *tx)
                 .await?;
+        let Some((name,)) = named else {
+            return Err(Error::NotFound("passkey"));
+        };
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1")
+                .bind(&user.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let removed = Event::new(EventKind::PasskeyRemoved)
+            .user(&user.id, &user.username)
+            .provider(ProviderType::Webauthn)
+            .detail(format!("name={name:?}"));
+        if count <= 1 {
+            drop(tx);
+            // The provider's removal (refused when it is the last factor under enforceTwoFa)
+            // deletes the passkey with it, tells the user and audits the provider's removal.
+            self.remove_provider(ctx, user, ProviderType::Webauthn)
+                .await?;
+            return audit::record_alone(self, ctx, removed).await;
         }
-        audit::record_alone(
-            self,
-            ctx,
-            Event::new(EventKind::PasskeyRemoved)
-                .user(&user.id, &user.username)
-                .provider(ProviderType::Webauthn)
-                .detail(format!("name={:?}", key.name)),
-        )
-        .await?;
+        sqlx::query("DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
+            .bind(passkey_id)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, ctx, self.now(), removed).await?;
+        tx.commit().await?;
+        self.tell_user_passkey_removed(user, &name).await;
         Ok(())
+    }
+
+    /// "A passkey was removed from your account": best effort, as for a removed provider, so
+    /// the owner notices a removal they did not make while other passkeys remain.
+    async fn tell_user_passkey_removed(&self, user: &User, name: &str) {
+        if !self.config.twofa.notify_user_on_provider_removal || self.mailer.is_none() {
+            return;
+        }
+        let body = format!(
+            "Hello {},\n\nthe passkey {name:?} was removed from your account.\n\n\
+             If you did not do this, contact your administrator at once.\n",
+            user.username
+        );
+        if let Err(e) = self
+            .send_email(
+                &user.email,
+                "A passkey was removed from your account",
+                &body,
+            )
+            .await
+        {
+            tracing::warn!(user = %user.username, error = %e, "could not email the user about a removed passkey");
+        }
     }
 
     /// The options for `navigator.credentials.get()` in the second-factor step of challenge
@@ -718,8 +772,16 @@ impl Core {
     }
 
     /// Finishes a passwordless sign-in: the passkey names its user; its signature with user
-    /// verification is both factors. Every failure is `BadCredentials` (nobody learns who
-    /// exists); a failure for a known user counts towards their lockout like a wrong code.
+    /// verification is both factors.
+    ///
+    /// Nothing about the named user is counted or revealed before the signature proves the
+    /// passkey: the user handle in the response is the user's id, which is also the `sub`
+    /// every relying party sees, so anyone could name any user. A bad signature is audited but
+    /// does not count towards the lockout or the check rate limit (a signature cannot be
+    /// guessed; counting it would let a stranger lock the owner out), and every failure before
+    /// the proof is `BadCredentials`. Only after a valid signature does the person learn that
+    /// the account is locked or disabled, and a counter that went backwards (a valid signature
+    /// from a possibly cloned authenticator) counts as a failure.
     pub async fn finish_passwordless(
         &self,
         ctx: &RequestContext,
@@ -757,30 +819,11 @@ impl Core {
         let mut tx = self.db.begin().await?;
         lock_user(&mut tx, self.db.backend(), &user.id).await?;
         let user = self.user_by_id_tx(&mut tx, &user.id).await?;
-        if user.disabled {
-            return Err(Error::Disabled);
-        }
-        if user.locked {
-            return Err(Error::Locked);
-        }
         let usable = self
             .usable_providers_on(&mut tx, &user.id, &settings)
             .await?;
         if !usable.iter().any(|p| p.provider == ProviderType::Webauthn) {
             return Err(Error::BadCredentials);
-        }
-        if let Err(e) = policy::admit_check(&mut tx, &user.id, &settings, now).await {
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::new(EventKind::CodeCheckRateLimited)
-                    .user(&user.id, &user.username)
-                    .provider(ProviderType::Webauthn),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(e);
         }
         let keys: Vec<DiscoverableKey> = self
             .credentials_on(&mut tx, &user.id)
@@ -790,49 +833,59 @@ impl Core {
             .collect();
         let result = wa.finish_discoverable_authentication(&resp, auth, &keys);
         let verdict = self.record_assertion(&mut tx, &user, result, now).await?;
-        if verdict == Verdict::Ok {
-            policy::record_success(&mut tx, &user.id).await?;
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::new(EventKind::CodeCheckOk)
-                    .user(&user.id, &user.username)
-                    .provider(ProviderType::Webauthn)
-                    .detail("passwordless"),
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(user);
-        }
-        if verdict == Verdict::Cloned {
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::new(EventKind::PasskeyCounterRegressed)
-                    .user(&user.id, &user.username)
-                    .provider(ProviderType::Webauthn)
-                    .detail("signature counter did not increase: possibly a cloned authenticator"),
-            )
-            .await?;
-        }
-        audit::record(
-            &mut tx,
-            ctx,
-            now,
+        let bad = |detail: &'static str| {
             Event::new(EventKind::CodeCheckBad)
                 .user(&user.id, &user.username)
                 .provider(ProviderType::Webauthn)
-                .detail("passwordless"),
-        )
-        .await?;
-        let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
-        tx.commit().await?;
-        Err(if locked {
-            Error::Locked
-        } else {
-            Error::BadCredentials
-        })
+                .detail(detail)
+        };
+        match verdict {
+            Verdict::Bad => {
+                let event = bad("passwordless; not counted: nothing proven");
+                audit::record(&mut tx, ctx, now, event).await?;
+                tx.commit().await?;
+                Err(Error::BadCredentials)
+            }
+            // Proven: from here on the person holds the passkey (or a copy of it).
+            _ if user.disabled => Err(Error::Disabled),
+            _ if user.locked => Err(Error::Locked),
+            Verdict::Ok => {
+                policy::record_success(&mut tx, &user.id).await?;
+                audit::record(
+                    &mut tx,
+                    ctx,
+                    now,
+                    Event::new(EventKind::CodeCheckOk)
+                        .user(&user.id, &user.username)
+                        .provider(ProviderType::Webauthn)
+                        .detail("passwordless"),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+            Verdict::Cloned => {
+                audit::record(
+                    &mut tx,
+                    ctx,
+                    now,
+                    Event::new(EventKind::PasskeyCounterRegressed)
+                        .user(&user.id, &user.username)
+                        .provider(ProviderType::Webauthn)
+                        .detail(
+                            "signature counter did not increase: possibly a cloned authenticator",
+                        ),
+                )
+                .await?;
+                audit::record(&mut tx, ctx, now, bad("passwordless")).await?;
+                let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
+                tx.commit().await?;
+                Err(if locked {
+                    Error::Locked
+                } else {
+                    Error::BadCredentials
+                })
+            }
+        }
     }
 }

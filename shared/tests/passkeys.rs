@@ -163,6 +163,44 @@ both_backends! {
         assert!(wrong(&env.core.check_code(&ctx(), &conversation, ProviderType::Webauthn, "123456").await));
     }
 
+    async fn a_stranger_naming_a_user_in_a_passwordless_response_neither_locks_nor_learns(b) {
+        use base64::Engine as _;
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "gina").await;
+        // A real assertion, for another challenge, re-labelled with gina's user handle (her
+        // id, which every relying party sees as `sub`): what a stranger can send.
+        let forged = |a: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(a).unwrap();
+            let id = uuid::Uuid::parse_str(&u.id).unwrap();
+            v["response"]["userHandle"] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes()).into();
+            v.to_string()
+        };
+        let c = open(&env, &u).await;
+        let a = forged(&assertion(&env, &mut auth, &c, origin()).await);
+        for _ in 0..5 {
+            let ceremony = env.core.begin_passwordless().await.unwrap();
+            let got = env.core.finish_passwordless(&ctx(), &ceremony.id, &a).await;
+            assert!(matches!(got, Err(Error::BadCredentials)), "{got:?}");
+        }
+        // More refusals than the lockout limit (3), and gina is not locked: her own passkey
+        // still signs her in at the second-factor step.
+        assert!(!env.core.user_by_id(&u.id).await.unwrap().unwrap().locked);
+        let c2 = open(&env, &u).await;
+        let good = assertion(&env, &mut auth, &c2, origin()).await;
+        assert_eq!(env.core.check_passkey(&ctx(), &c2, &good).await.unwrap(), CheckOutcome::Verified(ProviderType::Webauthn));
+        assert!(events(&env, &u.id).await.contains(&"code_check_bad".to_string()));
+        // Locked by wrong answers at the second-factor step: a stranger's forged response is
+        // still only "bad credentials", never "locked".
+        for _ in 0..3 {
+            let c = open(&env, &u).await;
+            let _ = env.core.check_code(&ctx(), &c, ProviderType::Webauthn, "000000").await;
+        }
+        assert!(env.core.user_by_id(&u.id).await.unwrap().unwrap().locked);
+        let ceremony = env.core.begin_passwordless().await.unwrap();
+        let got = env.core.finish_passwordless(&ctx(), &ceremony.id, &a).await;
+        assert!(matches!(got, Err(Error::BadCredentials)), "{got:?}");
+    }
+
     async fn a_passkey_request_expires_with_its_challenge(b) {
         let env = env_with(b, &config()).await;
         let (u, mut auth) = passkey_user(&env, "dave").await;

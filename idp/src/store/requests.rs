@@ -23,6 +23,10 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     /// The client or `acr_values` demand a second factor.
     pub require_2fa: bool,
+    /// OpenID Connect `ui_locales`: the languages the login pages should use, in order
+    /// (absent from requests stored before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
 }
 
 impl AuthRequest {
@@ -169,6 +173,7 @@ mod tests {
             max_age: None,
             login_hint: None,
             require_2fa: false,
+            ui_locales: None,
         }
     }
 

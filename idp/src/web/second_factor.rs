@@ -9,6 +9,7 @@
 use crate::error::Error;
 use crate::http::see_other;
 use crate::http::{cookies, csrf, ClientAddr};
+use crate::i18n::{t, t_args};
 use crate::login::{finish_login, pending_request};
 use crate::state::AppState;
 use crate::templates::render;
@@ -27,25 +28,28 @@ use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
 
 /// What the page says about a provider's prompt.
 fn prompt_for(p: &EnrolledProvider) -> String {
-    let dest = p.destination.as_deref().unwrap_or("you");
+    let dest = match &p.destination {
+        Some(d) => d.clone(),
+        None => t("second-factor-you"),
+    };
     match p.provider {
-        ProviderType::Totp => "Enter the 6-digit code from your authenticator app".into(),
-        ProviderType::Sms => format!("Enter the 6-digit code we sent to {dest} by SMS"),
-        ProviderType::Email => format!("Enter the 6-digit code we sent to {dest} by email"),
-        ProviderType::BackupCode => "Enter one of your 8-digit backup codes".into(),
-        ProviderType::Webauthn => "Use your passkey or security key".into(),
+        ProviderType::Totp => t("prompt-totp"),
+        ProviderType::Sms => t_args("prompt-sms", &[("to", dest.into())]),
+        ProviderType::Email => t_args("prompt-email", &[("to", dest.into())]),
+        ProviderType::BackupCode => t("prompt-backup-code"),
+        ProviderType::Webauthn => t("prompt-passkey"),
     }
 }
 
 /// The "try another way" label of a provider.
 fn alternative_label(p: &EnrolledProvider) -> String {
-    let dest = p.destination.as_deref().unwrap_or("");
+    let dest = p.destination.clone().unwrap_or_default();
     match p.provider {
-        ProviderType::Totp => "Use your authenticator app".into(),
-        ProviderType::Sms => format!("Send a code by SMS to {dest}"),
-        ProviderType::Email => format!("Send a code by email to {dest}"),
-        ProviderType::BackupCode => "Use a backup code".into(),
-        ProviderType::Webauthn => "Use your passkey".into(),
+        ProviderType::Totp => t("alt-totp"),
+        ProviderType::Sms => t_args("alt-sms", &[("to", dest.into())]),
+        ProviderType::Email => t_args("alt-email", &[("to", dest.into())]),
+        ProviderType::BackupCode => t("alt-backup-code"),
+        ProviderType::Webauthn => t("alt-passkey"),
     }
 }
 
@@ -110,42 +114,27 @@ impl View {
 /// Each refusal of the core gets its own words. Unexpected errors are ours.
 fn view_for(e: CoreError) -> Result<View, Error> {
     Ok(match e {
-        CoreError::Locked => View::finished(
-            StatusCode::FORBIDDEN,
-            "Your account is locked after too many failed verification attempts. Ask an \
-             administrator to unlock it.",
-        ),
+        CoreError::Locked => View::finished(StatusCode::FORBIDDEN, t("your-account-locked")),
         CoreError::RateLimited { retry_after } => View::error(
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many attempts. Wait {retry_after} seconds and try again."),
+            t_args("too-many-attempts-wait", &[("seconds", retry_after.into())]),
         ),
-        CoreError::ChallengeExpired => View::finished(
-            StatusCode::BAD_REQUEST,
-            "The time allowed for verification has run out. Sign in again.",
-        ),
-        CoreError::ChallengeClosed => View::finished(
-            StatusCode::BAD_REQUEST,
-            "This verification is already finished. Sign in again.",
-        ),
-        CoreError::NotFound(_) => View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        ),
-        CoreError::Disabled => View::finished(StatusCode::FORBIDDEN, "This account is disabled."),
+        CoreError::ChallengeExpired => {
+            View::finished(StatusCode::BAD_REQUEST, t("verification-time-up"))
+        }
+        CoreError::ChallengeClosed => {
+            View::finished(StatusCode::BAD_REQUEST, t("verification-finished"))
+        }
+        CoreError::NotFound(_) => View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired")),
+        CoreError::Disabled => View::finished(StatusCode::FORBIDDEN, t("account-disabled")),
         CoreError::SendTooSoon { retry_after } => View::error(
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "A code was sent recently. Wait {retry_after} seconds before asking for another."
-            ),
+            t_args("code-sent-recently", &[("seconds", retry_after.into())]),
         ),
-        CoreError::SendFailed(_) => View::error(
-            StatusCode::BAD_GATEWAY,
-            "We could not send the code. Try again later, or try another way.",
-        ),
-        CoreError::ProviderUnavailable(_) => View::error(
-            StatusCode::BAD_REQUEST,
-            "That verification method is not available for your account.",
-        ),
+        CoreError::SendFailed(_) => View::error(StatusCode::BAD_GATEWAY, t("send-failed")),
+        CoreError::ProviderUnavailable(_) => {
+            View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
+        }
         CoreError::Invalid { message, .. } => View::error(StatusCode::BAD_REQUEST, message),
         other => return Err(Error::internal_page(other)),
     })
@@ -187,10 +176,7 @@ async fn render_page(
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
         return finished_page(
             jar,
-            View::finished(
-                StatusCode::BAD_REQUEST,
-                "Your sign-in has expired. Sign in again.",
-            ),
+            View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired")),
         );
     };
     let challenge = match st.core.challenge(&id).await {
@@ -217,10 +203,7 @@ fn challenge_page(
     let current = match (step.refusal, step.current_listed()) {
         (None, Some(current)) => current,
         (Some(Refusal::NoProvider), _) | (None, None) => {
-            let view = View::finished(
-                StatusCode::FORBIDDEN,
-                "No second factor is available for your account any more. Ask your administrator.",
-            );
+            let view = View::finished(StatusCode::FORBIDDEN, t("no-second-factor-left"));
             return Ok(finished_page(jar, token, req, view));
         }
         (Some(refusal), _) => {
@@ -233,7 +216,7 @@ fn challenge_page(
         }
     };
     if step.wanted_unavailable && view.error.is_none() {
-        view.error = Some("That verification method is not available for your account.".into());
+        view.error = Some(t("method-unavailable"));
     }
     let alternatives: Vec<Alternative> = step
         .alternatives()
@@ -279,7 +262,7 @@ async fn send(
 ) -> Result<View, Error> {
     match st.core.send_code(ctx, challenge_id, provider).await {
         Ok(sent) => Ok(View {
-            notice: Some(format!("We sent a code to {}.", sent.destination)),
+            notice: Some(t_args("code-sent-to", &[("to", sent.destination.into())])),
             ..View::default()
         }),
         Err(e) => view_for(e),
@@ -362,6 +345,7 @@ pub async fn page_get(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Error> {
     let req = q.req.as_deref().filter(|r| !r.is_empty());
+    crate::login::use_request_language(&st, req).await;
     let wanted = q.provider.as_deref().and_then(|p| p.parse().ok());
     let view = match q.status.as_deref() {
         Some("sent") => {
@@ -378,8 +362,8 @@ pub async fn page_get(
             };
             View {
                 notice: Some(match dest {
-                    Some(d) => format!("We sent a code to {d}."),
-                    None => "We sent you a code.".into(),
+                    Some(d) => t_args("code-sent-to", &[("to", d.into())]),
+                    None => t("code-sent"),
                 }),
                 ..View::default()
             }
@@ -387,10 +371,7 @@ pub async fn page_get(
         Some("too_soon") => view_for(CoreError::SendTooSoon {
             retry_after: q.wait.unwrap_or(0).max(0),
         })?,
-        Some("send_failed") => View::error(
-            StatusCode::OK,
-            "We could not send the code. Try again later, or try another way.",
-        ),
+        Some("send_failed") => View::error(StatusCode::OK, t("send-failed")),
         _ => View::default(),
     };
     let view = View {
@@ -421,14 +402,11 @@ pub async fn verify_post(
     let req = form.req.as_deref().filter(|r| !r.is_empty());
     pending_request(&st, req).await?;
     let Ok(provider) = form.provider.parse::<ProviderType>() else {
-        let view = View::error(StatusCode::BAD_REQUEST, "Choose a verification method.");
+        let view = View::error(StatusCode::BAD_REQUEST, t("choose-verification-method"));
         return render_page(&st, jar, req, None, view).await;
     };
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
@@ -469,17 +447,12 @@ async fn after_check(
                 .second_factor
                 .with_label_values(&[label, "wrong_code"])
                 .inc();
-            let what = if provider == ProviderType::Webauthn {
-                "That passkey was not accepted."
-            } else {
-                "That code is not right."
-            };
-            let message = match attempts_left {
-                Some(n) => format!(
-                    "{what} {n} attempt{} left before the account is locked.",
-                    if n == 1 { "" } else { "s" }
-                ),
-                None => format!("{what} Try again."),
+            let passkey = provider == ProviderType::Webauthn;
+            let message = match (attempts_left, passkey) {
+                (Some(n), false) => t_args("code-wrong-attempts", &[("n", n.into())]),
+                (Some(n), true) => t_args("passkey-wrong-attempts", &[("n", n.into())]),
+                (None, false) => t("code-wrong"),
+                (None, true) => t("passkey-wrong"),
             };
             let view = View::error(StatusCode::OK, message);
             render_page(&st, jar, req, Some(provider), view).await
@@ -520,16 +493,13 @@ pub async fn send_post(
     pending_request(&st, req).await?;
     let provider = form.provider.parse::<ProviderType>().ok();
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, provider, view).await;
     };
     let view = match provider {
         Some(p) if p.is_sent() => send(&st, &addr.context(), &id, p).await?,
         Some(_) => View::default(),
-        None => View::error(StatusCode::BAD_REQUEST, "Choose a verification method."),
+        None => View::error(StatusCode::BAD_REQUEST, t("choose-verification-method")),
     };
     render_page(&st, jar, req, provider, view).await
 }
@@ -570,10 +540,7 @@ pub async fn passkey_post(
     let req = form.req.as_deref().filter(|r| !r.is_empty());
     pending_request(&st, req).await?;
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();

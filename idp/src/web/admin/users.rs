@@ -182,19 +182,18 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn done_message(d: &str) -> Option<&'static str> {
-    Some(match d {
-        "created" => "The user was created.",
-        "disable" => "The user is disabled.",
-        "enable" => "The user is enabled.",
-        "unlock" => "The user is unlocked.",
-        "reset" => {
-            "The user's second factors are reset; they will enrol again at their next login."
-        }
-        "role" => "The role is changed.",
-        "remove_passkey" => "The passkey is removed.",
+fn done_message(d: &str) -> Option<String> {
+    let key = match d {
+        "created" => "admin-user-done-created",
+        "disable" => "admin-user-done-disable",
+        "enable" => "admin-user-done-enable",
+        "unlock" => "admin-user-done-unlock",
+        "reset" => "admin-user-done-reset",
+        "role" => "admin-user-done-role",
+        "remove_passkey" => "admin-user-done-remove-passkey",
         _ => return None,
-    })
+    };
+    Some(crate::i18n::t(key))
 }
 
 async fn render_user(
@@ -213,8 +212,8 @@ async fn render_user(
     else {
         return Err(Error::page(
             StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such user.",
+            crate::i18n::t("err-not-found-title"),
+            crate::i18n::t("err-no-such-user"),
         ));
     };
     let factors: Vec<FactorRow> = st
@@ -273,7 +272,7 @@ pub async fn show(
     Query(q): Query<Done>,
 ) -> Result<Response, Error> {
     admin_or_return!(&st, &jar);
-    let notice = q.done.as_deref().and_then(done_message).map(str::to_string);
+    let notice = q.done.as_deref().and_then(done_message);
     render_user(&st, jar, &username, Errors::new(), notice, StatusCode::OK).await
 }
 
@@ -327,8 +326,8 @@ pub async fn act(
         .into_response()),
         Err(stepgate_core::Error::NotFound(_)) => Err(Error::page(
             StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such user.",
+            crate::i18n::t("err-not-found-title"),
+            crate::i18n::t("err-no-such-user"),
         )),
         Err(e) => {
             let (field, message, status) = field_error(e, "action", &|f| Some(f.to_string()))?;

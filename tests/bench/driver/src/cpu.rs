@@ -1,8 +1,9 @@
 //! Where a server's CPU went during a run: per-thread user + system time from
 //! `/proc/PID/task/*/stat`, before and after, grouped by what the threads do.
 //!
-//! `stepgate serve` runs tokio's default multi-threaded runtime: one worker per CPU (the
-//! first tokio threads it starts, so the lowest thread ids) and the blocking pool, where the
+//! `stepgate serve` runs tokio's multi-threaded runtime, its threads named `stepgate-rt`
+//! (idp/src/main.rs): one worker per CPU (the first it starts, so the lowest thread ids) and
+//! the blocking pool, where the
 //! core runs argon2 and nothing else of a login; sqlx's SQLite driver runs each connection on
 //! a thread of its own (`sqlx-sqlite-worker-N`). Blocking-pool threads that exit during a run
 //! (idle for 10 s) are counted from the process's total, which keeps exited threads' time.
@@ -10,6 +11,9 @@
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+/// The name `stepgate serve` gives its runtime's threads (workers and blocking pool alike).
+const RUNTIME_THREAD: &str = "stepgate-rt";
 
 /// Per-thread CPU in clock ticks, and the whole process's (exited threads included).
 pub struct Snapshot {
@@ -62,7 +66,7 @@ pub fn per_op(before: &Snapshot, after: &Snapshot, ops: usize) -> Value {
     let tokio: Vec<u32> = after
         .threads
         .iter()
-        .filter(|(_, (name, _))| name.starts_with("tokio-runtime"))
+        .filter(|(_, (name, _))| name == RUNTIME_THREAD)
         .map(|(tid, _)| *tid)
         .collect();
     let (mut worker, mut sqlite, mut other, mut counted) = (0u64, 0u64, 0u64, 0u64);
@@ -72,7 +76,7 @@ pub fn per_op(before: &Snapshot, after: &Snapshot, ops: usize) -> Value {
             worker += delta;
         } else if name.starts_with("sqlx-sqlite") {
             sqlite += delta;
-        } else if name.starts_with("tokio-runtime") {
+        } else if name == RUNTIME_THREAD {
             continue; // blocking pool: the rest of the process's time, below
         } else {
             other += delta;
