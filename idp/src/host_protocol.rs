@@ -36,6 +36,48 @@ pub const HOST_REQUEST_BURST: f64 = 200.0;
 /// is not from a real login.
 const MAX_FIELD: usize = 256;
 
+// Any JSON object: what the document says of every host-protocol body (a doc comment
+// would become the schema's description).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = Object)]
+#[allow(dead_code)]
+struct JsonObject(serde_json::Value);
+
+/// The answers of every host-protocol call, for the OpenAPI document: one list for the six
+/// operations, since they share one error mapping ([`Refused`]).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derived documentation is used
+enum HostAnswers {
+    #[response(status = 200, description = "the core's answer")]
+    Answer(#[to_schema] JsonObject),
+    #[response(
+        status = 400,
+        description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"
+    )]
+    Malformed(#[to_schema] JsonObject),
+    #[response(status = 401, description = "not a registered host's credential")]
+    NotAHost(#[to_schema] JsonObject),
+    #[response(
+        status = 403,
+        description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"
+    )]
+    Forbidden(#[to_schema] JsonObject),
+    #[response(
+        status = 409,
+        description = "`provider_unavailable`, `send_failed` or `refused`"
+    )]
+    Conflict(#[to_schema] JsonObject),
+    #[response(status = 410, description = "`closed` or `expired`")]
+    Gone(#[to_schema] JsonObject),
+    #[response(
+        status = 429,
+        description = "`rate_limited` (with Retry-After) or `send_too_soon`"
+    )]
+    TooMany(#[to_schema] JsonObject),
+    #[response(status = 503, description = "`unavailable`")]
+    Unavailable(#[to_schema] JsonObject),
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/pam/v1/begin", post(begin))
@@ -271,14 +313,7 @@ struct BeginBody {
 /// Starts a login at this host: `{"user", "password"?, "nullok"?, "service"?, "rhost"?, "tty"?}` (password in password mode only). Answers `{"challenge": {"conversation", "step"}}` (the core's what-next step: providers with masked destinations, which asks first, whether its code is sent on entry, the prompt) or `{"ended": {"ending": "unknown_user" | "bad_password" | "disabled" | "locked" | "not_admitted" | "no_second_factor_allowed" | "no_second_factor" | "must_enrol"}}`.
 #[utoipa::path(post, path = "/pam/v1/begin", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn begin(
     State(state): State<AppState>,
     caller: Caller,
@@ -316,14 +351,7 @@ impl ConversationBody {
 /// Sends an SMS or email code in a conversation this host began: `{"conversation", "provider", "service"?, "rhost"?, "tty"?}` → `{"provider", "destination", "expires_in"}`.
 #[utoipa::path(post, path = "/pam/v1/send", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -342,14 +370,7 @@ pub async fn send(
 /// Checks a code: `{"conversation", "provider", "code", …origin}` → `{"verified": PROVIDER}` or `{"wrong_code": {"attempts_left": N|null}}`. Lockout, rate limits, replay and time limit are the core's, shared with the web.
 #[utoipa::path(post, path = "/pam/v1/check", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn check(
     State(state): State<AppState>,
     caller: Caller,
@@ -372,14 +393,7 @@ pub async fn check(
 /// What to ask now in a conversation (after a provider was switched off): `{"conversation"}` → the step.
 #[utoipa::path(post, path = "/pam/v1/step", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn step(
     State(state): State<AppState>,
     caller: Caller,
@@ -394,14 +408,7 @@ pub async fn step(
 /// Ends a conversation the person gave up on: `{"conversation"}` → `{}`.
 #[utoipa::path(post, path = "/pam/v1/cancel", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -425,14 +432,7 @@ struct AccountBody {
 /// PAM account management at this host: `{"user", …origin}` → `{"status": "usable" | "unknown_user" | "disabled" | "locked" | "not_admitted"}`.
 #[utoipa::path(post, path = "/pam/v1/account", tag = "host", security(("host" = [])),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object, description = "the core's answer"),
-              (status = 400, body = Object, description = "`{\"error\": \"refused\", \"message\"}`: a malformed body"),
-              (status = 401, body = Object, description = "not a registered host's credential"),
-              (status = 403, body = Object, description = "`locked` or `disabled`; or `closed` for a conversation this host did not begin (another host's, or none)"),
-              (status = 409, body = Object, description = "`provider_unavailable`, `send_failed` or `refused`"),
-              (status = 410, body = Object, description = "`closed` or `expired`"),
-              (status = 429, body = Object, description = "`rate_limited` (with Retry-After) or `send_too_soon`"),
-              (status = 503, body = Object, description = "`unavailable`")))]
+    responses(HostAnswers))]
 pub async fn account(
     State(state): State<AppState>,
     caller: Caller,
