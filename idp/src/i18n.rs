@@ -61,12 +61,12 @@ impl Lang {
             .iter()
             .find(|l| ***l == wanted)
             .or_else(|| SUPPORTED.iter().find(|l| l.language == wanted.language))
-            .map(|l| Lang(*l))
+            .map(|l| Lang(l))
     }
 
     /// Every supported language.
     pub fn all() -> impl Iterator<Item = Lang> {
-        SUPPORTED.iter().map(|l| Lang(*l))
+        SUPPORTED.iter().map(|l| Lang(l))
     }
 }
 

@@ -132,8 +132,9 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<(), Error> {
 /// What [`take`] found.
 #[derive(Debug)]
 pub enum Taken {
-    /// This caller removed the live request and answers it.
-    Live(AuthRequest),
+    /// This caller removed the live request and answers it (boxed: the other answers carry
+    /// nothing, and this one is passed around by value).
+    Live(Box<AuthRequest>),
     /// The request had expired (it is removed now).
     Expired,
     /// No such request: already answered (the same login submitted twice) or never made.
@@ -152,7 +153,7 @@ pub async fn take(db: &Db, id: &str, now: i64) -> Result<Taken, Error> {
     match row {
         None => Ok(Taken::Gone),
         Some((_, expires_at)) if expires_at <= now => Ok(Taken::Expired),
-        Some((json, _)) => parse(&json).map(Taken::Live),
+        Some((json, _)) => parse(&json).map(|r| Taken::Live(Box::new(r))),
     }
 }
 
@@ -205,7 +206,7 @@ mod tests {
             .unwrap()
             .expect("under the bound");
         assert!(
-            matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if r == request())
+            matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if *r == request())
         );
         // The same login submitted twice: only the first take answers.
         assert!(matches!(
