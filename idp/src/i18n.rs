@@ -179,7 +179,7 @@ fn lookup(
     }
 }
 
-/// A provider as people name it ("Authenticator app", "Passkeys"): the one mapping every
+/// A provider as people name it ("Authenticator app", "Passkey"): the one mapping every
 /// page uses (`provider-TOTP`, … in the catalogue).
 pub fn provider_name(p: stepgate_core::ProviderType) -> String {
     t(&format!("provider-{}", p.as_str()))

@@ -10,6 +10,10 @@ use std::sync::LazyLock;
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.add_function("t", crate::i18n::template_t);
+    // Every name that goes into a link or a form's action: `{{ name|segment }}` in a path,
+    // `{{ name|query }}` after `?`.
+    env.add_filter("segment", |s: &str| crate::http::url_segment(s));
+    env.add_filter("query", |s: &str| crate::http::query_value(s));
     env.add_function("provider_name", |id: &str| -> String {
         match id.parse::<stepgate_core::ProviderType>() {
             Ok(p) => crate::i18n::provider_name(p),

@@ -72,7 +72,13 @@
           body: fields,
           credentials: "same-origin",
         });
-        if (!r.ok) throw new Error(await r.text());
+        if (!r.ok) {
+          // The server's refusal, already in the page's language ({"error": "…"}).
+          const refusal = await r.json().catch(() => ({}));
+          say(form, refusal.error || button.dataset.msgFailed || "The passkey was not used. Try again, or choose another way.");
+          button.disabled = false;
+          return;
+        }
         const ceremony = await r.json();
         const cred =
           button.dataset.passkey === "create"

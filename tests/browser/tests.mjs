@@ -511,7 +511,7 @@ const tests = [
     await page.goto(`${BASE}/account/security`);
     await expectText(page, "Two-factor methods");
     // Providers named as people say them, on the user's pages too.
-    for (const name of ["Authenticator app", "SMS", "Email", "Passkeys", "Backup codes"]) {
+    for (const name of ["Authenticator app", "SMS", "Email", "Passkey", "Backup codes"]) {
       assert(await page.locator(".provider-head strong", { hasText: name }).count() === 1, `the account page names ${name}`);
     }
     await accessible(page, "account security");

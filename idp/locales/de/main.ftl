@@ -5,7 +5,7 @@
 provider-TOTP = Authenticator-App
 provider-SMS = SMS
 provider-EMAIL = E-Mail
-provider-WEBAUTHN = Passkeys
+provider-WEBAUTHN = Passkey
 provider-BACKUP_CODE = Backup-Codes
 
 ## Shared
@@ -21,6 +21,8 @@ choose-verification-method = Wählen Sie eine Bestätigungsmethode.
 too-many-attempts-wait = Zu viele Versuche. Warten Sie { $seconds } Sekunden und versuchen Sie es erneut.
 too-many-attempts-later = Zu viele Versuche. Warten Sie eine Weile und versuchen Sie es erneut.
 code-sent-recently = Vor Kurzem wurde ein Code gesendet. Warten Sie { $seconds } Sekunden, bevor Sie einen neuen anfordern.
+code-sent-recently-later = Vor Kurzem wurde ein Code gesendet. Warten Sie etwas, bevor Sie einen neuen anfordern.
+passkey-sign-in-again = Melden Sie sich zuerst erneut an und fügen Sie dann den Passkey hinzu.
 account-disabled = Dieses Konto ist deaktiviert.
 col-when = Wann
 col-event = Ereignis
@@ -47,6 +49,7 @@ sign-in-passkey = Mit einem Passkey anmelden
 sign-in-bad-credentials = Benutzername oder Passwort ist falsch.
 this-account-locked = Dieses Konto ist nach zu vielen fehlgeschlagenen Bestätigungsversuchen gesperrt. Bitten Sie einen Administrator, es zu entsperren.
 passwordless-refused = Dieser Passkey wurde nicht akzeptiert. Melden Sie sich mit Benutzername und Passwort an.
+passwordless-unavailable = Die Anmeldung nur mit einem Passkey ist hier nicht verfügbar. Melden Sie sich mit Benutzername und Passwort an.
 
 ## Second factor
 
@@ -74,6 +77,7 @@ sign-in-expired = Ihre Anmeldung ist abgelaufen. Melden Sie sich erneut an.
 send-failed = Wir konnten den Code nicht senden. Versuchen Sie es später erneut oder wählen Sie einen anderen Weg.
 method-unavailable = Diese Bestätigungsmethode ist für Ihr Konto nicht verfügbar.
 no-second-factor-left = Für Ihr Konto ist kein zweiter Faktor mehr verfügbar. Wenden Sie sich an Ihren Administrator.
+passkey-only-here = Ihr einziger zweiter Faktor ist ein Passkey, der hier nicht verwendet werden kann. Fügen Sie auf Ihrer Kontoseite eine Authenticator-App oder Backup-Codes hinzu.
 code-sent-to = Wir haben einen Code an { $to } gesendet.
 code-sent = Wir haben Ihnen einen Code gesendet.
 code-wrong = Dieser Code ist nicht richtig. Versuchen Sie es erneut.

@@ -8,7 +8,7 @@
 provider-TOTP = Authenticator app
 provider-SMS = SMS
 provider-EMAIL = Email
-provider-WEBAUTHN = Passkeys
+provider-WEBAUTHN = Passkey
 provider-BACKUP_CODE = Backup codes
 
 ## Shared
@@ -24,6 +24,8 @@ choose-verification-method = Choose a verification method.
 too-many-attempts-wait = Too many attempts. Wait { $seconds } seconds and try again.
 too-many-attempts-later = Too many attempts. Wait a while and try again.
 code-sent-recently = A code was sent recently. Wait { $seconds } seconds before asking for another.
+code-sent-recently-later = A code was sent recently. Wait a little before asking for another.
+passkey-sign-in-again = Sign in again first, then add the passkey.
 account-disabled = This account is disabled.
 col-when = When
 col-event = Event
@@ -50,6 +52,7 @@ sign-in-passkey = Sign in with a passkey
 sign-in-bad-credentials = Invalid username or password.
 this-account-locked = This account is locked after too many failed verification attempts. Ask an administrator to unlock it.
 passwordless-refused = That passkey was not accepted. Sign in with your username and password.
+passwordless-unavailable = Signing in with a passkey alone is not available here. Sign in with your username and password.
 
 ## Second factor
 
@@ -77,6 +80,7 @@ sign-in-expired = Your sign-in has expired. Sign in again.
 send-failed = We could not send the code. Try again later, or try another way.
 method-unavailable = That verification method is not available for your account.
 no-second-factor-left = No second factor is available for your account any more. Ask your administrator.
+passkey-only-here = Your only second factor is a passkey, which cannot be used here. Add an authenticator app or backup codes on your account page.
 code-sent-to = We sent a code to { $to }.
 code-sent = We sent you a code.
 code-wrong = That code is not right. Try again.

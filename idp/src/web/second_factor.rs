@@ -111,6 +111,19 @@ impl View {
     }
 }
 
+/// The words for why the core's step cannot go on: one catalogue message per refusal (the
+/// core's own sentences are English, for logs and PAM). No catch-all arm, so a new refusal
+/// cannot reach the page without words of its own.
+fn refusal_view(refusal: Refusal) -> View {
+    match refusal {
+        Refusal::Expired => View::finished(StatusCode::BAD_REQUEST, t("verification-time-up")),
+        Refusal::Locked => View::finished(StatusCode::FORBIDDEN, t("your-account-locked")),
+        Refusal::Closed => View::finished(StatusCode::BAD_REQUEST, t("verification-finished")),
+        Refusal::NoProvider => View::finished(StatusCode::FORBIDDEN, t("no-second-factor-left")),
+        Refusal::PasskeyOnly => View::finished(StatusCode::FORBIDDEN, t("passkey-only-here")),
+    }
+}
+
 /// Each refusal of the core gets its own words. Unexpected errors are ours.
 fn view_for(e: CoreError) -> Result<View, Error> {
     Ok(match e {
@@ -135,7 +148,12 @@ fn view_for(e: CoreError) -> Result<View, Error> {
         CoreError::ProviderUnavailable(_) => {
             View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
         }
-        CoreError::Invalid { message, .. } => View::error(StatusCode::BAD_REQUEST, message),
+        // Here only a provider that sends nothing asked to send: the core's sentence is for
+        // logs, the page says the method is not there.
+        CoreError::Invalid { field, message } => {
+            tracing::info!(%field, %message, "second-factor request refused");
+            View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
+        }
         other => return Err(Error::internal_page(other)),
     })
 }
@@ -202,18 +220,11 @@ fn challenge_page(
     let restart = restart_url(req);
     let current = match (step.refusal, step.current_listed()) {
         (None, Some(current)) => current,
-        (Some(Refusal::NoProvider), _) | (None, None) => {
-            let view = View::finished(StatusCode::FORBIDDEN, t("no-second-factor-left"));
+        (None, None) => {
+            let view = refusal_view(Refusal::NoProvider);
             return Ok(finished_page(jar, token, req, view));
         }
-        (Some(refusal), _) => {
-            return Ok(finished_page(
-                jar,
-                token,
-                req,
-                view_for(refusal.to_error())?,
-            ))
-        }
+        (Some(refusal), _) => return Ok(finished_page(jar, token, req, refusal_view(refusal))),
     };
     if step.wanted_unavailable && view.error.is_none() {
         view.error = Some(t("method-unavailable"));
@@ -336,7 +347,23 @@ pub struct PageQuery {
     req: Option<String>,
     provider: Option<String>,
     status: Option<String>,
-    wait: Option<i64>,
+    /// Text, not a number, so that a wrong one is ignored rather than refused.
+    wait: Option<String>,
+}
+
+/// The longest wait the page repeats from its URL: `minVerificationCodeSendPeriod` is seconds
+/// between sends, and a day is far beyond any sensible one.
+const MAX_SHOWN_WAIT: i64 = 86_400;
+
+/// A `wait=` of the URL as seconds to show: 1 to [`MAX_SHOWN_WAIT`] written in plain digits,
+/// else nothing.
+fn shown_wait(raw: &str) -> Option<i64> {
+    if raw.is_empty() || raw.len() > 5 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse()
+        .ok()
+        .filter(|n| (1..=MAX_SHOWN_WAIT).contains(n))
 }
 
 pub async fn page_get(
@@ -368,9 +395,14 @@ pub async fn page_get(
                 ..View::default()
             }
         }
-        Some("too_soon") => view_for(CoreError::SendTooSoon {
-            retry_after: q.wait.unwrap_or(0).max(0),
-        })?,
+        // `wait` comes from the URL, so anyone can write it: only a wait the core could have
+        // asked for is shown, else the sentence without a number.
+        Some("too_soon") => match q.wait.as_deref().and_then(shown_wait) {
+            Some(seconds) => view_for(CoreError::SendTooSoon {
+                retry_after: seconds,
+            })?,
+            None => View::error(StatusCode::TOO_MANY_REQUESTS, t("code-sent-recently-later")),
+        },
         Some("send_failed") => View::error(StatusCode::OK, t("send-failed")),
         _ => View::default(),
     };
@@ -521,11 +553,24 @@ pub async fn passkey_options(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        return Ok((StatusCode::BAD_REQUEST, "no sign-in in progress").into_response());
+        return Ok(crate::http::script_error(
+            StatusCode::BAD_REQUEST,
+            t("sign-in-expired"),
+        ));
     };
     Ok(match st.core.begin_passkey_check(&id).await {
         Ok(c) => axum::Json(c).into_response(),
-        Err(e) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+        Err(e) => {
+            // The core's reason is for the log; the page gets the same words as a form would.
+            tracing::info!(error = %e, "passkey check not started");
+            let words = match view_for(e) {
+                Ok(View {
+                    error: Some(words), ..
+                }) => words,
+                _ => t("passkey-failed"),
+            };
+            crate::http::script_error(StatusCode::FORBIDDEN, words)
+        }
     })
 }
 
@@ -546,4 +591,43 @@ pub async fn passkey_post(
     let ctx = addr.context();
     let result = st.core.check_passkey(&ctx, &id, &form.credential).await;
     after_check(&st, jar, &ctx, req, &id, ProviderType::Webauthn, result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_small_wait_from_the_url_is_shown() {
+        assert_eq!(shown_wait("30"), Some(30));
+        assert_eq!(shown_wait("86400"), Some(86_400));
+        for bad in [
+            "", "0", "86401", "99999", "123456", "-5", "+5", "3e2", " 30", "30s", "٣٠", "<b>",
+        ] {
+            assert_eq!(shown_wait(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_has_its_own_words() {
+        let all = [
+            Refusal::Expired,
+            Refusal::Locked,
+            Refusal::Closed,
+            Refusal::NoProvider,
+            Refusal::PasskeyOnly,
+        ];
+        let words: std::collections::BTreeSet<String> = all
+            .into_iter()
+            .map(|r| {
+                let v = refusal_view(r);
+                assert!(v.finished, "{r:?} ends the login");
+                let w = v.error.expect("words");
+                // From the catalogue, not the core's English sentence.
+                assert_ne!(w, r.to_string(), "{r:?}");
+                w
+            })
+            .collect();
+        assert_eq!(words.len(), all.len(), "{words:?}");
+    }
 }

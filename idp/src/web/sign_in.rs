@@ -144,11 +144,7 @@ pub async fn passwordless_options(
         Ok(c) => axum::Json(c).into_response(),
         Err(e) => {
             tracing::info!(error = %e, "passwordless sign-in not started");
-            (
-                StatusCode::FORBIDDEN,
-                "passwordless sign-in is not available",
-            )
-                .into_response()
+            crate::http::script_error(StatusCode::FORBIDDEN, t("passwordless-unavailable"))
         }
     })
 }

@@ -492,12 +492,18 @@ pub async fn passkey_options(
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
     if stale(&st, &viewer).await?.is_some() {
-        return Ok((StatusCode::FORBIDDEN, "sign in again first").into_response());
+        return Ok(crate::http::script_error(
+            StatusCode::FORBIDDEN,
+            crate::i18n::t("passkey-sign-in-again"),
+        ));
     }
     Ok(
         match st.core.begin_passkey_registration(viewer.user()).await {
             Ok(c) => axum::Json(c).into_response(),
-            Err(e) => (StatusCode::CONFLICT, e.to_string()).into_response(),
+            Err(e) => {
+                tracing::info!(error = %e, "passkey registration not started");
+                crate::http::script_error(StatusCode::CONFLICT, crate::i18n::t("passkey-failed"))
+            }
         },
     )
 }

@@ -155,7 +155,7 @@ async fn render_group(
         "admin_group.html",
         context! {
             wide => true, csrf => token, section => "groups",
-            name => group.name, name_enc => url_segment(name),
+            name => group.name,
             created_at => format_time(group.created_at), members, typed, errors, notice,
         },
     );
@@ -204,7 +204,7 @@ pub async fn act(
     let ctx = admin_ctx(&addr);
     let core = &st.core;
     let username = form.username.trim();
-    let who = url_segment(username);
+    let who = crate::http::query_value(username);
     let back = |done: &str| {
         see_other(&format!(
             "/admin/groups/{}?done={done}&who={who}",

@@ -201,7 +201,7 @@ async fn render_host(
         "admin_host.html",
         context! {
             wide => true, csrf => token, section => "hosts",
-            name => host.name, name_enc => url_segment(name), groups => host.allowed_groups,
+            name => host.name, groups => host.allowed_groups,
             created_at => format_time(host.created_at), rotated_at => format_time(host.rotated_at),
             last_seen => last_seen(host.last_seen_at), last_addr => host.last_seen_addr,
             credential => credential.map(|c| c.0), events, errors, notice, typed => "",

@@ -94,10 +94,7 @@ pub fn field_error(
 /// Input id → message, for the templates.
 pub type Errors = BTreeMap<String, String>;
 
-/// A name (user, group, host) as one path segment of a console URL.
-pub fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+pub use crate::http::url_segment;
 
 pub fn one_error(field: String, message: String) -> Errors {
     let mut m = Errors::new();

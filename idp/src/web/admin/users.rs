@@ -90,7 +90,7 @@ async fn render_list(
         context! {
             wide => true, csrf => token, section => "users",
             users => rows, q => q.q.trim(), page => q.page,
-            q_enc => url_segment(q.q.trim()),
+            q_enc => crate::http::query_value(q.q.trim()),
             next_page => more.then_some(q.page + 1),
             prev_page => q.page.checked_sub(1),
             typed => typed.unwrap_or_default(), errors, notice,
@@ -148,9 +148,11 @@ pub async fn create(
         password: Some(form.password.clone()).filter(|p| !p.is_empty()),
     };
     match st.core.create_user(&admin_ctx(&addr), new).await {
-        Ok(u) => {
-            Ok(see_other(&format!("/admin/users/{}?done=created", u.username)).into_response())
-        }
+        Ok(u) => Ok(see_other(&format!(
+            "/admin/users/{}?done=created",
+            url_segment(&u.username)
+        ))
+        .into_response()),
         Err(e) => {
             let (field, message, status) =
                 field_error(e, "new-username", &|f| Some(format!("new-{f}")))?;
