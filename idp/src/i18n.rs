@@ -185,6 +185,16 @@ pub fn provider_name(p: stepgate_core::ProviderType) -> String {
     t(&format!("provider-{}", p.as_str()))
 }
 
+/// An audit event's kind in words (`event-login_completed` in the catalogue). A kind the
+/// catalogue lacks (a newer database read by an older binary) is shown as stored, readable.
+pub fn event_name(kind: &str) -> String {
+    let key = format!("event-{kind}");
+    match LOCALES.try_lookup(current().0, &key) {
+        Some(words) => words,
+        None => kind.replace('_', " "),
+    }
+}
+
 /// The templates' `t("key", name=value, …)`.
 pub fn template_t(key: &str, kwargs: minijinja::value::Kwargs) -> Result<String, minijinja::Error> {
     let mut args: HashMap<Cow<'static, str>, FluentValue<'static>> = HashMap::new();
@@ -273,6 +283,18 @@ mod tests {
         // Outside a request: English.
         assert_eq!(current().tag(), "en");
         assert_eq!(t("sign-in-title"), "Sign in");
+    }
+
+    #[test]
+    fn every_audit_event_has_words() {
+        let english = keys("en");
+        for kind in stepgate_core::audit::EventKind::ALL {
+            let key = format!("event-{}", kind.as_str());
+            assert!(english.contains(&key), "{key} is missing");
+            for lang in Lang::all() {
+                assert!(LOCALES.try_lookup(lang.0, &key).is_some(), "{key} ({})", lang.tag());
+            }
+        }
     }
 
     #[test]

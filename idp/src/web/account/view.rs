@@ -238,7 +238,7 @@ pub async fn page(
         .into_iter()
         .map(|r| EventRow {
             at: format_time(r.at),
-            event: r.event.replace('_', " "),
+            event: crate::i18n::event_name(&r.event),
             provider: r.provider,
             // A login at a registered host says which machine it was.
             source: match r.host {
