@@ -292,7 +292,11 @@ mod tests {
             let key = format!("event-{}", kind.as_str());
             assert!(english.contains(&key), "{key} is missing");
             for lang in Lang::all() {
-                assert!(LOCALES.try_lookup(lang.0, &key).is_some(), "{key} ({})", lang.tag());
+                assert!(
+                    LOCALES.try_lookup(lang.0, &key).is_some(),
+                    "{key} ({})",
+                    lang.tag()
+                );
             }
         }
     }

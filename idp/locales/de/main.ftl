@@ -503,3 +503,8 @@ event-host_credential_rotated = Host-Zugangsdaten ersetzt
 event-host_group_allowed = Gruppe auf einem Host erlaubt
 event-host_group_denied = Gruppe auf einem Host nicht mehr erlaubt
 event-host_login_refused = von einem Host abgelehnt
+
+## Rollen (role-<role>)
+
+role-user = Benutzer
+role-admin = Administrator

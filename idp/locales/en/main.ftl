@@ -506,3 +506,8 @@ event-host_credential_rotated = host credential replaced
 event-host_group_allowed = group allowed on a host
 event-host_group_denied = group no longer allowed on a host
 event-host_login_refused = refused by a host
+
+## Roles (role-<role>)
+
+role-user = User
+role-admin = Administrator

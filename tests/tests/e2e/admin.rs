@@ -276,7 +276,7 @@ async fn a_locked_user_is_unlocked_and_users_are_managed(backend: Backend) {
     let page = browser
         .submit(action(&page, "/admin/users/lara", "role").set("role", "ADMIN"))
         .await;
-    assert_eq!(text_of(&page, "#role").as_deref(), Some("admin"));
+    assert_eq!(text_of(&page, "#role").as_deref(), Some("Administrator"));
     let bad = browser
         .submit(action(&page, "/admin/users/lara", "role").set("role", "GOD"))
         .await;
