@@ -52,6 +52,14 @@ impl App {
     /// Checks `[server]`, and creates the signing keys on first start.
     pub async fn new(core: Core) -> Result<App, StartError> {
         let settings = Settings::from_config(&core.config().server)?;
+        // Checked when the configuration was loaded; the file may have gone since.
+        core.config()
+            .branding
+            .read_logo()
+            .map_err(|message| SettingsError {
+                key: "branding.logo".into(),
+                message,
+            })?;
         let state = AppState::new(core, settings);
         state.keys.ensure().await?;
         record_readiness(&state, probe(&state).await);
@@ -125,6 +133,7 @@ impl App {
             .route("/static/style.css", get(stylesheet))
             .route("/static/print.js", get(print_script))
             .route("/static/passkey.js", get(passkey_script))
+            .route("/branding/logo", get(logo))
             .route(
                 "/login/passkey/options",
                 post(sign_in::passwordless_options),
@@ -152,6 +161,10 @@ impl App {
             router = router.layer(layer);
         }
         router
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                crate::i18n::layer,
+            ))
             .layer(middleware::from_fn_with_state(
                 self.state.clone(),
                 count_requests,
@@ -346,8 +359,8 @@ async fn count_requests(State(st): State<AppState>, req: Request, next: Next) ->
 async fn not_found() -> Error {
     Error::page(
         StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no page at this address.",
+        crate::i18n::t("err-not-found-title"),
+        crate::i18n::t("err-not-found"),
     )
 }
 
@@ -366,6 +379,32 @@ async fn stylesheet() -> Response {
         crate::templates::STYLESHEET,
     )
         .into_response()
+}
+
+/// `[branding] logo`, read at start; 404 when none is set.
+async fn logo(State(st): State<AppState>) -> Response {
+    let Some((kind, bytes)) = st.brand.logo.clone() else {
+        return not_found().await.into_response();
+    };
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response();
+    if kind == "image/svg+xml" {
+        // An SVG opened on its own is a document: no script, no loads, in a sandbox.
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+        );
+    }
+    resp
 }
 
 async fn print_script() -> Response {

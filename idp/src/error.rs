@@ -123,8 +123,8 @@ impl Error {
         tracing::error!(error = %cause, "request failed");
         Self::page(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The server could not complete the request. Please try again later.",
+            crate::i18n::t("err-internal-title"),
+            crate::i18n::t("err-internal"),
         )
     }
 
@@ -143,7 +143,7 @@ impl Error {
                 } else {
                     StatusCode::BAD_REQUEST
                 },
-                "This sign-in request cannot be completed",
+                crate::i18n::t("err-request-title"),
                 format!("{description} ({code})"),
             ),
             page => page,

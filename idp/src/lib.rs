@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod error;
 pub mod host_protocol;
 pub mod http;
+pub mod i18n;
 pub mod login;
 pub mod metrics;
 pub mod oidc;

@@ -61,7 +61,8 @@ pub fn amr_for(provider: Option<ProviderType>) -> Vec<String> {
 }
 
 /// Loads the pending authorization request a login page works for; a missing or expired one
-/// is a page telling the user to start again from the application.
+/// is a page telling the user to start again from the application. Its `ui_locales` become
+/// the page's language.
 pub async fn pending_request(
     st: &AppState,
     req: Option<&str>,
@@ -73,16 +74,30 @@ pub async fn pending_request(
         .await
         .map_err(Error::internal_page)?
     {
-        Some(r) => Ok(Some(r)),
+        Some(r) => {
+            crate::i18n::use_ui_locales(r.ui_locales.as_deref());
+            Ok(Some(r))
+        }
         None => Err(expired_page()),
+    }
+}
+
+/// A page that belongs to a pending request but does not need it (the second-factor page,
+/// the enrolment page): only the request's `ui_locales`, if it still exists.
+pub async fn use_request_language(st: &AppState, req: Option<&str>) {
+    let Some(id) = req.filter(|r| !r.is_empty()) else {
+        return;
+    };
+    if let Ok(Some(r)) = requests::load(st.core.db(), id, st.now()).await {
+        crate::i18n::use_ui_locales(r.ui_locales.as_deref());
     }
 }
 
 fn expired_page() -> Error {
     Error::page(
         StatusCode::BAD_REQUEST,
-        "This sign-in has expired",
-        "Go back to the application you came from and sign in again.",
+        crate::i18n::t("err-sign-in-expired-title"),
+        crate::i18n::t("err-sign-in-expired"),
     )
 }
 
@@ -202,8 +217,8 @@ async fn finish_login_with(
         .ok_or_else(|| {
             Error::page(
                 StatusCode::BAD_REQUEST,
-                "This sign-in cannot be completed",
-                "The application was removed while you were signing in.",
+                crate::i18n::t("err-sign-in-incomplete-title"),
+                crate::i18n::t("err-client-removed"),
             )
         })?;
     let resp = issue_code(st, ctx, &client, &req, &session, user).await?;
@@ -413,9 +428,8 @@ pub async fn checked_post_logout_uri(
     let refuse = || {
         Error::page(
             StatusCode::BAD_REQUEST,
-            "Sign-out cannot continue",
-            "The address to return to after signing out is not registered for this \
-             application.",
+            crate::i18n::t("err-sign-out-title"),
+            crate::i18n::t("err-post-logout-unknown"),
         )
     };
     let client_id = client_id.ok_or_else(refuse)?;

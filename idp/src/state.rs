@@ -129,6 +129,8 @@ pub struct Inner {
     pub readiness: std::sync::Mutex<Result<(), &'static str>>,
     /// Registered hosts' request budgets (the host protocol).
     pub host_limits: crate::host_protocol::HostLimits,
+    /// `[branding]`: the name and logo of every page's brand area.
+    pub brand: Arc<crate::i18n::Brand>,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -137,7 +139,21 @@ pub struct AppState(Arc<Inner>);
 
 impl AppState {
     pub fn new(core: Core, settings: Settings) -> AppState {
+        let branding = &core.config().branding;
+        let logo = match branding.read_logo() {
+            Ok(logo) => logo.map(|(kind, bytes)| (kind, Bytes::from(bytes))),
+            // Checked when the configuration was loaded; gone since then.
+            Err(e) => {
+                tracing::error!(error = %e, "branding.logo: not shown");
+                None
+            }
+        };
+        let brand = Arc::new(crate::i18n::Brand {
+            name: branding.name.trim().to_string(),
+            logo,
+        });
         AppState(Arc::new(Inner {
+            brand,
             keys: Keys::new(core.clone()),
             core,
             settings,

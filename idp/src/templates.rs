@@ -1,6 +1,7 @@
 //! Server-rendered pages. The templates are compiled into the binary (no files to deploy) and
 //! rendered by minijinja with HTML auto-escaping, so a username or a message can never inject
-//! markup.
+//! markup. Their words come from the message catalogue (`t("key")`, see `crate::i18n`), in
+//! the request's language.
 
 use axum::response::Html;
 use minijinja::Environment;
@@ -8,6 +9,17 @@ use std::sync::LazyLock;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    env.add_function("t", crate::i18n::template_t);
+    // Every name that goes into a link or a form's action: `{{ name|segment }}` in a path,
+    // `{{ name|query }}` after `?`.
+    env.add_filter("segment", |s: &str| crate::http::url_segment(s));
+    env.add_filter("query", |s: &str| crate::http::query_value(s));
+    env.add_function("provider_name", |id: &str| -> String {
+        match id.parse::<stepgate_core::ProviderType>() {
+            Ok(p) => crate::i18n::provider_name(p),
+            Err(_) => id.to_string(),
+        }
+    });
     for (name, source) in [
         ("base.html", include_str!("../templates/base.html")),
         ("error.html", include_str!("../templates/error.html")),
@@ -72,6 +84,13 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// Renders a page; a rendering failure is logged and shown as a bare error page.
 pub fn render(name: &str, ctx: minijinja::Value) -> Html<String> {
+    let brand = crate::i18n::brand();
+    let ctx = minijinja::context! {
+        lang => crate::i18n::current().tag(),
+        brand_name => brand.name.clone(),
+        brand_logo => brand.logo.is_some(),
+        ..ctx
+    };
     match TEMPLATES.get_template(name).and_then(|t| t.render(ctx)) {
         Ok(html) => Html(html),
         Err(e) => {
@@ -111,6 +130,10 @@ mod tests {
             "admin_users.html",
             "admin_user.html",
             "admin_clients.html",
+            "admin_groups.html",
+            "admin_group.html",
+            "admin_hosts.html",
+            "admin_host.html",
             "admin_audit.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");

@@ -58,7 +58,7 @@
     const form = document.getElementById(button.dataset.form);
     if (!form) return;
     if (!window.PublicKeyCredential) {
-      say(form, "This browser cannot use passkeys.");
+      say(form, button.dataset.msgUnsupported || "This browser cannot use passkeys.");
       button.disabled = true;
       return;
     }
@@ -72,7 +72,13 @@
           body: fields,
           credentials: "same-origin",
         });
-        if (!r.ok) throw new Error(await r.text());
+        if (!r.ok) {
+          // The server's refusal, already in the page's language ({"error": "…"}).
+          const refusal = await r.json().catch(() => ({}));
+          say(form, refusal.error || button.dataset.msgFailed || "The passkey was not used. Try again, or choose another way.");
+          button.disabled = false;
+          return;
+        }
         const ceremony = await r.json();
         const cred =
           button.dataset.passkey === "create"
@@ -82,7 +88,7 @@
         form.elements.credential.value = JSON.stringify(answer(cred));
         form.submit();
       } catch (e) {
-        say(form, "The passkey was not used. Try again, or choose another way.");
+        say(form, button.dataset.msgFailed || "The passkey was not used. Try again, or choose another way.");
         button.disabled = false;
       }
     });

@@ -45,6 +45,80 @@ pub struct Config {
     pub twofa: TwofaConfig,
     #[serde(default)]
     pub account: AccountConfig,
+    #[serde(default)]
+    pub branding: BrandingConfig,
+}
+
+/// The `[branding]` section: the name and logo in the pages' brand area.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandingConfig {
+    /// Shown in every page's brand area and title.
+    pub name: String,
+    /// An image file (PNG, JPEG, GIF, WebP or SVG) the server reads at start and serves at
+    /// `/branding/logo`.
+    pub logo: Option<PathBuf>,
+}
+
+impl Default for BrandingConfig {
+    fn default() -> Self {
+        BrandingConfig {
+            name: "Stepgate".into(),
+            logo: None,
+        }
+    }
+}
+
+/// The largest logo file accepted (it is kept in memory and sent with every page view).
+pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+
+impl BrandingConfig {
+    /// Reads the logo file: its content type and bytes, or why it cannot be served.
+    pub fn read_logo(&self) -> Result<Option<(&'static str, Vec<u8>)>, String> {
+        let Some(path) = &self.logo else {
+            return Ok(None);
+        };
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(format!(
+                "{} is {} bytes; a logo may have at most {MAX_LOGO_BYTES}",
+                path.display(),
+                bytes.len()
+            ));
+        }
+        match logo_type(&bytes) {
+            Some(t) => Ok(Some((t, bytes))),
+            None => Err(format!(
+                "{} is not a PNG, JPEG, GIF, WebP or SVG image",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// The content type of an image by its first bytes (not by its file name).
+pub fn logo_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some("image/png");
+    }
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Some("image/jpeg");
+    }
+    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        return Some("image/gif");
+    }
+    if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        return Some("image/webp");
+    }
+    let head = std::str::from_utf8(&bytes[..bytes.len().min(1024)]).ok()?;
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    if (head.starts_with("<?xml") || head.starts_with("<svg") || head.starts_with("<!--"))
+        && head.contains("<svg")
+    {
+        return Some("image/svg+xml");
+    }
+    None
 }
 
 /// The `[account]` section: what a user's own changes need.
@@ -458,6 +532,9 @@ impl Config {
         if let Some(SmsConfig::File { path }) = &mut self.sms {
             *path = abs(path);
         }
+        if let Some(p) = &mut self.branding.logo {
+            *p = abs(p);
+        }
         if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
             let (file, query) = rest
                 .split_once('?')
@@ -549,6 +626,16 @@ impl Config {
         if let Some(sms) = &self.sms {
             sms.validate().map_err(|(k, m)| (format!("sms.{k}"), m))?;
         }
+        let name = self.branding.name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err((
+                "branding.name".into(),
+                "must be between 1 and 64 characters".into(),
+            ));
+        }
+        self.branding
+            .read_logo()
+            .map_err(|m| ("branding.logo".to_string(), m))?;
         let settings = self.twofa.to_settings()?;
         check_senders(&settings, self.smtp.is_some(), self.sms.is_some())
             .map_err(|m| ("twofa.providers".to_string(), m))?;
@@ -725,6 +812,62 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn branding_has_a_default_name_and_a_checked_logo() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.branding.name, "Stepgate");
+        assert!(c.branding.logo.is_none());
+        let e = parse("[branding]\nnmae = \"Acme\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "branding.nmae", "{e}");
+        let e = parse("[branding]\nname = \"  \"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "branding.name", "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name).display().to_string();
+        // Missing file: the key is named, with the path.
+        let e = parse(&format!("[branding]\nlogo = {:?}\n", at("nope.png")), &[]).unwrap_err();
+        assert_eq!(e.key, "branding.logo", "{e}");
+        assert!(e.message.contains("nope.png"), "{e}");
+        // Not an image.
+        std::fs::write(dir.path().join("logo.png"), b"hello").unwrap();
+        let e = parse(&format!("[branding]\nlogo = {:?}\n", at("logo.png")), &[]).unwrap_err();
+        assert_eq!(e.key, "branding.logo", "{e}");
+        assert!(e.message.contains("not a PNG"), "{e}");
+        // Too large.
+        let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+        big.resize(MAX_LOGO_BYTES + 1, 0);
+        std::fs::write(dir.path().join("big.png"), &big).unwrap();
+        let e = parse(&format!("[branding]\nlogo = {:?}\n", at("big.png")), &[]).unwrap_err();
+        assert_eq!(e.key, "branding.logo", "{e}");
+        // A real PNG header and an SVG pass, with their types; relative paths are the
+        // config folder's.
+        std::fs::write(dir.path().join("ok.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        std::fs::write(
+            dir.path().join("ok.svg"),
+            "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        )
+        .unwrap();
+        let c = Config::parse(
+            "[branding]\nname = \"Acme\"\nlogo = \"ok.png\"\n",
+            "test.toml",
+            std::iter::empty(),
+            Some(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(c.branding.name, "Acme");
+        assert_eq!(
+            c.branding.logo.as_deref(),
+            Some(dir.path().join("ok.png").as_path())
+        );
+        assert_eq!(c.branding.read_logo().unwrap().unwrap().0, "image/png");
+        let c = parse(&format!("[branding]\nlogo = {:?}\n", at("ok.svg")), &[]).unwrap();
+        assert_eq!(c.branding.read_logo().unwrap().unwrap().0, "image/svg+xml");
+        assert_eq!(logo_type(b"\xff\xd8\xff\xe0"), Some("image/jpeg"));
+        assert_eq!(logo_type(b"GIF89a"), Some("image/gif"));
+        assert_eq!(logo_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(logo_type(b"<html><script>"), None);
     }
 
     #[test]

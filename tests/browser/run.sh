@@ -1,7 +1,8 @@
 #!/bin/sh
 # Stepgate's browser tests: Debian's Chromium driven by Playwright (playwright-core, no browser
 # download) against the real `stepgate serve` binary, a real SMTP server (tests/support/
-# smtp_sink.py) and the SMS file sink. Screenshots go to target/browser-artifacts/.
+# smtp_sink.py) and the SMS file sink. Screenshots go to target/browser-artifacts/; axe-core
+# checks the pages for WCAG A/AA violations.
 #
 # Needs: target/debug/stepgate (cargo build -p stepgate-idp), node 20 + npm, /usr/bin/chromium
 # (apt-get install chromium) and /usr/bin/python3 with python3-aiosmtpd. Prints
@@ -98,6 +99,9 @@ for u in alice bob carol dave; do
         || fail "could not create $u"
 done
 CAROL_URI=$("$BIN" user enroll-totp carol --no-qr | tail -n 1)
+# An application for the /authorize tests (ui_locales); its redirect is never followed.
+"$BIN" client add webapp --name "Web App" --redirect-uri "$BASE/cb-test" >/dev/null \
+    || fail "could not register the webapp client"
 
 set +e
 BROWSER_ONLY="${BROWSER_ONLY:-}" STEPGATE_URL="$BASE" MAILDIR="$WORK/mail" ARTIFACTS="$ARTIFACTS" \

@@ -67,6 +67,68 @@ async function shot(page, name) {
   await page.setViewportSize(size);
 }
 
+/// Desktop and phone screenshots in the light and the dark theme (prefers-color-scheme).
+async function shotThemes(page, name) {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await shot(page, `${name}-${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+// axe-core's source, evaluated in the page through the DevTools protocol: the pages' CSP
+// allows no inline or injected script tag, and this needs none. A missing axe-core is an
+// error here, before any test runs (run.sh installs it with `npm ci`), never a skipped check.
+const AXE_SOURCE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+// What fails a page; the lesser impacts are printed so they are seen, not hidden.
+const BLOCKING = new Set(["serious", "critical"]);
+
+/// axe's WCAG 2 A/AA violations on the page as it is, as readable lines with their impact.
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SOURCE);
+  const ran = await page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+    return {
+      passes: r.passes.length,
+      violations: r.violations.map((v) => ({
+        impact: v.impact,
+        line: `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
+      })),
+    };
+  }, WCAG_A_AA);
+  // A run that checked nothing proves nothing (axe not loaded, an empty page).
+  assert(ran.passes > 0, "axe ran no check at all");
+  return ran.violations;
+}
+
+/// Any serious or critical WCAG A/AA violation (contrast among them) fails.
+async function axeCheck(page, label) {
+  const violations = await axeViolations(page);
+  const blocking = violations.filter((v) => BLOCKING.has(v.impact));
+  for (const v of violations.filter((v) => !BLOCKING.has(v.impact))) console.log(`  # ${label}: ${v.line}`);
+  assert(blocking.length === 0, `${label}: ${blocking.length} serious or critical WCAG violation(s):\n    ${blocking.map((v) => v.line).join("\n    ")}`);
+}
+
+/// The page in the light and dark themes, at desktop width and at 320 px (where nothing may
+/// scroll sideways): axe finds no WCAG A/AA violation in any of them.
+async function accessible(page, label) {
+  const size = page.viewportSize();
+  for (const width of [size.width, 320]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await axeCheck(page, `${label} (${scheme}, ${width} px)`);
+      if (width === 320) {
+        const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+        assert(scroll <= client, `${label} (${scheme}): ${scroll} px wide at 320 px: it scrolls sideways`);
+      }
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(size);
+}
+
 async function expectText(page, text) {
   await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5000 });
 }
@@ -244,23 +306,32 @@ const tests = [
   ["an admin lowers the lockout limit, a user gets locked, the admin unlocks them", async (page) => {
     assert(state.adminSecret, "needs the admin enrolment test first");
     await signIn(page, "admin", ADMIN_PASSWORD);
-    const { code } = await freshTotp(state.adminSecret, state.adminStep);
+    const { code, step } = await freshTotp(state.adminSecret, state.adminStep);
+    state.adminStep = step;
     await page.getByLabel("authenticator app").fill(code);
     await page.getByRole("button", { name: "Verify" }).click();
     await expectText(page, "You are signed in as");
     await page.goto(`${BASE}/admin`);
     await shot(page, "11-admin-settings");
-    await page.getByLabel("maxVerificationFailuresBeforeUserLockout").fill("2");
+    // Human labels, a line of help, the ThingsBoard key in small print; providers by name.
+    await page.getByRole("group", { name: "Authenticator app" }).waitFor({ timeout: 5000 });
+    for (const key of ["minVerificationCodeSendPeriod", "verificationCodeCheckRateLimit", "enforceTwoFa", "BACKUP_CODE"]) {
+      assert(await page.locator("code.key", { hasText: key }).count() >= 1, `the key ${key} in small print`);
+    }
+    assert(await page.getByLabel("Minimum time between code sends").count() === 1, "a human label");
+    const help = await page.getByLabel("Failed attempts before lockout").getAttribute("aria-describedby");
+    assert(help.includes("maxVerificationFailuresBeforeUserLockout-help"), `the help line describes the field: ${help}`);
+    await page.getByLabel("Failed attempts before lockout").fill("2");
     await page.getByRole("button", { name: "Save settings" }).click();
     await expectText(page, "Settings saved.");
     // An invalid value is shown at its field and changes nothing.
-    await page.getByLabel("totalAllowedTimeForVerification").fill("5");
+    await page.getByLabel("Time allowed for verification").fill("5");
     await page.getByRole("button", { name: "Save settings" }).click();
     await page.locator("#totalAllowedTimeForVerification-error").waitFor();
     await shot(page, "12-admin-settings-invalid");
     await page.goto(`${BASE}/admin`);
-    assert(await page.getByLabel("maxVerificationFailuresBeforeUserLockout").inputValue() === "2", "saved");
-    assert(await page.getByLabel("totalAllowedTimeForVerification").inputValue() !== "5", "unchanged");
+    assert(await page.getByLabel("Failed attempts before lockout").inputValue() === "2", "saved");
+    assert(await page.getByLabel("Time allowed for verification").inputValue() !== "5", "unchanged");
     // Carol guesses wrong twice.
     const carolBrowser = await newBrowser();
     const carol = await carolBrowser.newPage();
@@ -401,6 +472,95 @@ const tests = [
     await expectText(page, "The passkey is removed.");
     assert((await page.locator("#provider-WEBAUTHN .toggle").textContent()).trim() === "Off", "WEBAUTHN off");
     await shot(page, "26-passkey-removed");
+  }],
+
+  ["the accessibility check fails a page with serious violations", async (page) => {
+    // The check must be able to fail: a page with an unlabelled field, an image without text
+    // and grey-on-grey text is refused by the same function the real pages go through.
+    await page.setContent(`<!doctype html><html lang="en"><head><title>bad</title></head><body><main>
+      <p style="color:#bbb;background:#ccc">too faint</p><input type="text"><img src="data:,">
+      </main></body></html>`);
+    let refused = null;
+    try {
+      await axeCheck(page, "broken page");
+    } catch (e) {
+      refused = String(e.message);
+    }
+    assert(refused, "axeCheck passed a broken page");
+    for (const rule of ["color-contrast", "label", "image-alt"]) {
+      assert(refused.includes(rule), `the broken page's ${rule} violation is reported: ${refused}`);
+    }
+  }],
+
+  ["sign-in, second-factor, account and admin settings pages pass axe (WCAG A/AA) in light, dark and at 320 px", async (page) => {
+    assert(state.adminSecret, "needs the admin enrolment test first");
+    await page.goto(`${BASE}/login`);
+    await accessible(page, "sign-in");
+    await shotThemes(page, "40-sign-in");
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await expectText(page, "Verify it's you");
+    await accessible(page, "second factor");
+    await shotThemes(page, "41-second-factor");
+    const { code, step } = await freshTotp(state.adminSecret, state.adminStep);
+    state.adminStep = step;
+    await page.getByLabel("authenticator app").fill(code);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
+    await expectText(page, "Two-factor methods");
+    // Providers named as people say them, on the user's pages too.
+    for (const name of ["Authenticator app", "SMS", "Email", "Passkey", "Backup codes"]) {
+      assert(await page.locator(".provider-head strong", { hasText: name }).count() === 1, `the account page names ${name}`);
+    }
+    await accessible(page, "account security");
+    await shotThemes(page, "42-account-security");
+    await page.goto(`${BASE}/admin`);
+    await page.getByRole("button", { name: "Save settings" }).waitFor({ timeout: 5000 });
+    await accessible(page, "admin settings");
+    await shotThemes(page, "43-admin-settings");
+    // The dark theme is a real one: the page background turns dark.
+    await page.emulateMedia({ colorScheme: "dark" });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert(r + g + b < 150, `a dark background in the dark theme: ${bg}`);
+    await page.emulateMedia({ colorScheme: "light" });
+  }],
+
+  ["a second language: ui_locales on /authorize and Accept-Language choose German", async (page) => {
+    const authorize = (extra) => `${BASE}/authorize?` + new URLSearchParams({
+      client_id: "webapp", redirect_uri: `${BASE}/cb-test`, response_type: "code", scope: "openid",
+      state: "s", ...extra,
+    });
+    // The browser asks for English; the application's ui_locales (first supported wins) for German.
+    await page.setExtraHTTPHeaders({ "Accept-Language": "en-US,en;q=0.9" });
+    await page.goto(authorize({ ui_locales: "fr-CA de en" }));
+    await page.getByRole("heading", { name: "Anmelden" }).waitFor({ timeout: 5000 });
+    assert(await page.locator("html").getAttribute("lang") === "de", "<html lang=de>");
+    await expectText(page, "Web App");
+    await shotThemes(page, "44-sign-in-de");
+    // It carries through the login pages of that authorization.
+    await page.getByLabel("Benutzername").fill("alice");
+    await page.getByLabel("Passwort").fill(USER_PASSWORD);
+    await page.getByRole("button", { name: "Anmelden", exact: true }).click();
+    await page.getByRole("heading", { name: "Bestätigen Sie, dass Sie es sind" }).waitFor({ timeout: 5000 });
+    assert(await page.locator("html").getAttribute("lang") === "de", "the second-factor page too");
+    await page.getByLabel("Authenticator-App").waitFor({ timeout: 5000 });
+    await shotThemes(page, "45-second-factor-de");
+    // Without ui_locales the browser's Accept-Language counts, by its q-values.
+    await page.context().clearCookies();
+    await page.setExtraHTTPHeaders({ "Accept-Language": "fr;q=0.9, de;q=0.8, en;q=0.5" });
+    await page.goto(`${BASE}/login`);
+    await page.getByRole("heading", { name: "Anmelden" }).waitFor({ timeout: 5000 });
+    await page.setExtraHTTPHeaders({ "Accept-Language": "de;q=0.4, en;q=0.6" });
+    await page.goto(`${BASE}/login`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 5000 });
+    assert(await page.locator("html").getAttribute("lang") === "en", "<html lang=en>");
+    // A language the catalogue lacks is English.
+    await page.setExtraHTTPHeaders({ "Accept-Language": "ja" });
+    await page.goto(authorize({ ui_locales: "ja" }));
+    await page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 5000 });
   }],
 ];
 

@@ -42,9 +42,8 @@ pub fn check(st: &AppState, jar: &CookieJar, presented: Option<&str>) -> Result<
     } else {
         Err(Error::page(
             StatusCode::FORBIDDEN,
-            "This form has expired",
-            "The page was open too long or came from another site. Go back, reload the page \
-             and try again.",
+            crate::i18n::t("err-form-expired-title"),
+            crate::i18n::t("err-form-expired"),
         ))
     }
 }

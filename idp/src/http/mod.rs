@@ -22,6 +22,32 @@ pub fn allow_own_script(mut resp: Response) -> Response {
 pub mod csrf;
 pub mod forwarded;
 
+/// What a path segment may carry as is (RFC 3986's unreserved characters).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A name (user, group, host, client) as one path segment of a URL. Percent-encoding, not a
+/// form's encoding: in a path `+` is a plus, and a `/`, `?` or `#` in a name would otherwise
+/// cut the URL short or point it at another page.
+pub fn url_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// A refusal for our own scripts (`passkey.js`): `{"error": words}`, the words from the
+/// catalogue in the page's language, which the script shows as they are. Never the core's
+/// error text, which is English and may say more than the browser should learn.
+pub fn script_error(status: StatusCode, words: String) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": words }))).into_response()
+}
+
+/// A value for a URL's query string (`?user=…`), encoded as a form would.
+pub fn query_value(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 use crate::error::Error;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -87,5 +113,18 @@ impl ClientAddr {
             Some(a) => ctx.with_remote_addr(a.clone()),
             None => ctx,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_stays_one_segment_and_means_itself() {
+        assert_eq!(url_segment("alice.smith_2-x~"), "alice.smith_2-x~");
+        assert_eq!(url_segment("a b/c?d#e+f%"), "a%20b%2Fc%3Fd%23e%2Bf%25");
+        assert_eq!(url_segment("jörg"), "j%C3%B6rg");
+        assert_eq!(query_value("a b&c=d+e"), "a+b%26c%3Dd%2Be");
     }
 }

@@ -68,7 +68,7 @@ enum Rejection {
 fn bad_page(message: impl Into<String>) -> Rejection {
     Rejection::Page(Error::page(
         StatusCode::BAD_REQUEST,
-        "This sign-in request cannot be completed",
+        crate::i18n::t("err-request-title"),
         message,
     ))
 }
@@ -76,24 +76,26 @@ fn bad_page(message: impl Into<String>) -> Rejection {
 /// Checks an authorization request; on success the client, the request to store, and
 /// whether `prompt=none` was asked (never stored: it only matters now).
 async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, bool), Rejection> {
-    let repeated =
-        |r: crate::params::Repeated| bad_page(format!("The parameter {} is repeated.", r.0));
+    let repeated = |r: crate::params::Repeated| {
+        bad_page(crate::i18n::t_args(
+            "err-param-repeated",
+            &[("name", r.0.into())],
+        ))
+    };
     let client_id = p
         .get("client_id")
         .map_err(repeated)?
-        .ok_or_else(|| bad_page("The request names no client (client_id is missing)."))?;
+        .ok_or_else(|| bad_page(crate::i18n::t("err-no-client-id")))?;
     let client = clients::get(st.core.db(), client_id)
         .await
         .map_err(|e| Rejection::Page(Error::internal_page(e)))?
-        .ok_or_else(|| bad_page("The application that sent you here is not registered."))?;
+        .ok_or_else(|| bad_page(crate::i18n::t("err-client-unknown")))?;
     let redirect_uri = p
         .get("redirect_uri")
         .map_err(repeated)?
-        .ok_or_else(|| bad_page("The request has no redirect_uri."))?;
+        .ok_or_else(|| bad_page(crate::i18n::t("err-no-redirect-uri")))?;
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
-        return Err(bad_page(
-            "The redirect_uri is not registered for this application.",
-        ));
+        return Err(bad_page(crate::i18n::t("err-redirect-uri-unknown")));
     }
     // From here on the client can be told.
     let state = p.get("state").ok().flatten().map(str::to_string);
@@ -235,6 +237,18 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
         max_age,
         login_hint: get("login_hint")?.map(|h| h.chars().take(256).collect()),
         require_2fa: client.require_2fa || acr_2fa,
+        // Only tags, bounded: it is stored with the request and picks the pages' language.
+        ui_locales: get("ui_locales")?
+            .map(|v| {
+                v.split_whitespace()
+                    .filter(|t| {
+                        t.len() <= 35 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|v| !v.is_empty()),
     };
     Ok((client, req, prompt_none))
 }
@@ -336,6 +350,7 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
             .to_response(&st.settings.issuer)
         }
         Ok(Some(id)) => {
+            crate::i18n::use_ui_locales(req.ui_locales.as_deref());
             login::page_for_request(
                 &st,
                 jar,

@@ -140,6 +140,12 @@ pub fn metadata(s: &Settings) -> Result<StepgateProviderMetadata, String> {
             .map(|c| CoreClaimName::new(c.to_string()))
             .collect(),
     ))
+    // The pages' languages (`ui_locales` picks among them; see `crate::i18n`).
+    .set_ui_locales_supported(Some(
+        crate::i18n::Lang::all()
+            .map(|l| openidconnect::LanguageTag::new(l.tag()))
+            .collect(),
+    ))
     .set_claims_parameter_supported(Some(false))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false)))

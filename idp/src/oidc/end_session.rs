@@ -27,14 +27,20 @@ async fn handle(
     addr: ClientAddr,
     p: Params,
 ) -> Result<Response, Error> {
-    let bad = |m: &str| Error::page(StatusCode::BAD_REQUEST, "Sign-out cannot continue", m);
-    let repeated = |_| bad("A parameter is repeated.");
+    let bad = |key: &str| {
+        Error::page(
+            StatusCode::BAD_REQUEST,
+            crate::i18n::t("err-sign-out-title"),
+            crate::i18n::t(key),
+        )
+    };
+    let repeated = |_| bad("err-a-param-repeated");
     let hint = match p.get("id_token_hint").map_err(repeated)? {
         None => None,
         Some(h) => {
             let claims = verify_id_token_hint(&st, h, None)
                 .await
-                .ok_or_else(|| bad("The id_token_hint is not an ID token issued here."))?;
+                .ok_or_else(|| bad("err-id-token-hint"))?;
             Some(claims)
         }
     };

@@ -23,6 +23,10 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     /// The client or `acr_values` demand a second factor.
     pub require_2fa: bool,
+    /// OpenID Connect `ui_locales`: the languages the login pages should use, in order
+    /// (absent from requests stored before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
 }
 
 impl AuthRequest {
@@ -128,8 +132,9 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<(), Error> {
 /// What [`take`] found.
 #[derive(Debug)]
 pub enum Taken {
-    /// This caller removed the live request and answers it.
-    Live(AuthRequest),
+    /// This caller removed the live request and answers it (boxed: the other answers carry
+    /// nothing, and this one is passed around by value).
+    Live(Box<AuthRequest>),
     /// The request had expired (it is removed now).
     Expired,
     /// No such request: already answered (the same login submitted twice) or never made.
@@ -148,7 +153,7 @@ pub async fn take(db: &Db, id: &str, now: i64) -> Result<Taken, Error> {
     match row {
         None => Ok(Taken::Gone),
         Some((_, expires_at)) if expires_at <= now => Ok(Taken::Expired),
-        Some((json, _)) => parse(&json).map(Taken::Live),
+        Some((json, _)) => parse(&json).map(|r| Taken::Live(Box::new(r))),
     }
 }
 
@@ -169,6 +174,7 @@ mod tests {
             max_age: None,
             login_hint: None,
             require_2fa: false,
+            ui_locales: None,
         }
     }
 
@@ -200,7 +206,7 @@ mod tests {
             .unwrap()
             .expect("under the bound");
         assert!(
-            matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if r == request())
+            matches!(take(&db, &id, now + 10).await.unwrap(), Taken::Live(r) if *r == request())
         );
         // The same login submitted twice: only the first take answers.
         assert!(matches!(

@@ -9,6 +9,7 @@
 use crate::error::Error;
 use crate::http::see_other;
 use crate::http::{cookies, csrf, ClientAddr};
+use crate::i18n::{t, t_args};
 use crate::login::{finish_login, pending_request};
 use crate::state::AppState;
 use crate::templates::render;
@@ -27,25 +28,28 @@ use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
 
 /// What the page says about a provider's prompt.
 fn prompt_for(p: &EnrolledProvider) -> String {
-    let dest = p.destination.as_deref().unwrap_or("you");
+    let dest = match &p.destination {
+        Some(d) => d.clone(),
+        None => t("second-factor-you"),
+    };
     match p.provider {
-        ProviderType::Totp => "Enter the 6-digit code from your authenticator app".into(),
-        ProviderType::Sms => format!("Enter the 6-digit code we sent to {dest} by SMS"),
-        ProviderType::Email => format!("Enter the 6-digit code we sent to {dest} by email"),
-        ProviderType::BackupCode => "Enter one of your 8-digit backup codes".into(),
-        ProviderType::Webauthn => "Use your passkey or security key".into(),
+        ProviderType::Totp => t("prompt-totp"),
+        ProviderType::Sms => t_args("prompt-sms", &[("to", dest.into())]),
+        ProviderType::Email => t_args("prompt-email", &[("to", dest.into())]),
+        ProviderType::BackupCode => t("prompt-backup-code"),
+        ProviderType::Webauthn => t("prompt-passkey"),
     }
 }
 
 /// The "try another way" label of a provider.
 fn alternative_label(p: &EnrolledProvider) -> String {
-    let dest = p.destination.as_deref().unwrap_or("");
+    let dest = p.destination.clone().unwrap_or_default();
     match p.provider {
-        ProviderType::Totp => "Use your authenticator app".into(),
-        ProviderType::Sms => format!("Send a code by SMS to {dest}"),
-        ProviderType::Email => format!("Send a code by email to {dest}"),
-        ProviderType::BackupCode => "Use a backup code".into(),
-        ProviderType::Webauthn => "Use your passkey".into(),
+        ProviderType::Totp => t("alt-totp"),
+        ProviderType::Sms => t_args("alt-sms", &[("to", dest.into())]),
+        ProviderType::Email => t_args("alt-email", &[("to", dest.into())]),
+        ProviderType::BackupCode => t("alt-backup-code"),
+        ProviderType::Webauthn => t("alt-passkey"),
     }
 }
 
@@ -107,46 +111,49 @@ impl View {
     }
 }
 
+/// The words for why the core's step cannot go on: one catalogue message per refusal (the
+/// core's own sentences are English, for logs and PAM). No catch-all arm, so a new refusal
+/// cannot reach the page without words of its own.
+fn refusal_view(refusal: Refusal) -> View {
+    match refusal {
+        Refusal::Expired => View::finished(StatusCode::BAD_REQUEST, t("verification-time-up")),
+        Refusal::Locked => View::finished(StatusCode::FORBIDDEN, t("your-account-locked")),
+        Refusal::Closed => View::finished(StatusCode::BAD_REQUEST, t("verification-finished")),
+        Refusal::NoProvider => View::finished(StatusCode::FORBIDDEN, t("no-second-factor-left")),
+        Refusal::PasskeyOnly => View::finished(StatusCode::FORBIDDEN, t("passkey-only-here")),
+    }
+}
+
 /// Each refusal of the core gets its own words. Unexpected errors are ours.
 fn view_for(e: CoreError) -> Result<View, Error> {
     Ok(match e {
-        CoreError::Locked => View::finished(
-            StatusCode::FORBIDDEN,
-            "Your account is locked after too many failed verification attempts. Ask an \
-             administrator to unlock it.",
-        ),
+        CoreError::Locked => View::finished(StatusCode::FORBIDDEN, t("your-account-locked")),
         CoreError::RateLimited { retry_after } => View::error(
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many attempts. Wait {retry_after} seconds and try again."),
+            t_args("too-many-attempts-wait", &[("seconds", retry_after.into())]),
         ),
-        CoreError::ChallengeExpired => View::finished(
-            StatusCode::BAD_REQUEST,
-            "The time allowed for verification has run out. Sign in again.",
-        ),
-        CoreError::ChallengeClosed => View::finished(
-            StatusCode::BAD_REQUEST,
-            "This verification is already finished. Sign in again.",
-        ),
-        CoreError::NotFound(_) => View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        ),
-        CoreError::Disabled => View::finished(StatusCode::FORBIDDEN, "This account is disabled."),
+        CoreError::ChallengeExpired => {
+            View::finished(StatusCode::BAD_REQUEST, t("verification-time-up"))
+        }
+        CoreError::ChallengeClosed => {
+            View::finished(StatusCode::BAD_REQUEST, t("verification-finished"))
+        }
+        CoreError::NotFound(_) => View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired")),
+        CoreError::Disabled => View::finished(StatusCode::FORBIDDEN, t("account-disabled")),
         CoreError::SendTooSoon { retry_after } => View::error(
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "A code was sent recently. Wait {retry_after} seconds before asking for another."
-            ),
+            t_args("code-sent-recently", &[("seconds", retry_after.into())]),
         ),
-        CoreError::SendFailed(_) => View::error(
-            StatusCode::BAD_GATEWAY,
-            "We could not send the code. Try again later, or try another way.",
-        ),
-        CoreError::ProviderUnavailable(_) => View::error(
-            StatusCode::BAD_REQUEST,
-            "That verification method is not available for your account.",
-        ),
-        CoreError::Invalid { message, .. } => View::error(StatusCode::BAD_REQUEST, message),
+        CoreError::SendFailed(_) => View::error(StatusCode::BAD_GATEWAY, t("send-failed")),
+        CoreError::ProviderUnavailable(_) => {
+            View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
+        }
+        // Here only a provider that sends nothing asked to send: the core's sentence is for
+        // logs, the page says the method is not there.
+        CoreError::Invalid { field, message } => {
+            tracing::info!(%field, %message, "second-factor request refused");
+            View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
+        }
         other => return Err(Error::internal_page(other)),
     })
 }
@@ -177,10 +184,7 @@ async fn render_page(
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
         return finished_page(
             jar,
-            View::finished(
-                StatusCode::BAD_REQUEST,
-                "Your sign-in has expired. Sign in again.",
-            ),
+            View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired")),
         );
     };
     let challenge = match st.core.challenge(&id).await {
@@ -206,24 +210,14 @@ fn challenge_page(
     let restart = restart_url(req);
     let current = match (step.refusal, step.current_listed()) {
         (None, Some(current)) => current,
-        (Some(Refusal::NoProvider), _) | (None, None) => {
-            let view = View::finished(
-                StatusCode::FORBIDDEN,
-                "No second factor is available for your account any more. Ask your administrator.",
-            );
+        (None, None) => {
+            let view = refusal_view(Refusal::NoProvider);
             return Ok(finished_page(jar, token, req, view));
         }
-        (Some(refusal), _) => {
-            return Ok(finished_page(
-                jar,
-                token,
-                req,
-                view_for(refusal.to_error())?,
-            ))
-        }
+        (Some(refusal), _) => return Ok(finished_page(jar, token, req, refusal_view(refusal))),
     };
     if step.wanted_unavailable && view.error.is_none() {
-        view.error = Some("That verification method is not available for your account.".into());
+        view.error = Some(t("method-unavailable"));
     }
     let alternatives: Vec<Alternative> = step
         .alternatives()
@@ -269,7 +263,7 @@ async fn send(
 ) -> Result<View, Error> {
     match st.core.send_code(ctx, challenge_id, provider).await {
         Ok(sent) => Ok(View {
-            notice: Some(format!("We sent a code to {}.", sent.destination)),
+            notice: Some(t_args("code-sent-to", &[("to", sent.destination.into())])),
             ..View::default()
         }),
         Err(e) => view_for(e),
@@ -343,7 +337,23 @@ pub struct PageQuery {
     req: Option<String>,
     provider: Option<String>,
     status: Option<String>,
-    wait: Option<i64>,
+    /// Text, not a number, so that a wrong one is ignored rather than refused.
+    wait: Option<String>,
+}
+
+/// The longest wait the page repeats from its URL: `minVerificationCodeSendPeriod` is seconds
+/// between sends, and a day is far beyond any sensible one.
+const MAX_SHOWN_WAIT: i64 = 86_400;
+
+/// A `wait=` of the URL as seconds to show: 1 to [`MAX_SHOWN_WAIT`] written in plain digits,
+/// else nothing.
+fn shown_wait(raw: &str) -> Option<i64> {
+    if raw.is_empty() || raw.len() > 5 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse()
+        .ok()
+        .filter(|n| (1..=MAX_SHOWN_WAIT).contains(n))
 }
 
 pub async fn page_get(
@@ -352,6 +362,7 @@ pub async fn page_get(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Error> {
     let req = q.req.as_deref().filter(|r| !r.is_empty());
+    crate::login::use_request_language(&st, req).await;
     let wanted = q.provider.as_deref().and_then(|p| p.parse().ok());
     let view = match q.status.as_deref() {
         Some("sent") => {
@@ -368,19 +379,21 @@ pub async fn page_get(
             };
             View {
                 notice: Some(match dest {
-                    Some(d) => format!("We sent a code to {d}."),
-                    None => "We sent you a code.".into(),
+                    Some(d) => t_args("code-sent-to", &[("to", d.into())]),
+                    None => t("code-sent"),
                 }),
                 ..View::default()
             }
         }
-        Some("too_soon") => view_for(CoreError::SendTooSoon {
-            retry_after: q.wait.unwrap_or(0).max(0),
-        })?,
-        Some("send_failed") => View::error(
-            StatusCode::OK,
-            "We could not send the code. Try again later, or try another way.",
-        ),
+        // `wait` comes from the URL, so anyone can write it: only a wait the core could have
+        // asked for is shown, else the sentence without a number.
+        Some("too_soon") => match q.wait.as_deref().and_then(shown_wait) {
+            Some(seconds) => view_for(CoreError::SendTooSoon {
+                retry_after: seconds,
+            })?,
+            None => View::error(StatusCode::TOO_MANY_REQUESTS, t("code-sent-recently-later")),
+        },
+        Some("send_failed") => View::error(StatusCode::OK, t("send-failed")),
         _ => View::default(),
     };
     let view = View {
@@ -411,14 +424,11 @@ pub async fn verify_post(
     let req = form.req.as_deref().filter(|r| !r.is_empty());
     pending_request(&st, req).await?;
     let Ok(provider) = form.provider.parse::<ProviderType>() else {
-        let view = View::error(StatusCode::BAD_REQUEST, "Choose a verification method.");
+        let view = View::error(StatusCode::BAD_REQUEST, t("choose-verification-method"));
         return render_page(&st, jar, req, None, view).await;
     };
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
@@ -451,17 +461,12 @@ async fn after_check(
             finish_login(&st, jar, ctx, req, &user, Some(used)).await
         }
         Ok(CheckOutcome::WrongCode { attempts_left }) => {
-            let what = if provider == ProviderType::Webauthn {
-                "That passkey was not accepted."
-            } else {
-                "That code is not right."
-            };
-            let message = match attempts_left {
-                Some(n) => format!(
-                    "{what} {n} attempt{} left before the account is locked.",
-                    if n == 1 { "" } else { "s" }
-                ),
-                None => format!("{what} Try again."),
+            let passkey = provider == ProviderType::Webauthn;
+            let message = match (attempts_left, passkey) {
+                (Some(n), false) => t_args("code-wrong-attempts", &[("n", n.into())]),
+                (Some(n), true) => t_args("passkey-wrong-attempts", &[("n", n.into())]),
+                (None, false) => t("code-wrong"),
+                (None, true) => t("passkey-wrong"),
             };
             let view = View::error(StatusCode::OK, message);
             render_page(&st, jar, req, Some(provider), view).await
@@ -494,16 +499,13 @@ pub async fn send_post(
     pending_request(&st, req).await?;
     let provider = form.provider.parse::<ProviderType>().ok();
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, provider, view).await;
     };
     let view = match provider {
         Some(p) if p.is_sent() => send(&st, &addr.context(), &id, p).await?,
         Some(_) => View::default(),
-        None => View::error(StatusCode::BAD_REQUEST, "Choose a verification method."),
+        None => View::error(StatusCode::BAD_REQUEST, t("choose-verification-method")),
     };
     render_page(&st, jar, req, provider, view).await
 }
@@ -525,11 +527,24 @@ pub async fn passkey_options(
 ) -> Result<Response, Error> {
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        return Ok((StatusCode::BAD_REQUEST, "no sign-in in progress").into_response());
+        return Ok(crate::http::script_error(
+            StatusCode::BAD_REQUEST,
+            t("sign-in-expired"),
+        ));
     };
     Ok(match st.core.begin_passkey_check(&id).await {
         Ok(c) => axum::Json(c).into_response(),
-        Err(e) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+        Err(e) => {
+            // The core's reason is for the log; the page gets the same words as a form would.
+            tracing::info!(error = %e, "passkey check not started");
+            let words = match view_for(e) {
+                Ok(View {
+                    error: Some(words), ..
+                }) => words,
+                _ => t("passkey-failed"),
+            };
+            crate::http::script_error(StatusCode::FORBIDDEN, words)
+        }
     })
 }
 
@@ -544,13 +559,49 @@ pub async fn passkey_post(
     let req = form.req.as_deref().filter(|r| !r.is_empty());
     pending_request(&st, req).await?;
     let Some(id) = cookies::get(&jar, cookies::CHALLENGE) else {
-        let view = View::finished(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has expired. Sign in again.",
-        );
+        let view = View::finished(StatusCode::BAD_REQUEST, t("sign-in-expired"));
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
     let result = st.core.check_passkey(&ctx, &id, &form.credential).await;
     after_check(&st, jar, &ctx, req, &id, ProviderType::Webauthn, result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_small_wait_from_the_url_is_shown() {
+        assert_eq!(shown_wait("30"), Some(30));
+        assert_eq!(shown_wait("86400"), Some(86_400));
+        for bad in [
+            "", "0", "86401", "99999", "123456", "-5", "+5", "3e2", " 30", "30s", "٣٠", "<b>",
+        ] {
+            assert_eq!(shown_wait(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_has_its_own_words() {
+        let all = [
+            Refusal::Expired,
+            Refusal::Locked,
+            Refusal::Closed,
+            Refusal::NoProvider,
+            Refusal::PasskeyOnly,
+        ];
+        let words: std::collections::BTreeSet<String> = all
+            .into_iter()
+            .map(|r| {
+                let v = refusal_view(r);
+                assert!(v.finished, "{r:?} ends the login");
+                let w = v.error.expect("words");
+                // From the catalogue, not the core's English sentence.
+                assert_ne!(w, r.to_string(), "{r:?}");
+                w
+            })
+            .collect();
+        assert_eq!(words.len(), all.len(), "{words:?}");
+    }
 }

@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::http::{csrf, ClientAddr};
+use crate::i18n::t;
 use crate::login::{finish_login, login_page, pending_request};
 use crate::state::AppState;
 use crate::store::clients;
@@ -93,19 +94,10 @@ pub async fn login_post(
                 CoreError::BadCredentials => (
                     "bad_credentials",
                     StatusCode::UNAUTHORIZED,
-                    "Invalid username or password.",
+                    t("sign-in-bad-credentials"),
                 ),
-                CoreError::Locked => (
-                    "locked",
-                    StatusCode::FORBIDDEN,
-                    "This account is locked after too many failed verification attempts. Ask \
-                     an administrator to unlock it.",
-                ),
-                CoreError::Disabled => (
-                    "disabled",
-                    StatusCode::FORBIDDEN,
-                    "This account is disabled.",
-                ),
+                CoreError::Locked => ("locked", StatusCode::FORBIDDEN, t("this-account-locked")),
+                CoreError::Disabled => ("disabled", StatusCode::FORBIDDEN, t("account-disabled")),
                 _ => return Err(Error::internal_page(e)),
             };
             st.metrics.logins.with_label_values(&[outcome]).inc();
@@ -117,7 +109,7 @@ pub async fn login_post(
                 req_id,
                 name.as_deref(),
                 Some(&form.username),
-                Some(message),
+                Some(&message),
             )
             .await;
             return Ok((status, jar, page).into_response());
@@ -155,11 +147,7 @@ pub async fn passwordless_options(
         Ok(c) => axum::Json(c).into_response(),
         Err(e) => {
             tracing::info!(error = %e, "passwordless sign-in not started");
-            (
-                StatusCode::FORBIDDEN,
-                "passwordless sign-in is not available",
-            )
-                .into_response()
+            crate::http::script_error(StatusCode::FORBIDDEN, t("passwordless-unavailable"))
         }
     })
 }
@@ -201,20 +189,14 @@ pub async fn passwordless_post(
         }
         Err(e) => {
             let (status, message) = match &e {
-                CoreError::Locked => (
-                    StatusCode::FORBIDDEN,
-                    "This account is locked after too many failed verification attempts. Ask \
-                     an administrator to unlock it.",
-                ),
-                CoreError::Disabled => (StatusCode::FORBIDDEN, "This account is disabled."),
-                CoreError::RateLimited { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many attempts. Wait a while and try again.",
-                ),
-                CoreError::BadCredentials | CoreError::Refused(_) => (
-                    StatusCode::UNAUTHORIZED,
-                    "That passkey was not accepted. Sign in with your username and password.",
-                ),
+                CoreError::Locked => (StatusCode::FORBIDDEN, t("this-account-locked")),
+                CoreError::Disabled => (StatusCode::FORBIDDEN, t("account-disabled")),
+                CoreError::RateLimited { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, t("too-many-attempts-later"))
+                }
+                CoreError::BadCredentials | CoreError::Refused(_) => {
+                    (StatusCode::UNAUTHORIZED, t("passwordless-refused"))
+                }
                 _ => return Err(Error::internal_page(e)),
             };
             st.metrics
@@ -223,7 +205,7 @@ pub async fn passwordless_post(
                 .inc();
             let name = client_name(&st, req.as_ref()).await;
             let (jar, token) = csrf::ensure(&st, jar);
-            let page = login_page(&st, &token, req_id, name.as_deref(), None, Some(message)).await;
+            let page = login_page(&st, &token, req_id, name.as_deref(), None, Some(&message)).await;
             Ok((status, jar, page).into_response())
         }
     }

@@ -190,7 +190,7 @@ async fn totp_is_enabled_only_with_the_right_code_and_then_signs_in(backend: Bac
     );
     assert_eq!(enrolled(&server, &user.id).await, [ProviderType::Totp]);
     // The audit log on the page shows it.
-    assert!(done.text().contains("enrolment added"), "{}", done.text());
+    assert!(done.text().contains("method added"), "{}", done.text());
     // Next sign-in asks for the TOTP code (a later step: the enrolment code is spent).
     server.clock.advance(30);
     let other = Browser::new();
@@ -766,7 +766,7 @@ async fn a_provider_switched_off_by_the_admin_disappears_and_comes_back() {
         .set("password", PASSWORD);
     let page = browser.submit(form).await;
     assert!(
-        page.text().contains("enrolment removed SMS"),
+        page.text().contains("method removed SMS"),
         "{}",
         page.text()
     );

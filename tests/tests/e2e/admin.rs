@@ -163,9 +163,10 @@ async fn settings_are_validated_by_the_core_and_a_refusal_changes_nothing() {
             "{name}: error at the field: {}",
             refused.text()
         );
+        // The field is described by its help line and by the error.
         assert!(refused
             .body
-            .contains(&format!("aria-describedby=\"{id}-error\"")));
+            .contains(&format!("aria-describedby=\"{id}-help {id}-error\"")));
         assert_eq!(
             server.core.twofa_settings().await.expect("settings"),
             before,
@@ -241,9 +242,10 @@ async fn a_locked_user_is_unlocked_and_users_are_managed(backend: Backend) {
         "{}",
         page.text()
     );
+    // Providers are named as people say them.
     assert!(text_of(&page, "#factors")
         .expect("factors")
-        .contains("TOTP"));
+        .contains("Authenticator app"));
     let page = browser
         .submit(action(&page, "/admin/users/lara", "unlock"))
         .await;
@@ -274,7 +276,7 @@ async fn a_locked_user_is_unlocked_and_users_are_managed(backend: Backend) {
     let page = browser
         .submit(action(&page, "/admin/users/lara", "role").set("role", "ADMIN"))
         .await;
-    assert_eq!(text_of(&page, "#role").as_deref(), Some("admin"));
+    assert_eq!(text_of(&page, "#role").as_deref(), Some("Administrator"));
     let bad = browser
         .submit(action(&page, "/admin/users/lara", "role").set("role", "GOD"))
         .await;

@@ -94,6 +94,7 @@ pub async fn viewer(st: &AppState, jar: &CookieJar) -> Result<Option<Viewer>, Er
                 SecondFactor::Required
             );
             if still_needed {
+                crate::login::use_request_language(st, req.as_deref()).await;
                 return Ok(Some(Viewer::Enrolling { user, req }));
             }
         }

@@ -6,6 +6,7 @@ use super::view::{page, refusal, Extra, PendingTotp};
 use crate::error::Error;
 use crate::http::see_other;
 use crate::http::{csrf, ClientAddr};
+use crate::i18n::t;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -30,8 +31,8 @@ async fn require_signed(st: &AppState, jar: &CookieJar) -> Result<Result<Viewer,
         Some(v @ Viewer::Signed(..)) => Ok(v),
         Some(Viewer::Enrolling { .. }) => Err(Error::page(
             StatusCode::FORBIDDEN,
-            "Finish setting up a second factor first",
-            "Set up a second factor to finish signing in.",
+            t("account-enrol-first-title"),
+            t("account-enrol-first"),
         )
         .into_response()),
         None => Err(see_other("/login").into_response()),
@@ -79,20 +80,21 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn done_message(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "TOTP" => "Your authenticator app is set up.",
-        "SMS" => "SMS verification is set up.",
-        "EMAIL" => "Email verification is set up.",
-        "default" => "Your default method is changed.",
-        "removed" => "The method is turned off.",
-        "password" => "Your password is changed.",
-        "passkey" => "Your passkey is added.",
-        "passkey-renamed" => "Your passkey is renamed.",
-        "passkey-removed" => "The passkey is removed.",
-        "confirmed" => "Thank you. You can change your sign-in methods for the next few minutes.",
+fn done_message(done: &str) -> Option<String> {
+    let key = match done {
+        "TOTP" => "account-done-totp",
+        "SMS" => "account-done-sms",
+        "EMAIL" => "account-done-email",
+        "default" => "account-done-default",
+        "removed" => "account-done-removed",
+        "password" => "account-done-password",
+        "passkey" => "account-done-passkey",
+        "passkey-renamed" => "account-done-passkey-renamed",
+        "passkey-removed" => "account-done-passkey-removed",
+        "confirmed" => "account-done-confirmed",
         _ => return None,
-    })
+    };
+    Some(t(key))
 }
 
 pub async fn security_get(
@@ -341,7 +343,7 @@ pub async fn set_default(
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
     let Some(p) = parse_provider(&form.provider) else {
-        let extra = Extra::error("default", "Choose a method.", StatusCode::BAD_REQUEST);
+        let extra = Extra::error("default", t("choose-method"), StatusCode::BAD_REQUEST);
         return page(&st, jar, &viewer, extra).await;
     };
     match st
@@ -368,7 +370,7 @@ pub async fn remove(
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
     let Some(p) = parse_provider(&form.provider) else {
-        let extra = Extra::error("remove", "Choose a method.", StatusCode::BAD_REQUEST);
+        let extra = Extra::error("remove", t("choose-method"), StatusCode::BAD_REQUEST);
         return page(&st, jar, &viewer, extra).await;
     };
     fresh_or_return!(&st, jar, viewer);
@@ -425,7 +427,7 @@ pub async fn password(
     if form.new != form.confirm {
         let extra = Extra::error(
             "confirm-password",
-            "The two new passwords are not the same.",
+            t("account-passwords-differ"),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
         return page(&st, jar, &viewer, extra).await;
@@ -490,12 +492,18 @@ pub async fn passkey_options(
     csrf::check(&st, &jar, Some(&form.csrf))?;
     let viewer = viewer_or_return!(require_signed(&st, &jar).await);
     if stale(&st, &viewer).await?.is_some() {
-        return Ok((StatusCode::FORBIDDEN, "sign in again first").into_response());
+        return Ok(crate::http::script_error(
+            StatusCode::FORBIDDEN,
+            crate::i18n::t("passkey-sign-in-again"),
+        ));
     }
     Ok(
         match st.core.begin_passkey_registration(viewer.user()).await {
             Ok(c) => axum::Json(c).into_response(),
-            Err(e) => (StatusCode::CONFLICT, e.to_string()).into_response(),
+            Err(e) => {
+                tracing::info!(error = %e, "passkey registration not started");
+                crate::http::script_error(StatusCode::CONFLICT, crate::i18n::t("passkey-failed"))
+            }
         },
     )
 }
@@ -545,7 +553,7 @@ pub async fn passkey_rename(
     {
         Ok(()) => Ok(see_other(&format!("{PAGE}?done=passkey-renamed")).into_response()),
         Err(stepgate_core::Error::NotFound(_)) => {
-            let extra = Extra::error(&field, "No such passkey.", StatusCode::NOT_FOUND);
+            let extra = Extra::error(&field, t("account-no-such-passkey"), StatusCode::NOT_FOUND);
             page(&st, jar, &viewer, extra).await
         }
         Err(e) => {
@@ -583,7 +591,7 @@ pub async fn passkey_remove(
     {
         Ok(()) => Ok(see_other(&format!("{PAGE}?done=passkey-removed")).into_response()),
         Err(stepgate_core::Error::NotFound(_)) => {
-            let extra = Extra::error(&field, "No such passkey.", StatusCode::NOT_FOUND);
+            let extra = Extra::error(&field, t("account-no-such-passkey"), StatusCode::NOT_FOUND);
             page(&st, jar, &viewer, extra).await
         }
         Err(e) => {

@@ -4,6 +4,7 @@
 use super::gate::Viewer;
 use crate::error::Error;
 use crate::http::csrf;
+use crate::i18n::{t, t_args};
 use crate::state::AppState;
 use crate::templates::render;
 use crate::timefmt::minutes as format_time;
@@ -74,35 +75,36 @@ pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Re
         CoreError::BadCredentials => (
             default_field.into(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The password is not right.".into(),
+            t("account-password-wrong"),
         ),
         CoreError::Refused(m) => (default_field.into(), StatusCode::CONFLICT, capital(&m)),
         CoreError::RateLimited { retry_after } => (
             default_field.into(),
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many attempts. Wait {retry_after} seconds and try again."),
+            t_args("too-many-attempts-wait", &[("seconds", retry_after.into())]),
         ),
         CoreError::SendTooSoon { retry_after } => (
             default_field.into(),
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "A code was sent recently. Wait {retry_after} seconds before asking for another."
-            ),
+            t_args("code-sent-recently", &[("seconds", retry_after.into())]),
         ),
         CoreError::SendFailed(_) => (
             default_field.into(),
             StatusCode::BAD_GATEWAY,
-            "We could not send the code. Check the address and try again later.".into(),
+            t("account-send-failed"),
         ),
         CoreError::ProviderUnavailable(p) => (
             default_field.into(),
             StatusCode::CONFLICT,
-            format!("The {} is not available.", p.label()),
+            t_args(
+                "account-provider-unavailable",
+                &[("name", crate::i18n::provider_name(p).into())],
+            ),
         ),
         CoreError::Locked => (
             default_field.into(),
             StatusCode::FORBIDDEN,
-            "The account is locked.".into(),
+            t("account-locked"),
         ),
         other => return Err(Error::internal_page(other)),
     };
@@ -120,7 +122,7 @@ fn capital(s: &str) -> String {
 #[derive(Serialize)]
 struct ProviderRow {
     id: &'static str,
-    label: &'static str,
+    label: String,
     enrolled: bool,
     is_default: bool,
     destination: Option<String>,
@@ -145,16 +147,6 @@ struct EventRow {
     remote_addr: Option<String>,
 }
 
-fn title(p: ProviderType) -> &'static str {
-    match p {
-        ProviderType::Totp => "Authenticator app",
-        ProviderType::Sms => "SMS",
-        ProviderType::Email => "Email",
-        ProviderType::Webauthn => "Passkeys",
-        ProviderType::BackupCode => "Backup codes",
-    }
-}
-
 /// A server-rendered SVG QR code of `data` (no script, no external service).
 pub fn qr_svg(data: &str) -> Option<String> {
     let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
@@ -169,10 +161,11 @@ pub fn qr_svg(data: &str) -> Option<String> {
 /// The backup codes as a `data:` URL, so "Download (.txt)" needs no second request (the codes
 /// are shown once and never stored in clear).
 fn backup_download(codes: &[String]) -> String {
-    let text = format!(
-        "Stepgate backup codes. Each code works once.\r\n\r\n{}\r\n",
-        codes.join("\r\n")
+    let title = t_args(
+        "account-codes-file",
+        &[("brand", crate::i18n::brand().name.clone().into())],
     );
+    let text = format!("{title}\r\n\r\n{}\r\n", codes.join("\r\n"));
     let enc: String = url::form_urlencoded::byte_serialize(text.as_bytes())
         .collect::<String>()
         .replace('+', "%20");
@@ -205,7 +198,7 @@ pub async fn page(
             let mine = usable.iter().find(|u| u.provider == p);
             ProviderRow {
                 id: p.as_str(),
-                label: title(p),
+                label: crate::i18n::provider_name(p),
                 enrolled: mine.is_some(),
                 is_default: mine.is_some_and(|m| m.is_default),
                 destination: mine.and_then(|m| m.destination.clone()),
@@ -245,11 +238,11 @@ pub async fn page(
         .into_iter()
         .map(|r| EventRow {
             at: format_time(r.at),
-            event: r.event.replace('_', " "),
+            event: crate::i18n::event_name(&r.event),
             provider: r.provider,
             // A login at a registered host says which machine it was.
             source: match r.host {
-                Some(host) => format!("SSH/console logins on host {host}"),
+                Some(host) => t_args("account-event-host", &[("host", host.into())]),
                 None => r.source,
             },
             remote_addr: r.remote_addr,

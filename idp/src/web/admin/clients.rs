@@ -162,7 +162,10 @@ pub async fn create(
         Ok((_, secret)) => {
             audit_client(&st, &addr, &admin, EventKind::ClientCreated, &id).await;
             let shown = Shown {
-                notice: Some(format!("The client {id} was registered.")),
+                notice: Some(crate::i18n::t_args(
+                    "clients-done-registered",
+                    &[("client", id.clone().into())],
+                )),
                 secret: secret.map(|s| (id, s)),
                 ..Shown::default()
             };
@@ -213,13 +216,7 @@ pub async fn act(
         .map(|_| (EventKind::ClientUpdated, "saved", None)),
         "rotate" => clients::rotate_secret(db, &client_id, st.now())
             .await
-            .map(|s| {
-                (
-                    EventKind::ClientSecretRotated,
-                    "given a new secret",
-                    Some(s),
-                )
-            }),
+            .map(|s| (EventKind::ClientSecretRotated, "rotated", Some(s))),
         "delete" => clients::remove(db, &client_id)
             .await
             .map(|()| (EventKind::ClientRemoved, "deleted", None)),
@@ -230,7 +227,10 @@ pub async fn act(
         Ok((kind, what, secret)) => {
             audit_client(&st, &addr, &admin, kind, &client_id).await;
             let shown = Shown {
-                notice: Some(format!("The client {client_id} was {what}.")),
+                notice: Some(crate::i18n::t_args(
+                    &format!("clients-done-{what}"),
+                    &[("client", client_id.clone().into())],
+                )),
                 secret: secret.map(|s| (client_id, s)),
                 ..Shown::default()
             };

@@ -37,13 +37,17 @@ pub struct Done {
 }
 
 fn done_message(d: &Done) -> Option<String> {
-    let who = d.who.as_deref().unwrap_or("The user");
+    use crate::i18n::{t, t_args};
+    let who = || match &d.who {
+        Some(w) => w.clone(),
+        None => t("groups-the-user"),
+    };
     Some(match d.done.as_deref()? {
-        "created" => "The group was created.".into(),
-        "removed" => "The group was removed.".into(),
-        "added" => format!("{who} is a member."),
-        "unchanged" => format!("{who} was a member already."),
-        "taken-out" => format!("{who} is no longer a member."),
+        "created" => t("groups-done-created"),
+        "removed" => t("groups-done-removed"),
+        "added" => t_args("groups-done-added", &[("who", who().into())]),
+        "unchanged" => t_args("groups-done-unchanged", &[("who", who().into())]),
+        "taken-out" => t_args("groups-done-taken-out", &[("who", who().into())]),
         _ => return None,
     })
 }
@@ -151,7 +155,7 @@ async fn render_group(
         "admin_group.html",
         context! {
             wide => true, csrf => token, section => "groups",
-            name => group.name, name_enc => url_segment(name),
+            name => group.name,
             created_at => format_time(group.created_at), members, typed, errors, notice,
         },
     );
@@ -161,8 +165,8 @@ async fn render_group(
 fn not_found() -> Error {
     Error::page(
         StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such group.",
+        crate::i18n::t("err-not-found-title"),
+        crate::i18n::t("err-no-such-group"),
     )
 }
 
@@ -200,7 +204,7 @@ pub async fn act(
     let ctx = admin_ctx(&addr);
     let core = &st.core;
     let username = form.username.trim();
-    let who = url_segment(username);
+    let who = crate::http::query_value(username);
     let back = |done: &str| {
         see_other(&format!(
             "/admin/groups/{}?done={done}&who={who}",

@@ -47,15 +47,13 @@ pub struct Done {
 }
 
 fn done_message(d: &Done) -> Option<String> {
-    Some(
-        match d.done.as_deref()? {
-            "removed" => "The host was unregistered; its credential no longer works.",
-            "allowed" => "The group's members may log in at this host.",
-            "denied" => "The group's members are no longer admitted through it.",
-            _ => return None,
-        }
-        .into(),
-    )
+    let key = match d.done.as_deref()? {
+        "removed" => "hosts-done-removed",
+        "allowed" => "hosts-done-allowed",
+        "denied" => "hosts-done-denied",
+        _ => return None,
+    };
+    Some(crate::i18n::t(key))
 }
 
 fn last_seen(at: Option<i64>) -> String {
@@ -134,10 +132,9 @@ pub async fn create(
         // The credential is shown on this response only; it is never stored in the clear.
         Ok((host, credential)) => {
             let notice = Some(if host.allowed_groups.is_empty() {
-                "The host was registered. It has no allowed groups yet, so no one can log in there."
-                    .to_string()
+                crate::i18n::t("hosts-done-registered-no-groups")
             } else {
-                "The host was registered.".to_string()
+                crate::i18n::t("hosts-done-registered")
             });
             render_host(
                 &st,
@@ -204,7 +201,7 @@ async fn render_host(
         "admin_host.html",
         context! {
             wide => true, csrf => token, section => "hosts",
-            name => host.name, name_enc => url_segment(name), groups => host.allowed_groups,
+            name => host.name, groups => host.allowed_groups,
             created_at => format_time(host.created_at), rotated_at => format_time(host.rotated_at),
             last_seen => last_seen(host.last_seen_at), last_addr => host.last_seen_addr,
             credential => credential.map(|c| c.0), events, errors, notice, typed => "",
@@ -214,7 +211,11 @@ async fn render_host(
 }
 
 fn not_found() -> Error {
-    Error::page(StatusCode::NOT_FOUND, "Not found", "There is no such host.")
+    Error::page(
+        StatusCode::NOT_FOUND,
+        crate::i18n::t("err-not-found-title"),
+        crate::i18n::t("err-no-such-host"),
+    )
 }
 
 pub async fn show(

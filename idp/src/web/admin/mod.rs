@@ -34,8 +34,8 @@ pub async fn require_admin(
         Some((_, u)) if u.is_admin() => Ok(u),
         Some(_) => Err(Error::page(
             StatusCode::FORBIDDEN,
-            "Administrators only",
-            "This page is for administrators. Your account does not have that role.",
+            crate::i18n::t("err-admins-only-title"),
+            crate::i18n::t("err-admins-only"),
         )
         .into_response()),
         None => Err(see_other("/login").into_response()),
@@ -76,7 +76,7 @@ pub fn field_error(
         ),
         CoreError::NotFound(what) => (
             default_field.into(),
-            format!("No such {what}."),
+            crate::i18n::t_args("admin-no-such", &[("what", what.to_string().into())]),
             StatusCode::NOT_FOUND,
         ),
         CoreError::Conflict(m) | CoreError::Refused(m) => {
@@ -84,7 +84,7 @@ pub fn field_error(
         }
         CoreError::SendFailed(e) => (
             default_field.into(),
-            format!("Sending failed: {e}"),
+            crate::i18n::t_args("notify-failed", &[("why", e.to_string().into())]),
             StatusCode::BAD_GATEWAY,
         ),
         other => return Err(Error::internal_page(other)),
@@ -94,10 +94,7 @@ pub fn field_error(
 /// Input id → message, for the templates.
 pub type Errors = BTreeMap<String, String>;
 
-/// A name (user, group, host) as one path segment of a console URL.
-pub fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+pub use crate::http::url_segment;
 
 pub fn one_error(field: String, message: String) -> Errors {
     let mut m = Errors::new();

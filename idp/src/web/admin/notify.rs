@@ -5,6 +5,7 @@ use super::settings::render_overview;
 use super::{admin_or_return, one_error};
 use crate::error::Error;
 use crate::http::csrf;
+use crate::i18n::{t, t_args};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -80,17 +81,20 @@ pub async fn test_email(
     admin_or_return!(&st, &jar);
     let to = form.to.trim();
     let result = if let Err(m) = stepgate_core::codes::validate_email(to) {
-        Err(invalid(format!("Not an email address: {m}.")))
+        Err(invalid(t_args(
+            "notify-not-email",
+            &[("why", m.to_string().into())],
+        )))
     } else {
         match st.core.mailer() {
-            None => Err(undelivered(
-                "Mail service is not set up ([smtp] in the configuration).".into(),
-            )),
+            None => Err(undelivered(t("settings-test-email-off"))),
             Some(m) => m
                 .send(to, "Stepgate test message", TEST_TEXT)
                 .await
-                .map(|()| format!("A test email was sent to {to}."))
-                .map_err(|e| undelivered(format!("Sending failed: {e}"))),
+                .map(|()| t_args("notify-email-sent", &[("to", to.to_string().into())]))
+                .map_err(|e| {
+                    undelivered(t_args("notify-failed", &[("why", e.to_string().into())]))
+                }),
         }
     };
     answer(&st, jar, "test-email", result).await
@@ -105,17 +109,20 @@ pub async fn test_sms(
     admin_or_return!(&st, &jar);
     let to = form.to.trim();
     let result = if let Err(m) = stepgate_core::codes::validate_e164(to) {
-        Err(invalid(format!("Not a phone number in E.164 form: {m}.")))
+        Err(invalid(t_args(
+            "notify-not-phone",
+            &[("why", m.to_string().into())],
+        )))
     } else {
         match st.core.sms_sender() {
-            None => Err(undelivered(
-                "SMS service is not configured ([sms] in the configuration).".into(),
-            )),
+            None => Err(undelivered(t("settings-test-sms-off"))),
             Some(s) => s
                 .send(to, TEST_TEXT)
                 .await
-                .map(|()| format!("A test SMS was sent to {to}."))
-                .map_err(|e| undelivered(format!("Sending failed: {e}"))),
+                .map(|()| t_args("notify-sms-sent", &[("to", to.to_string().into())]))
+                .map_err(|e| {
+                    undelivered(t_args("notify-failed", &[("why", e.to_string().into())]))
+                }),
         }
     };
     answer(&st, jar, "test-sms", result).await

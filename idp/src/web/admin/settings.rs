@@ -1,4 +1,7 @@
-//! The platform's two-factor settings form, with ThingsBoard's names. The core validates
+//! The platform's two-factor settings form, grouped like ThingsBoard's screen (each provider
+//! with its own settings, then the general limits, then enforcement): every field has words
+//! and a line of help from the catalogue, and its ThingsBoard name (which is also the form
+//! field's and the API's) in small print. The core validates
 //! (`Core::update_twofa_settings`); a refused form is shown again with the values typed and
 //! the message at the field, and nothing is saved.
 
@@ -23,6 +26,8 @@ use stepgate_core::{Error as CoreError, ProviderType};
 #[derive(Serialize)]
 struct ProviderView {
     id: &'static str,
+    /// As people say it ("Authenticator app").
+    name: String,
     enabled: bool,
     issuer_name: String,
     sms_template: String,
@@ -40,6 +45,7 @@ fn provider_views(s: &TwoFaSettings) -> Vec<ProviderView> {
             let cfg = cfg.unwrap_or_else(|| ProviderConfig::default_for(p));
             let mut v = ProviderView {
                 id: p.as_str(),
+                name: crate::i18n::provider_name(p),
                 enabled,
                 issuer_name: String::new(),
                 sms_template: String::new(),
@@ -112,14 +118,14 @@ pub async fn overview(
         .twofa_settings()
         .await
         .map_err(Error::internal_page)?;
-    let notice = (q.done.as_deref() == Some("settings")).then(|| "Settings saved.".to_string());
+    let notice = (q.done.as_deref() == Some("settings")).then(|| crate::i18n::t("settings-saved"));
     render_overview(&st, jar, &settings, Errors::new(), notice, StatusCode::OK).await
 }
 
 fn number(form: &HashMap<String, String>, name: &str) -> Result<u32, CoreError> {
     let raw = form.get(name).map(|s| s.trim()).unwrap_or("");
     raw.parse()
-        .map_err(|_| CoreError::invalid(name, "must be a whole number"))
+        .map_err(|_| CoreError::invalid(name, crate::i18n::t("settings-whole-number")))
 }
 
 /// Builds settings from the form's fields (ThingsBoard names; provider fields prefixed with

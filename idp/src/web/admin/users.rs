@@ -90,7 +90,7 @@ async fn render_list(
         context! {
             wide => true, csrf => token, section => "users",
             users => rows, q => q.q.trim(), page => q.page,
-            q_enc => url_segment(q.q.trim()),
+            q_enc => crate::http::query_value(q.q.trim()),
             next_page => more.then_some(q.page + 1),
             prev_page => q.page.checked_sub(1),
             typed => typed.unwrap_or_default(), errors, notice,
@@ -148,9 +148,11 @@ pub async fn create(
         password: Some(form.password.clone()).filter(|p| !p.is_empty()),
     };
     match st.core.create_user(&admin_ctx(&addr), new).await {
-        Ok(u) => {
-            Ok(see_other(&format!("/admin/users/{}?done=created", u.username)).into_response())
-        }
+        Ok(u) => Ok(see_other(&format!(
+            "/admin/users/{}?done=created",
+            url_segment(&u.username)
+        ))
+        .into_response()),
         Err(e) => {
             let (field, message, status) =
                 field_error(e, "new-username", &|f| Some(format!("new-{f}")))?;
@@ -182,19 +184,18 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn done_message(d: &str) -> Option<&'static str> {
-    Some(match d {
-        "created" => "The user was created.",
-        "disable" => "The user is disabled.",
-        "enable" => "The user is enabled.",
-        "unlock" => "The user is unlocked.",
-        "reset" => {
-            "The user's second factors are reset; they will enrol again at their next login."
-        }
-        "role" => "The role is changed.",
-        "remove_passkey" => "The passkey is removed.",
+fn done_message(d: &str) -> Option<String> {
+    let key = match d {
+        "created" => "admin-user-done-created",
+        "disable" => "admin-user-done-disable",
+        "enable" => "admin-user-done-enable",
+        "unlock" => "admin-user-done-unlock",
+        "reset" => "admin-user-done-reset",
+        "role" => "admin-user-done-role",
+        "remove_passkey" => "admin-user-done-remove-passkey",
         _ => return None,
-    })
+    };
+    Some(crate::i18n::t(key))
 }
 
 async fn render_user(
@@ -213,8 +214,8 @@ async fn render_user(
     else {
         return Err(Error::page(
             StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such user.",
+            crate::i18n::t("err-not-found-title"),
+            crate::i18n::t("err-no-such-user"),
         ));
     };
     let factors: Vec<FactorRow> = st
@@ -273,7 +274,7 @@ pub async fn show(
     Query(q): Query<Done>,
 ) -> Result<Response, Error> {
     admin_or_return!(&st, &jar);
-    let notice = q.done.as_deref().and_then(done_message).map(str::to_string);
+    let notice = q.done.as_deref().and_then(done_message);
     render_user(&st, jar, &username, Errors::new(), notice, StatusCode::OK).await
 }
 
@@ -327,8 +328,8 @@ pub async fn act(
         .into_response()),
         Err(stepgate_core::Error::NotFound(_)) => Err(Error::page(
             StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such user.",
+            crate::i18n::t("err-not-found-title"),
+            crate::i18n::t("err-no-such-user"),
         )),
         Err(e) => {
             let (field, message, status) = field_error(e, "action", &|f| Some(f.to_string()))?;
