@@ -503,6 +503,9 @@ event-host_credential_rotated = Host-Zugangsdaten ersetzt
 event-host_group_allowed = Gruppe auf einem Host erlaubt
 event-host_group_denied = Gruppe auf einem Host nicht mehr erlaubt
 event-host_login_refused = von einem Host abgelehnt
+event-device_user_code_refused = falscher Gerätecode
+event-device_approved = Anmeldung eines Geräts genehmigt
+event-device_denied = Anmeldung eines Geräts abgelehnt
 
 ## Rollen (role-<role>)
 

@@ -506,6 +506,9 @@ event-host_credential_rotated = host credential replaced
 event-host_group_allowed = group allowed on a host
 event-host_group_denied = group no longer allowed on a host
 event-host_login_refused = refused by a host
+event-device_user_code_refused = wrong device code
+event-device_approved = device sign-in approved
+event-device_denied = device sign-in denied
 
 ## Roles (role-<role>)
 
