@@ -132,12 +132,6 @@ impl Core {
     /// (`totalAllowedTimeForVerification`) starts now. A challenge opened with `ctx.host`
     /// can be continued through the host protocol by that host only.
     pub async fn open_challenge(&self, ctx: &RequestContext, user: &User) -> Result<Challenge> {
-        if user.disabled {
-            return Err(Error::Disabled);
-        }
-        if user.locked {
-            return Err(Error::Locked);
-        }
         let settings = self.twofa_settings().await?;
         let usable = self.usable_providers(&user.id, &settings).await?;
         self.open_challenge_with(ctx, user, &settings, &usable)

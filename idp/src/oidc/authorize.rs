@@ -38,6 +38,23 @@ pub const SCOPES: [&str; 6] = [
     "offline_access",
 ];
 
+/// The scopes a client gets of those it asked for, for every grant that asks (authorization
+/// code, device): known OpenID Connect scopes, `offline_access` only with the refresh grant,
+/// and Stepgate API scopes only when the client is registered for them.
+pub fn granted_scopes(client: &Client, asked: &[&str]) -> Vec<String> {
+    SCOPES
+        .iter()
+        .filter(|s| asked.contains(s))
+        .filter(|s| **s != "offline_access" || client.allows(GrantType::RefreshToken))
+        .chain(
+            crate::api_resource::API_SCOPES
+                .iter()
+                .filter(|s| asked.contains(s) && client.has_api_scope(s)),
+        )
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// An OAuth error sent back to the client (RFC 6749 §4.1.2.1) with RFC 9207's `iss`.
 pub struct ErrorRedirect {
     redirect_uri: String,
@@ -158,17 +175,7 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
     }
     // Unknown scopes are ignored (OIDC Core §3.1.2.1), and so are Stepgate API scopes the
     // client was not registered for: its token then simply cannot reach /api.
-    let scopes: Vec<String> = SCOPES
-        .iter()
-        .filter(|s| asked.contains(s))
-        .filter(|s| **s != "offline_access" || client.allows(GrantType::RefreshToken))
-        .chain(
-            crate::api_resource::API_SCOPES
-                .iter()
-                .filter(|s| asked.contains(s) && client.has_api_scope(s)),
-        )
-        .map(|s| s.to_string())
-        .collect();
+    let scopes = granted_scopes(&client, &asked);
     let code_challenge = match (get("code_challenge")?, get("code_challenge_method")?) {
         (None, None) => None,
         (Some(c), Some("S256")) if crypto::is_pkce_value(c) => Some(c.to_string()),

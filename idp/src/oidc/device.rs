@@ -51,17 +51,7 @@ async fn start(st: &AppState, headers: &HeaderMap, p: &Params) -> Result<Value, 
         ));
     }
     let asked: Vec<&str> = p.get("scope")?.unwrap_or("").split_whitespace().collect();
-    let scopes: Vec<String> = crate::oidc::authorize::SCOPES
-        .iter()
-        .filter(|s| asked.contains(s))
-        .filter(|s| **s != "offline_access" || client.allows(GrantType::RefreshToken))
-        .chain(
-            crate::api_resource::API_SCOPES
-                .iter()
-                .filter(|s| asked.contains(s) && client.has_api_scope(s)),
-        )
-        .map(|s| s.to_string())
-        .collect();
+    let scopes = crate::oidc::authorize::granted_scopes(&client, &asked);
     let lifetime = st.settings.device_code_lifetime;
     let started = st
         .core

@@ -6,25 +6,12 @@
 //! refused, counted and audited; a client that is not registered for the grant, and a user
 //! outside a client's allowed groups, refused.
 
+use crate::support::events;
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use stepgate_core::audit::{self, AuditFilter};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-async fn events(server: &Server, kind: &str) -> Vec<audit::AuditRecord> {
-    audit::list(
-        server.core.db().pool(),
-        &AuditFilter {
-            event: Some(kind.into()),
-            limit: 100,
-            ..AuditFilter::default()
-        },
-    )
-    .await
-    .expect("audit")
-}
 
 /// How a test's client authenticates: a public client by its id, a confidential one with
 /// HTTP Basic.

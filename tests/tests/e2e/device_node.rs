@@ -12,11 +12,11 @@
 //! /usr/bin/chromium; without any of them the test fails saying so.
 
 use crate::node_client::NodeRp;
+use crate::support::events;
 use crate::support::*;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use stepgate_core::audit::{self, AuditFilter};
 use stepgate_core::time::ManualClock;
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -48,19 +48,6 @@ fn follow_wall_clock(clock: Arc<ManualClock>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
-}
-
-async fn events(server: &Server, kind: &str) -> Vec<audit::AuditRecord> {
-    audit::list(
-        server.core.db().pool(),
-        &AuditFilter {
-            event: Some(kind.into()),
-            limit: 100,
-            ..AuditFilter::default()
-        },
-    )
-    .await
-    .expect("read the audit log")
 }
 
 fn polls(flow: &Value) -> Vec<(Option<String>, Option<String>, i64)> {

@@ -125,14 +125,7 @@ impl Fleet {
     }
 
     async fn events(&self, kind: &str) -> Vec<stepgate_core::audit::AuditRecord> {
-        let f = stepgate_core::audit::AuditFilter {
-            event: Some(kind.into()),
-            limit: 1000,
-            ..Default::default()
-        };
-        stepgate_core::audit::list(self.server.core.db().pool(), &f)
-            .await
-            .expect("audit")
+        crate::support::events(&self.server, kind).await
     }
 }
 

@@ -6,24 +6,11 @@ use crate::account::{real_forms, signed_in, text_of};
 use crate::admin::admin_user;
 use crate::api::{user_token, Api};
 use crate::oidc::{code_from, exchange, id_claims, password, start};
+use crate::support::events;
 use crate::support::*;
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use stepgate_core::audit::{self, AuditFilter};
-
-async fn events(server: &Server, kind: &str) -> Vec<audit::AuditRecord> {
-    audit::list(
-        server.core.db().pool(),
-        &AuditFilter {
-            event: Some(kind.into()),
-            limit: 100,
-            ..AuditFilter::default()
-        },
-    )
-    .await
-    .expect("audit")
-}
 
 async fn groups_of(server: &Server, username: &str) -> Vec<String> {
     let user = server.core.require_user(username).await.expect("user");

@@ -744,3 +744,17 @@ pub fn jwt_claims(jwt: &str) -> serde_json::Value {
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("json")
 }
+
+/// The audit events of one kind, newest first.
+pub async fn events(server: &Server, kind: &str) -> Vec<stepgate_core::audit::AuditRecord> {
+    stepgate_core::audit::list(
+        server.core.db().pool(),
+        &stepgate_core::audit::AuditFilter {
+            event: Some(kind.into()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("read the audit log")
+}
