@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# One build from scratch: incremental state would only take disk (gigabytes) and never be reused.
+# Set CARGO_INCREMENTAL=1 to keep it when running the suite again and again while developing.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 PACKAGES=(
   build-essential pkg-config libssl-dev  # C toolchain and OpenSSL for -sys crates (josekit, webauthn-rs)
@@ -92,7 +95,10 @@ if [[ "${1:-}" == "--" ]]; then shift; extra=("$@"); fi
 cargo test --workspace "${extra[@]}"
 
 echo "==> browser tests (Chromium + Playwright against the real stepgate binary)"
-cargo build -p stepgate-idp --bin stepgate
+# The binary `cargo test` built for idp's own tests (same features, so nothing is compiled twice;
+# `cargo build -p stepgate-idp` alone would rebuild tokio, sqlx & co. without dev-dependencies'
+# features). A no-op after a full `cargo test --workspace`; builds it after a partial one.
+cargo test --workspace --no-run --quiet
 tests/browser/run.sh
 
 echo "==> benchmark suite, smoke mode (proves tests/bench/run.sh works; its figures mean nothing)"
