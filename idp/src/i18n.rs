@@ -195,6 +195,25 @@ pub fn event_name(kind: &str) -> String {
     }
 }
 
+/// A core refusal as a page says it: the catalogue's `core-<id>` in the reader's language,
+/// or the core's English for a refusal that has no words of its own yet.
+pub fn core_words(words: Option<stepgate_core::words::Words>, english: String) -> String {
+    match words {
+        Some(w) => t(&format!("core-{}", w.id)),
+        None => english,
+    }
+}
+
+/// What a requested scope lets the application do, in words (`scope-email`, and
+/// `scope-stepgate_account` for `stepgate:account`). A scope the catalogue lacks is shown as
+/// it was asked for.
+pub fn scope_name(scope: &str) -> String {
+    let key = format!("scope-{}", scope.replace(':', "_"));
+    LOCALES
+        .try_lookup(current().0, &key)
+        .unwrap_or_else(|| scope.to_string())
+}
+
 /// The templates' `t("key", name=value, …)`.
 pub fn template_t(key: &str, kwargs: minijinja::value::Kwargs) -> Result<String, minijinja::Error> {
     let mut args: HashMap<Cow<'static, str>, FluentValue<'static>> = HashMap::new();
@@ -291,6 +310,44 @@ mod tests {
         for kind in stepgate_core::audit::EventKind::ALL {
             let key = format!("event-{}", kind.as_str());
             assert!(english.contains(&key), "{key} is missing");
+            for lang in Lang::all() {
+                assert!(
+                    LOCALES.try_lookup(lang.0, &key).is_some(),
+                    "{key} ({})",
+                    lang.tag()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_core_refusal_has_words_in_every_language() {
+        for w in stepgate_core::words::ALL {
+            let key = format!("core-{}", w.id);
+            for lang in Lang::all() {
+                assert!(
+                    LOCALES.try_lookup(lang.0, &key).is_some(),
+                    "{key} ({})",
+                    lang.tag()
+                );
+            }
+        }
+        // The English of the pages and of the API say the same thing.
+        let english = Lang::all().find(|l| l.tag() == "en").expect("English");
+        let e = LOCALES
+            .try_lookup(english.0, "core-passkey-name-long")
+            .expect("words");
+        assert!(e.contains(&stepgate_core::passkeys::MAX_NAME_CHARS.to_string()));
+    }
+
+    #[test]
+    fn every_scope_offered_has_words() {
+        let api = [
+            crate::api_resource::SCOPE_ACCOUNT,
+            crate::api_resource::SCOPE_ADMIN,
+        ];
+        for scope in crate::oidc::authorize::SCOPES.iter().chain(&api) {
+            let key = format!("scope-{}", scope.replace(':', "_"));
             for lang in Lang::all() {
                 assert!(
                     LOCALES.try_lookup(lang.0, &key).is_some(),

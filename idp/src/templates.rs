@@ -20,6 +20,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             Err(_) => id.to_string(),
         }
     });
+    env.add_function("event_name", |kind: &str| crate::i18n::event_name(kind));
+    env.add_function("scope_name", |scope: &str| crate::i18n::scope_name(scope));
     for (name, source) in [
         ("base.html", include_str!("../templates/base.html")),
         ("error.html", include_str!("../templates/error.html")),

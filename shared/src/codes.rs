@@ -3,6 +3,7 @@
 //! Codes are only ever stored as keyed hashes (see `Secrets::code_hash`); this module makes
 //! them and cleans up what people type.
 
+use crate::words::{self, Words};
 use rand::Rng;
 
 /// `n` decimal digits from the OS CSPRNG. `gen_range` rejects out-of-range samples instead of
@@ -69,18 +70,18 @@ pub fn mask_email(email: &str) -> String {
 
 /// E.164: `+`, then 8 to 15 digits, the first not 0. The messages say what to fix; callers
 /// add the field name.
-pub fn validate_e164(phone: &str) -> Result<(), &'static str> {
+pub fn validate_e164(phone: &str) -> Result<(), Words> {
     let Some(rest) = phone.strip_prefix('+') else {
-        return Err("must start with + and the country code, like +15551231234");
+        return Err(words::PHONE_NO_PLUS);
     };
     if !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("must contain only digits after the +, no spaces or dashes");
+        return Err(words::PHONE_NOT_DIGITS);
     }
     if !(8..=15).contains(&rest.len()) {
-        return Err("must have 8 to 15 digits after the +");
+        return Err(words::PHONE_LENGTH);
     }
     if rest.starts_with('0') {
-        return Err("must start with a country code after the + (not 0)");
+        return Err(words::PHONE_NO_COUNTRY);
     }
     Ok(())
 }
@@ -88,28 +89,28 @@ pub fn validate_e164(phone: &str) -> Result<(), &'static str> {
 /// A deliberately simple check: one `@`, a non-empty local part, a dotted domain, no spaces
 /// or control characters, at most 254 bytes (the SMTP path limit). Whether the address
 /// exists is proven by the code sent to it, not by parsing.
-pub fn validate_email(email: &str) -> Result<(), &'static str> {
+pub fn validate_email(email: &str) -> Result<(), Words> {
     if email.is_empty() {
-        return Err("must not be empty");
+        return Err(words::EMAIL_EMPTY);
     }
     if email.len() > 254 {
-        return Err("must be at most 254 characters");
+        return Err(words::EMAIL_TOO_LONG);
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain spaces or control characters");
+        return Err(words::EMAIL_SPACES);
     }
     let Some((local, domain)) = email.split_once('@') else {
-        return Err("must contain an @, like name@example.com");
+        return Err(words::EMAIL_NO_AT);
     };
     if domain.contains('@') {
-        return Err("must contain only one @");
+        return Err(words::EMAIL_TWO_AT);
     }
     if local.is_empty() {
-        return Err("must have a name before the @, like name@example.com");
+        return Err(words::EMAIL_NO_NAME);
     }
     let labels_ok = domain.split('.').all(|label| !label.is_empty());
     if !domain.contains('.') || !labels_ok {
-        return Err("must have a domain with a dot after the @, like name@example.com");
+        return Err(words::EMAIL_NO_DOMAIN);
     }
     Ok(())
 }
@@ -217,7 +218,7 @@ mod tests {
             ("++15551231234", "only digits"),
         ];
         for (bad, expected) in cases {
-            let message = validate_e164(bad).unwrap_err();
+            let message = validate_e164(bad).unwrap_err().english;
             assert!(message.contains(expected), "{bad:?}: {message}");
         }
     }
@@ -252,7 +253,7 @@ mod tests {
             ("a@b.io.", "domain with a dot"),
         ];
         for (bad, expected) in cases {
-            let message = validate_email(bad).unwrap_err();
+            let message = validate_email(bad).unwrap_err().english;
             assert!(message.contains(expected), "{bad:?}: {message}");
         }
     }

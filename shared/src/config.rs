@@ -384,7 +384,7 @@ impl TwofaConfig {
             enforced_users_filter,
         };
         settings.validate().map_err(|e| match e {
-            Error::Invalid { field, message } => (toml_key_for(&field), message),
+            Error::Invalid { field, message, .. } => (toml_key_for(&field), message),
             other => ("twofa".into(), other.to_string()),
         })?;
         Ok(settings)
@@ -642,7 +642,7 @@ impl Config {
         if let Some(w) = settings.webauthn() {
             // WebAuthn needs a domain name (an IP address is no rp id) that the issuer is on.
             crate::passkeys::relying_party(&self.server.issuer, w).map_err(|e| match e {
-                Error::Invalid { field, message } if field.starts_with("extraOrigins") => {
+                Error::Invalid { field, message, .. } if field.starts_with("extraOrigins") => {
                     ("twofa.webauthn_extra_origins".to_string(), message)
                 }
                 e => ("twofa.webauthn_rp_id".to_string(), e.to_string()),

@@ -193,7 +193,7 @@ impl Core {
         user: &User,
         phone: &str,
     ) -> Result<SentCode> {
-        crate::codes::validate_e164(phone).map_err(|m| Error::invalid("phone", m))?;
+        crate::codes::validate_e164(phone).map_err(|w| Error::refused_as("phone", w))?;
         self.begin_sent_enrolment(
             ctx,
             user,
@@ -212,7 +212,7 @@ impl Core {
         user: &User,
         email: &str,
     ) -> Result<SentCode> {
-        crate::codes::validate_email(email).map_err(|m| Error::invalid("email", m))?;
+        crate::codes::validate_email(email).map_err(|w| Error::refused_as("email", w))?;
         self.begin_sent_enrolment(
             ctx,
             user,
@@ -464,7 +464,7 @@ impl Core {
             )
             .await?;
             tx.commit().await?;
-            return Err(Error::invalid("code", "the code is not right; try again"));
+            return Err(Error::refused_as("code", crate::words::CODE_WRONG));
         }
         sqlx::query("DELETE FROM pending_enrolments WHERE user_id = $1 AND provider = $2")
             .bind(&user.id)

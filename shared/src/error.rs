@@ -15,9 +15,14 @@ pub enum Error {
     Secrets(#[from] crate::secrets::SecretsError),
     #[error("password hashing: {0}")]
     Password(#[from] crate::password::PasswordError),
-    /// A bad value from a person or a script; `field` names what to fix.
+    /// A bad value from a person or a script; `field` names what to fix. `words`, when set,
+    /// is the refusal a page says in the reader's language (`message` is its English).
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+        words: Option<crate::words::Words>,
+    },
     /// Wrong password or unknown user: one message for both, so nobody learns who exists.
     #[error("invalid username or password")]
     BadCredentials,
@@ -59,6 +64,16 @@ impl Error {
         Error::Invalid {
             field: field.into(),
             message: message.into(),
+            words: None,
+        }
+    }
+
+    /// A bad value, in words every language has (see `crate::words`).
+    pub fn refused_as(field: impl Into<String>, words: crate::words::Words) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: words.english.to_string(),
+            words: Some(words),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod step;
 pub mod time;
 pub mod totp;
 pub mod users;
+pub mod words;
 
 pub use crate::core::{Core, RequestContext, Source};
 pub use crate::error::{Error, Result};

@@ -30,6 +30,7 @@ use webauthn_rs::prelude::{
 /// How long a registration may wait for the authenticator.
 const REGISTRATION_LIFETIME: i64 = 300;
 /// The longest a passkey's name may be.
+/// Kept equal to the number in `words::PASSKEY_NAME_LONG` (a test checks).
 pub const MAX_NAME_CHARS: usize = 64;
 
 /// A registered passkey as the user and the administrator see it.
@@ -179,16 +180,10 @@ fn credential_id_text(id: &CredentialID) -> String {
 pub fn validate_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::invalid(
-            "name",
-            "give the passkey a name, like \"YubiKey 5\" or \"laptop\"",
-        ));
+        return Err(Error::refused_as("name", crate::words::PASSKEY_NAME_EMPTY));
     }
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "name",
-            format!("a name has at most {MAX_NAME_CHARS} characters and no control characters"),
-        ));
+        return Err(Error::refused_as("name", crate::words::PASSKEY_NAME_LONG));
     }
     Ok(name.to_string())
 }
@@ -379,18 +374,14 @@ impl Core {
             )
             .await?;
         // The state is spent whatever happens next: commit its removal with any refusal.
-        let refuse = |m: &str| Error::invalid("passkey", m.to_string());
+        let refuse = |w: crate::words::Words| Error::refused_as("passkey", w);
         let Some(state) = state else {
             tx.commit().await?;
-            return Err(refuse(
-                "this passkey request expired or was already used; start again",
-            ));
+            return Err(refuse(crate::words::PASSKEY_REQUEST_GONE));
         };
         let Some(reg) = parse_response::<RegisterPublicKeyCredential>(response) else {
             tx.commit().await?;
-            return Err(refuse(
-                "the browser's answer could not be read; start again",
-            ));
+            return Err(refuse(crate::words::PASSKEY_ANSWER_UNREADABLE));
         };
         let discoverable = reg
             .extensions
@@ -411,9 +402,7 @@ impl Core {
             Err(e) => {
                 tracing::info!(user = %user.username, error = %e, "passkey registration refused");
                 tx.commit().await?;
-                return Err(refuse(
-                    "the authenticator's answer was not accepted; start again",
-                ));
+                return Err(refuse(crate::words::PASSKEY_ANSWER_REFUSED));
             }
         };
         let cred_id = credential_id_text(&cred.cred_id);
@@ -424,7 +413,7 @@ impl Core {
                 .await?;
         if taken.is_some() {
             tx.commit().await?;
-            return Err(refuse("this passkey is already registered"));
+            return Err(refuse(crate::words::PASSKEY_KNOWN));
         }
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(

@@ -107,21 +107,21 @@ pub fn validate_username(name: &str) -> Result<()> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !ok_len || !ok_chars || name.starts_with('-') {
-        return Err(Error::invalid(
-            "username",
-            "use 1 to 64 letters, digits, '.', '_' or '-', not starting with '-'",
-        ));
+    // "." and ".." are no login names (useradd refuses them) and no path segment either: a
+    // browser resolves /admin/users/.. to /admin, so such a user could never be opened.
+    let dots_only = name == "." || name == "..";
+    if !ok_len || !ok_chars || name.starts_with('-') || dots_only {
+        return Err(Error::refused_as("username", crate::words::USERNAME_FORM));
     }
     Ok(())
 }
 
 pub fn validate_password(password: &str) -> Result<()> {
     if password.chars().count() < 8 {
-        return Err(Error::invalid("password", "must be at least 8 characters"));
+        return Err(Error::refused_as("password", crate::words::PASSWORD_SHORT));
     }
     if password.len() > 1024 {
-        return Err(Error::invalid("password", "must be at most 1024 bytes"));
+        return Err(Error::refused_as("password", crate::words::PASSWORD_LONG));
     }
     Ok(())
 }
@@ -129,9 +129,9 @@ pub fn validate_password(password: &str) -> Result<()> {
 impl Core {
     pub async fn create_user(&self, ctx: &RequestContext, new: NewUser) -> Result<User> {
         validate_username(&new.username)?;
-        crate::codes::validate_email(&new.email).map_err(|m| Error::invalid("email", m))?;
+        crate::codes::validate_email(&new.email).map_err(|w| Error::refused_as("email", w))?;
         if let Some(phone) = &new.phone {
-            crate::codes::validate_e164(phone).map_err(|m| Error::invalid("phone", m))?;
+            crate::codes::validate_e164(phone).map_err(|w| Error::refused_as("phone", w))?;
         }
         let hash = match new.password.clone() {
             Some(pw) => {
@@ -441,4 +441,20 @@ impl Core {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_username;
+
+    #[test]
+    fn usernames_follow_login_name_rules_and_fit_a_url_path() {
+        for ok in ["alice", "a.b", "...", "x_y-1", "0"] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(65);
+        for bad in ["", ".", "..", "-bob", "a b", "a/b", "ü", long.as_str()] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -193,7 +193,7 @@ async function main() {
     await page.getByRole('button', { name: 'Verify', exact: true }).click();
     await page.getByRole('heading', { name: 'Approve a device' }).waitFor({ timeout: 10000 });
     const approvalUrl = new URL(page.url()).pathname;
-    const clientShown = await text(page, '#device-client');
+    const clientShown = await text(page, '#device-client-line');
     const scopesShown = await page
       .locator('#device-scopes li')
       .evaluateAll((items) => items.map((li) => li.dataset.scope));

@@ -395,6 +395,7 @@ host-all = All hosts
 audit-any = any
 audit-since = From (YYYY-MM-DD, UTC)
 audit-until = To (YYYY-MM-DD, UTC)
+audit-date-wrong = Use a date like 2026-01-31.
 audit-filter = Filter
 col-detail = Detail
 audit-none = No events match.
@@ -453,8 +454,8 @@ clients-done-registered = The client { $client } was registered.
 clients-done-saved = The client { $client } was saved.
 clients-done-rotated = The client { $client } was given a new secret.
 clients-done-deleted = The client { $client } was deleted.
-notify-not-email = Not an email address: { $why }.
-notify-not-phone = Not a phone number in E.164 form: { $why }.
+notify-not-email = Not an email address. { $why }
+notify-not-phone = Not a phone number in E.164 form. { $why }
 notify-email-sent = A test email was sent to { $to }.
 notify-sms-sent = A test SMS was sent to { $to }.
 notify-failed = Sending failed: { $why }
@@ -509,6 +510,66 @@ event-host_login_refused = refused by a host
 event-device_user_code_refused = wrong device code
 event-device_approved = device sign-in approved
 event-device_denied = device sign-in denied
+
+## The device page (RFC 8628: a TV or command-line tool asks the user to approve it here)
+
+device-connect-title = Connect a device
+device-connect-lead = Enter the code your device or command-line tool shows.
+device-code-label = Code
+device-continue = Continue
+device-error-wrong = That code is not right. Check the code on your device and try again.
+device-error-limited = Too many wrong codes. Wait { $seconds } seconds and try again.
+device-error-expired = This code has expired. Start again on your device.
+device-error-used = This code was already used. Start again on your device if you need a new one.
+device-error-empty = Enter the code your device shows.
+device-error-gone = This request is no longer waiting. Enter the code again, or start again on your device.
+device-approve-title = Approve a device
+device-wants = { $client } wants to sign in as { $user }.
+device-only-if-yours = Approve only if you started this on your own device just now.
+device-asks-for = It asks for:
+device-approve = Approve
+device-deny = Deny
+device-approved-title = Device approved
+device-approved = { $client } is signed in. You can return to your device.
+device-denied-title = Request denied
+device-refused = This account may not sign in to { $client }. The device was told no.
+device-denied = { $client } was not given access. You can close this page.
+device-removed-title = This request cannot be completed
+device-client-removed = The application was removed.
+device-bad-form-title = This form is not right
+device-bad-form = Choose Approve or Deny.
+scope-openid = Your Stepgate identity
+scope-profile = Your name and username
+scope-email = Your email address
+scope-phone = Your phone number
+scope-groups = The groups you are in
+scope-offline_access = Access while you are away (until you sign out of it)
+scope-stepgate_account = Managing your second factors
+scope-stepgate_admin = Administering Stepgate
+
+## The core's refusals of bad input (core-<id>; the API and CLI say the same in English)
+
+core-phone-no-plus = Start with + and the country code, like +15551231234.
+core-phone-not-digits = Use only digits after the +, no spaces or dashes.
+core-phone-length = Use 8 to 15 digits after the +.
+core-phone-no-country = Start with a country code after the + (not 0).
+core-email-empty = Enter an email address.
+core-email-too-long = An email address has at most 254 characters.
+core-email-spaces = An email address has no spaces or control characters.
+core-email-no-at = An email address contains an @, like name@example.com.
+core-email-two-at = An email address contains only one @.
+core-email-no-name = Put a name before the @, like name@example.com.
+core-email-no-domain = Put a domain with a dot after the @, like name@example.com.
+core-username-form = Use 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' and not just '.' or '..'.
+core-password-short = A password has at least 8 characters.
+core-password-long = A password has at most 1024 bytes.
+core-code-wrong = That code is not right. Try again.
+core-passkey-name-empty = Give the passkey a name, like “YubiKey 5” or “laptop”.
+core-passkey-name-long = A name has at most 64 characters and no control characters.
+core-passkey-request-gone = This passkey request expired or was already used. Start again.
+core-passkey-answer-unreadable = The browser's answer could not be read. Start again.
+core-passkey-answer-refused = The authenticator's answer was not accepted. Start again.
+core-passkey-known = This passkey is already registered.
 
 ## Roles (role-<role>)
 

@@ -110,7 +110,7 @@ impl From<CoreError> for Problem {
     fn from(e: CoreError) -> Problem {
         let detail = e.to_string();
         match e {
-            CoreError::Invalid { field, message } => Problem::invalid(&field, message),
+            CoreError::Invalid { field, message, .. } => Problem::invalid(&field, message),
             CoreError::BadCredentials => Problem::new(
                 StatusCode::FORBIDDEN,
                 "bad-credentials",

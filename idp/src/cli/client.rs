@@ -79,7 +79,7 @@ fn named(e: Error, client_id: &str) -> CliError {
 /// The store names a bad allowed group by its field; on the command line that is the flag.
 fn flag_named(e: Error) -> CliError {
     match e {
-        Error::Invalid { field, message } if field == clients::ALLOW_GROUP => {
+        Error::Invalid { field, message, .. } if field == clients::ALLOW_GROUP => {
             CliError::Usage(format!("--allow-group: {message}"))
         }
         other => CliError::Core(other),

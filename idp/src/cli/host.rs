@@ -78,7 +78,7 @@ pub async fn run(cmd: HostCommand, config: &Path, io: &mut Io<'_>) -> CliResult 
                 core.add_host(&ctx, &name, &allow_group)
                     .await
                     .map_err(|e| match e {
-                        Error::Invalid { field, message } if field == "group" => {
+                        Error::Invalid { field, message, .. } if field == "group" => {
                             CliError::Usage(format!("--allow-group: {message}"))
                         }
                         other => CliError::Core(other),

@@ -217,8 +217,8 @@ async fn client_of(st: &AppState, auth: &DeviceAuthorization) -> Result<clients:
         .ok_or_else(|| {
             Error::page(
                 StatusCode::BAD_REQUEST,
-                "This request cannot be completed",
-                "The application was removed.",
+                crate::i18n::t("device-removed-title"),
+                crate::i18n::t("device-client-removed"),
             )
         })
 }
@@ -305,8 +305,8 @@ pub async fn approve_post(
         _ => {
             return Err(Error::page(
                 StatusCode::BAD_REQUEST,
-                "This form is not right",
-                "Choose Approve or Deny.",
+                crate::i18n::t("device-bad-form-title"),
+                crate::i18n::t("device-bad-form"),
             ))
         }
     };

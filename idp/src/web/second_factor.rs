@@ -150,7 +150,7 @@ fn view_for(e: CoreError) -> Result<View, Error> {
         }
         // Here only a provider that sends nothing asked to send: the core's sentence is for
         // logs, the page says the method is not there.
-        CoreError::Invalid { field, message } => {
+        CoreError::Invalid { field, message, .. } => {
             tracing::info!(%field, %message, "second-factor request refused");
             View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
         }

@@ -20,7 +20,8 @@ pub async fn signed_in(server: &Server, browser: &Browser, username: &str, passw
         )
         .await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text());
-    assert!(home.text().contains("You are signed in"), "{}", home.text());
+    // The signed-in page links to the account's security page in every language.
+    assert!(home.body.contains("/account/security"), "{}", home.text());
     browser.get(&server.url("/account/security")).await
 }
 
@@ -219,6 +220,41 @@ async fn totp_is_enabled_only_with_the_right_code_and_then_signs_in(backend: Bac
         home.text().contains("You are signed in as anna"),
         "{}",
         home.text()
+    );
+}
+
+/// The core's refusals reach a German reader in German: a bad number and a wrong code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_phone_number_and_a_wrong_code_are_refused_in_the_readers_language() {
+    let server = Server::start(Backend::Sqlite).await;
+    server.user("gerd").await;
+    let browser = Browser::speaking("de-DE,de;q=0.9,en;q=0.5");
+    let page = signed_in(&server, &browser, "gerd", PASSWORD).await;
+    let bad = browser
+        .submit(action_form(&page, "/account/security/sms").set("phone", "555-1234"))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        text_of(&bad, "#phone-error").as_deref(),
+        Some("Beginnen Sie mit + und der Ländervorwahl, etwa +15551231234."),
+        "{}",
+        bad.text()
+    );
+    let sent = browser
+        .submit(action_form(&bad, "/account/security/sms").set("phone", "+442071838750"))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    let code = server.last_sms_code("+442071838750");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = browser
+        .submit(sent.form_with("code", None).set("code", wrong))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        text_of(&refused, "#sms-code-error").as_deref(),
+        Some("Dieser Code ist nicht richtig. Versuchen Sie es erneut."),
+        "{}",
+        refused.text()
     );
 }
 

@@ -633,6 +633,23 @@ impl Browser {
         }
     }
 
+    /// A browser whose user reads `lang` first (its `Accept-Language`).
+    pub fn speaking(lang: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_str(lang).expect("language tag"),
+        );
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .expect("http client"),
+        }
+    }
+
     async fn page(resp: reqwest::Response) -> Page {
         let status = resp.status();
         let url = resp.url().clone();

@@ -64,12 +64,17 @@ impl Extra {
 /// form's input ids, anything else goes to `default_field`. Failures of ours stay errors.
 pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Result<Extra, Error> {
     let (field, status, message) = match e {
-        CoreError::Invalid { field, message } => {
+        CoreError::Invalid {
+            field,
+            message,
+            words,
+        } => {
             let id = fields
                 .iter()
                 .find(|(f, _)| *f == field)
                 .map(|(_, id)| *id)
                 .unwrap_or(default_field);
+            let message = crate::i18n::core_words(words, message);
             (id.to_string(), StatusCode::UNPROCESSABLE_ENTITY, message)
         }
         CoreError::BadCredentials => (

@@ -67,7 +67,7 @@ pub async fn filter_for(
             }
             parse_date(s)
                 .map(|d| Some(d * 86_400 + if end { 86_399 } else { 0 }))
-                .ok_or((field, "use a date like 2026-01-31".into()))
+                .ok_or((field, crate::i18n::t("audit-date-wrong")))
         };
     let since = match date(&q.since, "since", false) {
         Ok(v) => v,

@@ -69,9 +69,13 @@ pub fn field_error(
     fields: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, String, StatusCode), Error> {
     Ok(match e {
-        CoreError::Invalid { field, message } => (
-            fields(&field).unwrap_or_else(|| default_field.to_string()),
+        CoreError::Invalid {
+            field,
             message,
+            words,
+        } => (
+            fields(&field).unwrap_or_else(|| default_field.to_string()),
+            crate::i18n::core_words(words, message),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         CoreError::NotFound(what) => (

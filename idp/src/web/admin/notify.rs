@@ -83,7 +83,10 @@ pub async fn test_email(
     let result = if let Err(m) = stepgate_core::codes::validate_email(to) {
         Err(invalid(t_args(
             "notify-not-email",
-            &[("why", m.to_string().into())],
+            &[(
+                "why",
+                crate::i18n::core_words(Some(m), String::new()).into(),
+            )],
         )))
     } else {
         match st.core.mailer() {
@@ -111,7 +114,10 @@ pub async fn test_sms(
     let result = if let Err(m) = stepgate_core::codes::validate_e164(to) {
         Err(invalid(t_args(
             "notify-not-phone",
-            &[("why", m.to_string().into())],
+            &[(
+                "why",
+                crate::i18n::core_words(Some(m), String::new()).into(),
+            )],
         )))
     } else {
         match st.core.sms_sender() {

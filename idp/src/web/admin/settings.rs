@@ -224,7 +224,15 @@ pub async fn save(
                 .await
         }
         // Not even a number: the same kind of refusal as the core's, for the same field.
-        Err(CoreError::Invalid { field, message }) => Err(CoreError::invalid(field, message)),
+        Err(CoreError::Invalid {
+            field,
+            message,
+            words,
+        }) => Err(CoreError::Invalid {
+            field: field.clone(),
+            message: message.clone(),
+            words: *words,
+        }),
         Err(other) => Err(CoreError::invalid("settings", other.to_string())),
     };
     match result {
