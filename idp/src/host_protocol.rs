@@ -22,7 +22,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
-use stepgate_core::host_login::{Begin, Failure};
+use stepgate_core::host_login::{Begin, Begun, Failure};
 use stepgate_core::hosts::Host;
 use stepgate_core::{Error as CoreError, ProviderType, RequestContext, Source};
 
@@ -85,6 +85,8 @@ pub fn routes() -> Router<AppState> {
         .route("/pam/v1/check", post(check))
         .route("/pam/v1/step", post(step))
         .route("/pam/v1/cancel", post(cancel))
+        .route("/pam/v1/approval", post(approval))
+        .route("/pam/v1/approval/poll", post(approval_poll))
         .route("/pam/v1/account", post(account))
         .route("/pam/{*rest}", any(unknown))
 }
@@ -327,12 +329,18 @@ pub async fn begin(
         return Err(bad_request(format!("user: 1 to {MAX_FIELD} bytes")));
     }
     let ctx = b.origin.apply(caller.ctx)?;
-    Ok(Json(
-        state
-            .core
-            .begin_host_login(&ctx, Some(&caller.host), &b.begin)
-            .await?,
-    ))
+    let begun = state
+        .core
+        .begin_host_login(&ctx, Some(&caller.host), &b.begin)
+        .await?;
+    // A host can wait for an approval in the browser: offered beside the codes.
+    Ok(Json(match begun {
+        Begun::Challenge { conversation, step } => Begun::Challenge {
+            conversation,
+            step: step.for_host(),
+        },
+        ended => ended,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -405,7 +413,48 @@ pub async fn step(
 ) -> Result<impl IntoResponse, Refused> {
     let b: ConversationBody = body(&bytes)?;
     Ok(Json(
-        state.core.host_step(&caller.host, &b.conversation).await?,
+        state
+            .core
+            .host_step(&caller.host, &b.conversation)
+            .await?
+            .for_host(),
+    ))
+}
+
+/// Asks for this login to be approved in the browser (offered when the step says `browser_approval`): `{"conversation", …origin}` → `{"user_code", "verification_uri", "verification_uri_complete", "expires_in", "interval"}`, to show the person; an earlier code of the same login stops working.
+#[utoipa::path(post, path = "/pam/v1/approval", tag = "host", security(("host" = [])),
+    request_body(content = Object, content_type = "application/json"),
+    responses(HostAnswers))]
+pub async fn approval(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    let ctx = b.origin.apply(caller.ctx)?;
+    Ok(Json(
+        state
+            .core
+            .host_start_approval(&ctx, &caller.host, &b.conversation)
+            .await?,
+    ))
+}
+
+/// How the approval stands: `{"conversation"}` → `{"pending": {"interval"}}`, `{"verified": PROVIDER}` (the second factor the approving browser signed in with) or `{"denied": {}}`; a login whose time ran out is `expired`.
+#[utoipa::path(post, path = "/pam/v1/approval/poll", tag = "host", security(("host" = [])),
+    request_body(content = Object, content_type = "application/json"),
+    responses(HostAnswers))]
+pub async fn approval_poll(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Refused> {
+    let b: ConversationBody = body(&bytes)?;
+    Ok(Json(
+        state
+            .core
+            .host_poll_approval(&caller.host, &b.conversation)
+            .await?,
     ))
 }
 

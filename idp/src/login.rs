@@ -160,6 +160,7 @@ async fn finish_login_with(
         &user.id,
         &amr,
         acr,
+        provider,
         now,
         st.settings.session_lifetime,
     )

@@ -2,9 +2,10 @@
 //! (the server's own machine).
 
 use crate::verifier::{Failed, Verifier};
+use stepgate_core::approval::{ApprovalPoll, ApprovalStart};
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::SentCode;
-use stepgate_core::host_login::{AccountStatus, Begin, Begun};
+use stepgate_core::host_login::{AccountStatus, Begin, Begun, Failure};
 use stepgate_core::hosts::Host;
 use stepgate_core::step::Step;
 use stepgate_core::{Core, ProviderType, RequestContext};
@@ -66,7 +67,23 @@ impl Verifier for Direct<'_> {
     }
 
     async fn step(&mut self, conversation: &str) -> Result<Step, Failed> {
-        Ok(self.core.login_step(conversation, None).await?)
+        Ok(self.core.text_login_step(conversation, None).await?)
+    }
+
+    /// Never offered in direct mode (its steps say `browser_approval: false`): the host
+    /// protocol is what lets a host wait on the server.
+    async fn start_approval(&mut self, _conversation: &str) -> Result<ApprovalStart, Failed> {
+        Err(Failed::new(
+            Failure::Unavailable,
+            "approval in the browser needs fleet mode (url=)",
+        ))
+    }
+
+    async fn poll_approval(&mut self, _conversation: &str) -> Result<ApprovalPoll, Failed> {
+        Err(Failed::new(
+            Failure::Unavailable,
+            "approval in the browser needs fleet mode (url=)",
+        ))
     }
 
     async fn cancel(&mut self, _conversation: &str) {

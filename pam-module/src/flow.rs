@@ -9,10 +9,11 @@ use crate::conversation::Conversation;
 use crate::direct::Direct;
 use crate::outcome::{Outcome, Verdict};
 use crate::verifier::{Failed, Verifier};
+use stepgate_core::approval::ApprovalPoll;
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::EnrolledProvider;
 use stepgate_core::host_login::{AccountStatus, Begin, Begun, Ending, Failure};
-use stepgate_core::step::{Refusal, Step as LoginStep};
+use stepgate_core::step::{Prompt, Refusal, Step as LoginStep};
 use stepgate_core::{Core, ProviderType, RequestContext};
 use zeroize::Zeroizing;
 
@@ -277,9 +278,18 @@ enum Step {
     Ask(ProviderType),
     /// Send a code with this provider, then ask for it.
     Send(ProviderType),
-    /// Show the "try another way" menu; `from` is asked again when nothing is chosen.
-    Menu { from: ProviderType },
+    /// Show the "try another way" menu; `from` is asked again when nothing is chosen
+    /// (`None`: approval was the way, and is started again).
+    Menu { from: Option<ProviderType> },
+    /// Approve in the browser: show the code and the page, then wait for the answer.
+    Approve,
 }
+
+/// Where the person presses Enter once the approval page is open.
+const APPROVE_PROMPT: &str = "Press Enter to wait for your approval: ";
+
+/// How "approve in your browser" is named in the menu.
+const APPROVE_CHOICE: &str = "Approve in your browser (any of your second factors, a passkey too)";
 
 async fn challenge(
     v: &mut impl Verifier,
@@ -310,12 +320,14 @@ async fn challenge(
         }
         Some(r) => return failure(&Failed::from(r.to_error()), name, conv),
     }
-    let Some(first) = next.current else {
+    let approve_first = next.prompt == Some(Prompt::BrowserApproval);
+    let first = next.current;
+    if first.is_none() && !approve_first {
         return Outcome::new(
             Verdict::AuthErr,
             format!("user {name:?}: no usable provider"),
         );
-    };
+    }
     let mut round = Round {
         v,
         args,
@@ -323,13 +335,14 @@ async fn challenge(
         conversation,
         next,
     };
-    if round.next.providers.len() > 1 {
+    if round.choices() > 1 && !approve_first {
         conv.info("Press Enter at the code prompt to try another way.");
     }
-    let mut step = if round.next.send_on_entry {
-        Step::Send(first)
-    } else {
-        Step::Ask(first)
+    let mut step = match first {
+        _ if approve_first => Step::Approve,
+        Some(p) if round.next.send_on_entry => Step::Send(p),
+        Some(p) => Step::Ask(p),
+        None => Step::Approve,
     };
     let mut wrong = 0u32;
     let mut prompts = 0u32;
@@ -344,18 +357,18 @@ async fn challenge(
         step = match step {
             Step::Send(p) => match round.send(p, conv).await {
                 Ok(true) => Step::Ask(p),
-                Ok(false) => Step::Menu { from: p },
+                Ok(false) => Step::Menu { from: Some(p) },
                 Err(out) => break out,
             },
             Step::Menu { from } => {
                 prompts += 1;
                 match round.menu(from, conv) {
-                    Ok(Some(p)) if p.is_sent() => Step::Send(p),
-                    Ok(Some(p)) => Step::Ask(p),
-                    Ok(None) => Step::Ask(from),
+                    Ok(Some(next)) => next,
+                    Ok(None) => from.map_or(Step::Approve, Step::Ask),
                     Err(out) => break out,
                 }
             }
+            Step::Approve => return round.approve(conv).await,
             Step::Ask(p) => {
                 prompts += 1;
                 let answer = match ask(conv, &round.prompt_for(p), false) {
@@ -364,7 +377,7 @@ async fn challenge(
                 };
                 let code = answer.trim();
                 if code.is_empty() || code == "?" {
-                    Step::Menu { from: p }
+                    Step::Menu { from: Some(p) }
                 } else {
                     match round.v.check(&round.conversation, p, code).await {
                         Ok(CheckOutcome::Verified(by)) => {
@@ -404,7 +417,7 @@ async fn challenge(
                                         format!("user {name:?}: no usable provider left"),
                                     )
                                 }
-                                Some(d) if round.next.providers.len() > 1 => Step::Menu { from: d },
+                                Some(d) if round.choices() > 1 => Step::Menu { from: Some(d) },
                                 Some(d) if round.next.send_on_entry => Step::Send(d),
                                 Some(d) => Step::Ask(d),
                             }
@@ -485,15 +498,21 @@ impl<V: Verifier> Round<'_, V> {
         }
     }
 
-    /// "Try another way": a numbered list of the user's providers. `Ok(None)` when nothing
-    /// (valid) was chosen, and the previous prompt comes back.
+    /// The ways the person can choose from: the providers, and approval when offered.
+    fn choices(&self) -> usize {
+        self.next.providers.len() + usize::from(self.next.browser_approval)
+    }
+
+    /// "Try another way": a numbered list of the user's providers (and approval in the
+    /// browser when the server offers it). `Ok(None)` when nothing (valid) was chosen, and
+    /// the previous prompt comes back.
     fn menu(
         &self,
-        from: ProviderType,
+        from: Option<ProviderType>,
         conv: &mut dyn Conversation,
-    ) -> Result<Option<ProviderType>, Outcome> {
+    ) -> Result<Option<Step>, Outcome> {
         let providers = &self.next.providers;
-        if providers.len() < 2 {
+        if self.choices() < 2 {
             conv.error("No other way to verify is set up for this account.");
             return Ok(None);
         }
@@ -501,21 +520,79 @@ impl<V: Verifier> Round<'_, V> {
         for (i, p) in providers.iter().enumerate() {
             text.push_str(&format!("\n  {}) {}", i + 1, describe(p)));
         }
+        if self.next.browser_approval {
+            text.push_str(&format!("\n  {}) {APPROVE_CHOICE}", providers.len() + 1));
+        }
         conv.info(&text);
-        let n = providers.len();
+        let n = self.choices();
         let answer = ask(conv, &format!("Choose 1-{n}: "), true)?;
         let answer = answer.trim();
         if answer.is_empty() {
             return Ok(None);
         }
         match answer.parse::<usize>() {
-            Ok(i) if (1..=n).contains(&i) => Ok(Some(providers[i - 1].provider)),
+            Ok(i) if (1..=providers.len()).contains(&i) => {
+                let p = providers[i - 1].provider;
+                Ok(Some(if p.is_sent() {
+                    Step::Send(p)
+                } else {
+                    Step::Ask(p)
+                }))
+            }
+            Ok(i) if i == n && self.next.browser_approval => Ok(Some(Step::Approve)),
             _ => {
-                conv.error(&format!(
-                    "Not one of the choices; back to the {}.",
-                    self.find(from).map(describe).unwrap_or_default()
-                ));
+                let back = match from {
+                    Some(p) => self.find(p).map(describe).unwrap_or_default(),
+                    None => "approval in the browser".into(),
+                };
+                conv.error(&format!("Not one of the choices; back to the {back}."));
                 Ok(None)
+            }
+        }
+    }
+
+    /// Approval in the browser: the server makes a code for this login; the person opens
+    /// the page, signs in with any of their second factors and approves or denies, while
+    /// this waits (polling at the server's interval) until the answer or the login's time
+    /// limit, which the server enforces.
+    async fn approve(&mut self, conv: &mut dyn Conversation) -> Outcome {
+        let name = self.username;
+        let start = match self.v.start_approval(&self.conversation).await {
+            Ok(s) => s,
+            Err(f) => return failure(&f, name, conv),
+        };
+        // A prompt, not an info message: sshd holds info messages back until the next prompt,
+        // so only a prompt shows the code while the module waits. Enter starts the wait.
+        let text = format!(
+            "Approve this login in your browser: open {} and enter the code {}\n\
+             (or open {})\n{APPROVE_PROMPT}",
+            start.verification_uri, start.user_code, start.verification_uri_complete
+        );
+        if let Err(out) = ask(conv, &text, true) {
+            self.v.cancel(&self.conversation).await;
+            return out;
+        }
+        conv.info("Waiting for your approval...");
+        let mut interval = start.interval;
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(interval.clamp(1, 10) as u64));
+            match self.v.poll_approval(&self.conversation).await {
+                Ok(ApprovalPoll::Pending { interval: next }) => interval = next,
+                Ok(ApprovalPoll::Verified(by)) => {
+                    conv.info("Approved.");
+                    return Outcome::new(
+                        Verdict::Success,
+                        format!("user {name:?}: approved in the browser ({by})"),
+                    );
+                }
+                Ok(ApprovalPoll::Denied {}) => {
+                    conv.error("The login was denied in the browser.");
+                    return Outcome::new(
+                        Verdict::AuthErr,
+                        format!("user {name:?}: denied in the browser"),
+                    );
+                }
+                Err(f) => return failure(&f, name, conv),
             }
         }
     }

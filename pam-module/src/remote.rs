@@ -13,6 +13,7 @@ use crate::verifier::{Failed, Verifier};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
+use stepgate_core::approval::{ApprovalPoll, ApprovalStart};
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::SentCode;
 use stepgate_core::host_login::{AccountStatus, Begin, Begun, Failure};
@@ -210,6 +211,30 @@ impl Verifier for Remote {
     async fn step(&mut self, conversation: &str) -> Result<Step, Failed> {
         self.call(
             "step",
+            &Conversation {
+                conversation,
+                provider: None,
+                code: None,
+                origin: &self.origin,
+            },
+        )
+    }
+
+    async fn start_approval(&mut self, conversation: &str) -> Result<ApprovalStart, Failed> {
+        self.call(
+            "approval",
+            &Conversation {
+                conversation,
+                provider: None,
+                code: None,
+                origin: &self.origin,
+            },
+        )
+    }
+
+    async fn poll_approval(&mut self, conversation: &str) -> Result<ApprovalPoll, Failed> {
+        self.call(
+            "approval/poll",
             &Conversation {
                 conversation,
                 provider: None,

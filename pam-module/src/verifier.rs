@@ -2,6 +2,7 @@
 //! through the host protocol (fleet mode). The flow is the same for both; only the transport
 //! differs, and every decision comes back from `stepgate-core` either way.
 
+use stepgate_core::approval::{ApprovalPoll, ApprovalStart};
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::enrolment::SentCode;
 use stepgate_core::host_login::{AccountStatus, Begin, Begun, Failure};
@@ -46,6 +47,10 @@ pub trait Verifier {
     ) -> Result<CheckOutcome, Failed>;
     /// What to ask now (after a provider went away mid-login).
     async fn step(&mut self, conversation: &str) -> Result<Step, Failed>;
+    /// Asks for the login to be approved in the browser (offered by the step).
+    async fn start_approval(&mut self, conversation: &str) -> Result<ApprovalStart, Failed>;
+    /// How the approval stands.
+    async fn poll_approval(&mut self, conversation: &str) -> Result<ApprovalPoll, Failed>;
     /// The person gave up; best effort.
     async fn cancel(&mut self, conversation: &str);
     /// PAM `account`.

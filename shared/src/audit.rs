@@ -89,6 +89,10 @@ event_kinds! {
     /// A signed-in user approved a device authorization (with the factors they signed in with).
     DeviceApproved => "device_approved",
     DeviceDenied => "device_denied",
+    /// A host asked for a PAM login to be approved in the browser (a user code was made).
+    LoginApprovalRequested => "login_approval_requested",
+    /// Someone signed in as another user tried to answer a login's approval.
+    LoginApprovalRefused => "login_approval_refused",
 }
 
 impl Serialize for EventKind {

@@ -97,11 +97,16 @@ pub enum CheckOutcome {
     },
 }
 
-/// What the user answered: a code they typed, or a passkey's assertion.
+/// What the user answered: a code they typed, a passkey's assertion, or their decision on
+/// the approval page (`authorization`: the approval's id, answered in the same transaction).
 #[derive(Clone, Copy)]
-enum Answer<'a> {
+pub(crate) enum Answer<'a> {
     Code(&'a str),
     Assertion(&'a str),
+    Approval {
+        authorization: &'a str,
+        approve: bool,
+    },
 }
 
 /// How a check of an answer came out.
@@ -112,6 +117,8 @@ pub(crate) enum Verdict {
     /// A passkey whose signature counter went backwards: refused, and audited as a possible
     /// clone.
     Cloned,
+    /// The user denied the login on the approval page: a failure, and the login's end.
+    Denied,
 }
 
 pub(crate) fn new_challenge_id() -> String {
@@ -331,7 +338,7 @@ impl Core {
         .await
     }
 
-    async fn check(
+    pub(crate) async fn check(
         &self,
         ctx: &RequestContext,
         challenge_id: &str,
@@ -425,6 +432,23 @@ impl Core {
                 self.verify_assertion(&mut tx, &user, challenge_id, json, &settings, now)
                     .await?
             }
+            Answer::Approval {
+                authorization,
+                approve,
+            } => {
+                crate::approval::answer(&mut tx, authorization, &user, approve, now).await?;
+                if approve {
+                    Verdict::Ok
+                } else {
+                    Verdict::Denied
+                }
+            }
+        };
+        let approval = match answer {
+            Answer::Approval { authorization, .. } => Some(format!(
+                "in the browser: device_authorization={authorization}"
+            )),
+            _ => None,
         };
         if verdict == Verdict::Ok {
             if user.twofa_failures != 0 {
@@ -438,15 +462,13 @@ impl Core {
                 now,
             )
             .await?;
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::new(EventKind::CodeCheckOk)
-                    .user(&user.id, &user.username)
-                    .provider(provider),
-            )
-            .await?;
+            let mut ok = Event::new(EventKind::CodeCheckOk)
+                .user(&user.id, &user.username)
+                .provider(provider);
+            if let Some(how) = approval {
+                ok = ok.detail(format!("approved {how}"));
+            }
+            audit::record(&mut tx, ctx, now, ok).await?;
             tx.commit().await?;
             return Ok(CheckOutcome::Verified(provider));
         }
@@ -466,10 +488,17 @@ impl Core {
             .await?;
             bad = bad.detail("passkey refused: counter regression");
         }
+        if let Some(how) = approval {
+            bad = bad.detail(format!("denied {how}"));
+        }
         audit::record(&mut tx, ctx, now, bad).await?;
         let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
         if locked {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Locked, None, now)
+                .await?;
+        } else if verdict == Verdict::Denied {
+            // A denied login is over; the host hears so when it next polls.
+            self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Failed, None, now)
                 .await?;
         }
         let (failures,): (i64,) = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")

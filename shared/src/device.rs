@@ -19,6 +19,7 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
+use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::users::User;
 use base64::Engine;
@@ -140,12 +141,33 @@ pub struct DeviceAuthorization {
     pub acr: Option<String>,
     pub auth_time: Option<i64>,
     pub decided_at: Option<i64>,
+    /// A PAM login's approval (instead of a client's): the login, and where it comes from.
+    pub login: Option<LoginOrigin>,
+}
+
+/// The login a PAM approval is for (its challenge) and where it comes from, for the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginOrigin {
+    pub challenge_id: String,
+    pub host: Option<String>,
+    pub service: Option<String>,
+    pub remote_addr: Option<String>,
+    pub tty: Option<String>,
 }
 
 impl DeviceAuthorization {
     pub fn has_scope(&self, s: &str) -> bool {
         self.scopes.iter().any(|x| x == s)
     }
+}
+
+/// Whom a new authorization is for.
+pub(crate) enum Owner<'a> {
+    Client {
+        client_id: &'a str,
+        scopes: &'a [String],
+    },
+    Login(&'a LoginOrigin),
 }
 
 /// What the device is given: its device code, and the user code to show (formatted).
@@ -242,7 +264,8 @@ fn device_code_hash(code: &str) -> String {
 }
 
 const COLUMNS: &str = "id, client_id, scope, state, poll_interval, created_at, expires_at, \
-                       last_poll_at, user_id, amr, acr, auth_time, decided_at";
+                       last_poll_at, user_id, amr, acr, auth_time, decided_at, challenge_id, \
+                       host, service, remote_addr, tty";
 
 fn from_row(r: &AnyRow, now: i64) -> Result<DeviceAuthorization> {
     let scope: String = r.try_get("scope")?;
@@ -270,6 +293,16 @@ fn from_row(r: &AnyRow, now: i64) -> Result<DeviceAuthorization> {
         acr: r.try_get("acr")?,
         auth_time: r.try_get("auth_time")?,
         decided_at: r.try_get("decided_at")?,
+        login: match r.try_get::<Option<String>, _>("challenge_id")? {
+            Some(challenge_id) => Some(LoginOrigin {
+                challenge_id,
+                host: r.try_get("host")?,
+                service: r.try_get("service")?,
+                remote_addr: r.try_get("remote_addr")?,
+                tty: r.try_get("tty")?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -295,34 +328,67 @@ impl Core {
         lifetime: i64,
         interval: i64,
     ) -> Result<DeviceStart> {
+        let mut tx = self.db.begin().await?;
+        let now = self.now();
+        let start = self
+            .insert_authorization(
+                &mut tx,
+                Owner::Client { client_id, scopes },
+                now + lifetime,
+                interval,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(start)
+    }
+
+    /// Writes a new pending authorization for `owner`, ending at `expires_at`, with a fresh
+    /// device code and user code.
+    pub(crate) async fn insert_authorization(
+        &self,
+        tx: &mut Tx,
+        owner: Owner<'_>,
+        expires_at: i64,
+        interval: i64,
+    ) -> Result<DeviceStart> {
         let now = self.now();
         let id = random_b64(16);
         let device_code = random_b64(32);
+        let (client_id, scope, login) = match owner {
+            Owner::Client { client_id, scopes } => (Some(client_id), scopes.join(" "), None),
+            Owner::Login(origin) => (None, String::new(), Some(origin)),
+        };
         // A collision of user codes is refused by the UNIQUE index; another draw then.
         for _ in 0..5 {
             let user_code = new_user_code();
             let inserted = sqlx::query(
                 "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, \
-                 client_id, scope, state, poll_interval, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8) \
+                 client_id, scope, state, poll_interval, created_at, expires_at, challenge_id, \
+                 host, service, remote_addr, tty) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (user_code_hash) DO NOTHING",
             )
             .bind(&id)
             .bind(device_code_hash(&device_code))
             .bind(self.user_code_hash(&user_code))
             .bind(client_id)
-            .bind(scopes.join(" "))
+            .bind(&scope)
             .bind(interval)
             .bind(now)
-            .bind(now + lifetime)
-            .execute(self.db.pool())
+            .bind(expires_at)
+            .bind(login.map(|l| l.challenge_id.as_str()))
+            .bind(login.and_then(|l| l.host.as_deref()))
+            .bind(login.and_then(|l| l.service.as_deref()))
+            .bind(login.and_then(|l| l.remote_addr.as_deref()))
+            .bind(login.and_then(|l| l.tty.as_deref()))
+            .execute(&mut **tx)
             .await?;
             if inserted.rows_affected() == 1 {
                 return Ok(DeviceStart {
                     id,
                     device_code,
                     user_code: format_user_code(&user_code),
-                    expires_at: now + lifetime,
+                    expires_at,
                     interval,
                 });
             }

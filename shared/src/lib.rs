@@ -5,6 +5,7 @@
 //! rule (send period, check rate limit, lockout, time limit, replay) lives here, once, and every
 //! counter lives in the database so that many processes enforce one policy.
 
+pub mod approval;
 pub mod audit;
 pub mod challenge;
 pub mod codes;

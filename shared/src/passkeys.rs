@@ -829,7 +829,8 @@ impl Core {
                 .detail(detail)
         };
         match verdict {
-            Verdict::Bad => {
+            // (A passkey's check never denies; that is the approval page's.)
+            Verdict::Bad | Verdict::Denied => {
                 let event = bad("passwordless; not counted: nothing proven");
                 audit::record(&mut tx, ctx, now, event).await?;
                 tx.commit().await?;

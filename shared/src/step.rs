@@ -23,6 +23,9 @@ pub enum Prompt {
     BackupCode { digits: usize },
     /// A passkey or security key, through the browser (WebAuthn); nothing is typed.
     Passkey,
+    /// Approve the login on the server's approval page, in a browser where any of the user's
+    /// second factors works (a passkey included); nothing is typed at the prompt.
+    BrowserApproval,
 }
 
 impl Prompt {
@@ -38,7 +41,7 @@ impl Prompt {
     pub fn digits(self) -> usize {
         match self {
             Prompt::Code { digits } | Prompt::BackupCode { digits } => digits,
-            Prompt::Passkey => 0,
+            Prompt::Passkey | Prompt::BrowserApproval => 0,
         }
     }
 }
@@ -117,6 +120,10 @@ pub struct Step {
     pub send_on_entry: bool,
     pub prompt: Option<Prompt>,
     pub refusal: Option<Refusal>,
+    /// "Approve in your browser" may be chosen instead of a code (the host protocol only:
+    /// the host waits on the server while the user approves on the approval page).
+    #[serde(default)]
+    pub browser_approval: bool,
 }
 
 impl Step {
@@ -146,7 +153,25 @@ impl Step {
             current,
             refusal,
             providers,
+            browser_approval: false,
         }
+    }
+
+    /// This step for a host that can wait for an approval in the browser: the text step
+    /// ([`Step::without_browser`]) with approval offered beside the codes, and, for a user
+    /// whose only second factor is a passkey, asked for instead of a refusal.
+    pub fn for_host(self) -> Step {
+        let mut step = self.without_browser();
+        match step.refusal {
+            None => step.browser_approval = true,
+            Some(Refusal::PasskeyOnly) => {
+                step.refusal = None;
+                step.browser_approval = true;
+                step.prompt = Some(Prompt::BrowserApproval);
+            }
+            Some(_) => {}
+        }
+        step
     }
 
     /// This step for a door that cannot run WebAuthn: the passkey leaves the list (the
@@ -307,6 +332,39 @@ mod tests {
         // A closed challenge keeps its own refusal.
         let s = Step::decide(ChallengeState::Locked, 100, Vec::new(), None).without_browser();
         assert_eq!(s.refusal, Some(Refusal::Locked));
+    }
+
+    #[test]
+    fn a_host_offers_approval_and_asks_it_of_a_passkey_only_user() {
+        let s = Step::decide(
+            ChallengeState::Pending,
+            100,
+            listed(&[(Totp, true), (Webauthn, false)]),
+            None,
+        )
+        .for_host();
+        assert_eq!(s.current, Some(Totp));
+        assert!(s.browser_approval);
+        assert_eq!(s.prompt, Some(Prompt::Code { digits: 6 }));
+        let s = Step::decide(
+            ChallengeState::Pending,
+            100,
+            listed(&[(Webauthn, true)]),
+            None,
+        )
+        .for_host();
+        assert_eq!(s.refusal, None);
+        assert_eq!(s.current, None);
+        assert_eq!(s.prompt, Some(Prompt::BrowserApproval));
+        assert!(s.browser_approval);
+        // A closed challenge offers nothing.
+        let s = Step::decide(ChallengeState::Locked, 100, Vec::new(), None).for_host();
+        assert_eq!(s.refusal, Some(Refusal::Locked));
+        assert!(!s.browser_approval);
+        // The text door (direct PAM) never offers it.
+        let s = Step::decide(ChallengeState::Pending, 100, listed(&[(Totp, true)]), None)
+            .without_browser();
+        assert!(!s.browser_approval);
     }
 
     #[test]

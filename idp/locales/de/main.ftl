@@ -572,3 +572,32 @@ core-passkey-request-gone = Diese Passkey-Anfrage ist abgelaufen oder wurde scho
 core-passkey-answer-unreadable = Die Antwort des Browsers konnte nicht gelesen werden. Beginnen Sie von vorn.
 core-passkey-answer-refused = Die Antwort des Authenticators wurde nicht angenommen. Beginnen Sie von vorn.
 core-passkey-known = Dieser Passkey ist schon registriert.
+
+## Eine PAM-Anmeldung im Browser genehmigen (das Terminal zeigt einen Code für /device)
+
+approval-title = Anmeldung genehmigen
+approval-lead = Jemand meldet sich als { $user } an und bittet Sie, das hier zu genehmigen.
+approval-host = Rechner
+approval-service = Dienst
+approval-from = Von
+approval-tty = Terminal
+approval-began = Begonnen
+approval-only-if-yours = Genehmigen Sie nur, wenn dies Ihre eigene, gerade begonnene Anmeldung ist. Andernfalls lehnen Sie sie ab.
+approval-approved-title = Anmeldung genehmigt
+approval-approved = Die Anmeldung an { $host } geht weiter. Sie können diese Seite schließen.
+approval-denied-title = Anmeldung abgelehnt
+approval-denied = Die Anmeldung an { $host } wurde abgewiesen.
+approval-over-title = Diese Anmeldung ist vorbei
+approval-over = Die Zeit für die Anmeldung ist abgelaufen oder sie wurde beendet; melden Sie sich erneut am Rechner an.
+approval-locked-title = Konto gesperrt
+approval-locked = Dieses Konto ist nach zu vielen fehlgeschlagenen Prüfungen gesperrt; bitten Sie einen Administrator, es zu entsperren.
+approval-limited-title = Zu viele Versuche
+approval-limited = Zu viele Prüfungen in kurzer Zeit; warten Sie etwas und melden Sie sich erneut am Rechner an.
+approval-provider-gone-title = Diese Art der Bestätigung ist nicht mehr verfügbar
+approval-provider-gone = Der zweite Faktor, mit dem Sie sich angemeldet haben, wurde abgeschaltet. Melden Sie sich mit einem anderen erneut an.
+approval-other-title = Diese Anmeldung gehört zu einem anderen Konto
+approval-other = Nur das Konto, das sich anmeldet, kann die Anmeldung genehmigen. Melden Sie sich mit diesem Konto an oder schließen Sie diese Seite.
+approval-sign-in-again-title = Erneut anmelden
+approval-sign-in-again = Um eine Anmeldung zu genehmigen, melden Sie sich erneut mit Ihrem zweiten Faktor an.
+event-login_approval_requested = Genehmigung einer Anmeldung angefordert
+event-login_approval_refused = Genehmigung durch ein anderes Konto abgewiesen

@@ -575,3 +575,32 @@ core-passkey-known = This passkey is already registered.
 
 role-user = User
 role-admin = Administrator
+
+## Approving a PAM login in the browser (the terminal shows a code for /device)
+
+approval-title = Approve a login
+approval-lead = Someone is logging in as { $user } and asks you to approve it here.
+approval-host = Host
+approval-service = Service
+approval-from = From
+approval-tty = Terminal
+approval-began = Began
+approval-only-if-yours = Approve only if this is your own login, started just now. If it is not, deny it.
+approval-approved-title = Login approved
+approval-approved = The login at { $host } goes on. You can close this page.
+approval-denied-title = Login denied
+approval-denied = The login at { $host } was refused.
+approval-over-title = This login is over
+approval-over = The login's time ran out or it has ended; log in again at the host.
+approval-locked-title = Account locked
+approval-locked = This account is locked after too many failed verifications; ask an administrator to unlock it.
+approval-limited-title = Too many attempts
+approval-limited = Too many verifications in a short time; wait a little and log in again at the host.
+approval-provider-gone-title = This way to verify is no longer available
+approval-provider-gone = The second factor you signed in with was switched off. Sign in again with another one.
+approval-other-title = This login is another account's
+approval-other = Only the account that is logging in can approve it. Sign in as that account, or close this page.
+approval-sign-in-again-title = Sign in again
+approval-sign-in-again = To approve a login, sign in again with your second factor.
+event-login_approval_requested = login approval requested
+event-login_approval_refused = login approval by another account refused

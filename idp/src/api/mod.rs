@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         hosts::rotate_credential, hosts::allow_group, hosts::deny_group,
         crate::host_protocol::begin, crate::host_protocol::send, crate::host_protocol::check,
         crate::host_protocol::step, crate::host_protocol::cancel, crate::host_protocol::account,
+        crate::host_protocol::approval, crate::host_protocol::approval_poll,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),

@@ -7,7 +7,7 @@ use super::{from_json_list, to_json_list};
 use crate::crypto;
 use sqlx::Row;
 use stepgate_core::db::Db;
-use stepgate_core::Error;
+use stepgate_core::{Error, ProviderType};
 
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -17,6 +17,9 @@ pub struct Session {
     pub amr: Vec<String>,
     pub acr: String,
     pub expires_at: i64,
+    /// The provider of the sign-in's second factor (none for a password-only sign-in, and for
+    /// sessions older than the column): what an approval made from this session counts as.
+    pub second_factor: Option<ProviderType>,
 }
 
 /// Creates a session; returns the cookie value (shown to the browser only) and the session.
@@ -25,6 +28,7 @@ pub async fn create(
     user_id: &str,
     amr: &[String],
     acr: &str,
+    second_factor: Option<ProviderType>,
     now: i64,
     lifetime: i64,
 ) -> Result<(String, Session), Error> {
@@ -36,10 +40,11 @@ pub async fn create(
         amr: amr.to_vec(),
         acr: acr.to_string(),
         expires_at: now + lifetime,
+        second_factor,
     };
     sqlx::query(
         "INSERT INTO oidc_sessions (token_hash, sid, user_id, auth_time, amr, acr, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
+         expires_at, second_factor) VALUES ($1, $2, $3, $4, $5, $6, $4, $7, $8)",
     )
     .bind(crypto::hash_token(&token))
     .bind(&session.sid)
@@ -48,6 +53,7 @@ pub async fn create(
     .bind(to_json_list(amr))
     .bind(acr)
     .bind(session.expires_at)
+    .bind(second_factor.map(|p| p.as_str()))
     .execute(db.pool())
     .await?;
     Ok((token, session))
@@ -56,7 +62,7 @@ pub async fn create(
 /// The live session a cookie names, if any.
 pub async fn find(db: &Db, token: &str, now: i64) -> Result<Option<Session>, Error> {
     let row = sqlx::query(
-        "SELECT sid, user_id, auth_time, amr, acr, expires_at FROM oidc_sessions \
+        "SELECT sid, user_id, auth_time, amr, acr, expires_at, second_factor FROM oidc_sessions \
          WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(crypto::hash_token(token))
@@ -73,6 +79,9 @@ pub async fn find(db: &Db, token: &str, now: i64) -> Result<Option<Session>, Err
         amr: from_json_list(&r.try_get::<String, _>("amr")?)?,
         acr: r.try_get("acr")?,
         expires_at: r.try_get("expires_at")?,
+        second_factor: r
+            .try_get::<Option<String>, _>("second_factor")?
+            .and_then(|p| p.parse::<ProviderType>().ok()),
     }))
 }
 

@@ -10,7 +10,8 @@
 //!    which come back to `/device/approve`.
 //! 3. `/device/approve` names the client and the scopes it asked for, with Approve and Deny.
 //!    A client with allowed groups admits only their members: anyone else's approval is
-//!    refused, audited, and the device hears `access_denied`.
+//!    refused, audited, and the device hears `access_denied`. A PAM login's approval (a host
+//!    waiting) names the host instead, and is `login_approval`'s.
 
 use crate::error::Error;
 use crate::http::{cookies, csrf, see_other, ClientAddr};
@@ -201,7 +202,15 @@ async fn waiting(st: &AppState, jar: &CookieJar) -> Result<Option<DeviceAuthoriz
     Ok(auth.filter(|a| not_waiting(a).is_none()))
 }
 
-fn gone(st: &AppState, jar: CookieJar) -> Response {
+fn bad_form() -> Error {
+    Error::page(
+        StatusCode::BAD_REQUEST,
+        crate::i18n::t("device-bad-form-title"),
+        crate::i18n::t("device-bad-form"),
+    )
+}
+
+pub(super) fn gone(st: &AppState, jar: CookieJar) -> Response {
     let jar = jar.add(cookies::removal(
         cookies::DEVICE,
         st.settings.secure_cookies,
@@ -230,6 +239,9 @@ pub async fn approve_get(State(st): State<AppState>, jar: CookieJar) -> Result<R
     let Some((_, user)) = fresh_viewer(&st, &jar).await? else {
         return to_approval(&st, jar).await;
     };
+    if let Some(login) = &auth.login {
+        return super::login_approval::page(&st, jar, &auth, login, &user).await;
+    }
     let client = client_of(&st, &auth).await?;
     let (jar, token) = csrf::ensure(&st, jar);
     let html = render(
@@ -266,8 +278,21 @@ pub async fn approve_post(
     let Some((session, user)) = fresh_viewer(&st, &jar).await? else {
         return to_approval(&st, jar).await;
     };
-    let client = client_of(&st, &auth).await?;
     let ctx = addr.context();
+    if auth.login.is_some() {
+        let approve = match form.decision.as_str() {
+            "approve" => true,
+            "deny" => false,
+            _ => return Err(bad_form()),
+        };
+        let jar = jar.add(cookies::removal(
+            cookies::DEVICE,
+            st.settings.secure_cookies,
+        ));
+        return super::login_approval::decide(&st, &ctx, jar, &auth, &session, &user, approve)
+            .await;
+    }
+    let client = client_of(&st, &auth).await?;
     let mut refused = false;
     let decision = match form.decision.as_str() {
         "approve" => {
@@ -302,13 +327,7 @@ pub async fn approve_post(
             }
         }
         "deny" => Decision::Deny,
-        _ => {
-            return Err(Error::page(
-                StatusCode::BAD_REQUEST,
-                crate::i18n::t("device-bad-form-title"),
-                crate::i18n::t("device-bad-form"),
-            ))
-        }
+        _ => return Err(bad_form()),
     };
     match st
         .core

@@ -6,5 +6,6 @@ pub mod admin;
 pub mod device;
 pub mod headers;
 pub mod home;
+pub mod login_approval;
 pub mod second_factor;
 pub mod sign_in;

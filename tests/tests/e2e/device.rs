@@ -86,7 +86,7 @@ async fn started(caller: &Caller, server: &Server, scope: &str) -> (String, Stri
 }
 
 /// Enters `user_code` on /device (the form as prefilled from `complete`, or typed).
-async fn enter_code(browser: &Browser, server: &Server, user_code: &str) -> Page {
+pub(crate) async fn enter_code(browser: &Browser, server: &Server, user_code: &str) -> Page {
     let page = browser.get(&server.url("/device")).await;
     assert_eq!(page.status, StatusCode::OK);
     browser
@@ -98,7 +98,7 @@ async fn enter_code(browser: &Browser, server: &Server, user_code: &str) -> Page
 }
 
 /// From the sign-in page the code led to: password, then the TOTP code; lands on the approval.
-async fn sign_in_with_totp(
+pub(crate) async fn sign_in_with_totp(
     server: &Server,
     browser: &Browser,
     page: &Page,
@@ -130,7 +130,7 @@ async fn sign_in_with_totp(
     approval
 }
 
-async fn decide(browser: &Browser, approval: &Page, decision: &str) -> Page {
+pub(crate) async fn decide(browser: &Browser, approval: &Page, decision: &str) -> Page {
     browser
         .submit(approval.form_with("decision", Some(decision)))
         .await

@@ -750,3 +750,157 @@ async fn fleet_groups_come_before_the_password_and_hold_for_the_whole_login() {
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"], "refused", "{body}");
 }
+
+// --- approve in the browser ---------------------------------------------------------------
+
+/// The code the module showed ("… enter the code WDJB-MJHT").
+fn shown_code(stdout: &str) -> String {
+    let after = stdout
+        .split("enter the code ")
+        .nth(1)
+        .expect("the module shows a code");
+    after.chars().take(9).collect()
+}
+
+/// pamtester at host-a for `user`: Enter at the TOTP prompt, then the menu's last entry
+/// (approve in the browser); returns it waiting, and the code it shows.
+fn wait_for_approval(svc: &Service, user: &str, choices: usize) -> (Pamtester, String) {
+    blocking(|| {
+        let mut p = Pamtester::start(svc, user, &["authenticate"], Some("198.51.100.7"));
+        p.expect(TOTP_PROMPT).answer("");
+        p.expect(&format!("Choose 1-{choices}: "))
+            .answer(&choices.to_string());
+        p.expect("Press Enter to wait for your approval: ");
+        let out = p.stderr.clone();
+        assert!(out.contains("/device"), "{out}");
+        let code = shown_code(&out);
+        p.answer("");
+        (p, code)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_a_login_approved_or_denied_in_the_browser() {
+    let fleet = Fleet::start(Backend::Sqlite, "").await;
+    let (_carol, secret) = fleet.totp_member("carol", "ops").await;
+    let svc = fleet.service(&fleet.host("host-a", &["ops"]).await, "");
+    let ca = fleet.ca().to_path_buf();
+
+    // Approve: the page names the host, the service and where the login comes from.
+    let (p, code) = wait_for_approval(&svc, "carol", 2);
+    let browser = crate::support::Browser::trusting(&ca);
+    let page = crate::device::enter_code(&browser, &fleet.server, &code).await;
+    let approval =
+        crate::device::sign_in_with_totp(&fleet.server, &browser, &page, "carol", &secret).await;
+    let text = approval.text();
+    assert!(text.contains("logging in as carol"), "{text}");
+    assert_eq!(
+        crate::account::text_of(&approval, "[data-field=host]").as_deref(),
+        Some("host-a")
+    );
+    assert_eq!(
+        crate::account::text_of(&approval, "[data-field=remote_addr]").as_deref(),
+        Some("198.51.100.7")
+    );
+    assert!(crate::account::text_of(&approval, "[data-field=service]").is_some());
+    let done = crate::device::decide(&browser, &approval, "approve").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(done.text().contains("Login approved"), "{}", done.text());
+    let f = blocking(|| p.finish());
+    assert!(f.succeeded(), "{f:?}");
+    assert!(f.said("Approved."), "{f:?}");
+    f.assert_clean();
+    let asked = fleet.events("login_approval_requested").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].host.as_deref(), Some("host-a"));
+    let id = asked[0]
+        .detail
+        .as_deref()
+        .and_then(|d| d.strip_prefix("device_authorization="))
+        .expect("the approval's id")
+        .to_string();
+    let ok = fleet.events("code_check_ok").await;
+    assert!(
+        ok.iter().any(|e| e.provider.as_deref() == Some("TOTP")
+            && e.detail.as_deref()
+                == Some(&format!(
+                    "approved in the browser: device_authorization={id}"
+                ))),
+        "the approval is audited as a TOTP verification linked to its request: {ok:?}"
+    );
+
+    // The same code cannot be used twice.
+    let again = crate::device::enter_code(&browser, &fleet.server, &code).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text());
+
+    // Deny: the login fails with its own message, and the denial counts as a failure.
+    let (p, code) = wait_for_approval(&svc, "carol", 2);
+    let page = crate::device::enter_code(&browser, &fleet.server, &code).await;
+    assert_eq!(
+        page.url.path(),
+        "/device/approve",
+        "a fresh sign-in is reused"
+    );
+    let done = crate::device::decide(&browser, &page, "deny").await;
+    assert!(done.text().contains("Login denied"), "{}", done.text());
+    let f = blocking(|| p.finish());
+    assert!(f.failed_with(AUTH_ERR), "{f:?}");
+    assert!(f.said("The login was denied in the browser."), "{f:?}");
+    let carol = fleet
+        .server
+        .core
+        .user_by_username("carol")
+        .await
+        .expect("read")
+        .expect("carol");
+    assert_eq!(carol.twofa_failures, 1, "a denial counts towards lockout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_another_user_cannot_approve_and_an_unanswered_login_ends_at_the_time_limit() {
+    let fleet = Fleet::start(Backend::Sqlite, "").await;
+    fleet.totp_member("carol", "ops").await;
+    let (_dave, dave_secret) = fleet.totp_member("dave", "ops").await;
+    let svc = fleet.service(&fleet.host("host-a", &["ops"]).await, "");
+    let (p, code) = wait_for_approval(&svc, "carol", 2);
+    let browser = crate::support::Browser::trusting(fleet.ca());
+    let page = crate::device::enter_code(&browser, &fleet.server, &code).await;
+    assert!(page.is_sign_in(), "{}", page.text());
+    let second = browser
+        .submit(
+            page.form_with("username", None)
+                .set("username", "dave")
+                .set("password", crate::support::PASSWORD),
+        )
+        .await;
+    let refused = browser
+        .submit(
+            second
+                .form_with("code", None)
+                .set("code", &fleet.server.totp(&dave_secret)),
+        )
+        .await;
+    // Back at the approval, which is carol's: dave is refused, and it is audited.
+    let refused = if refused.status.is_redirection() {
+        browser
+            .get(&fleet.server.url(refused.location.as_deref().unwrap_or("/")))
+            .await
+    } else {
+        refused
+    };
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(
+        refused.text().contains("another account"),
+        "{}",
+        refused.text()
+    );
+    // No one answered: past the time limit the module says so and fails.
+    fleet.server.clock.advance(3600);
+    let f = blocking(|| p.finish());
+    assert!(f.failed_with(AUTH_ERR), "{f:?}");
+    assert!(
+        f.said("The time allowed for verification has run out"),
+        "{f:?}"
+    );
+    f.assert_clean();
+}
