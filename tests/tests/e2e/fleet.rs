@@ -904,3 +904,71 @@ async fn fleet_another_user_cannot_approve_and_an_unanswered_login_ends_at_the_t
     );
     f.assert_clean();
 }
+
+/// A real `ssh` login through a real sshd, approved in the browser: the code reaches the
+/// terminal in a prompt, the approval on /device lets the command run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_sshd_login_approved_in_the_browser_runs_a_command() {
+    sshd::require_openssh();
+    let fleet = Fleet::start(Backend::Sqlite, "").await;
+    let (_, secret) = fleet.totp_member("root", "ops").await;
+    let cred = fleet.host("bastion", &["ops"]).await;
+    let args = format!(
+        "url={} credential={} ca={} {TIMEOUT}",
+        fleet.server.base,
+        cred.display(),
+        fleet.ca().display()
+    );
+    let svc = Service::new(&[
+        format!("auth required {{module}} {args}"),
+        format!("account required {{module}} {args}"),
+        "session required pam_permit.so".into(),
+    ]);
+    let server = blocking(|| sshd::Sshd::start(&svc));
+    let work = tempfile::tempdir().expect("temp dir");
+    // Enter at the code prompt, then the menu's second entry (approval), then Enter to wait.
+    let answers = "case \"$1\" in *\"Choose 1-\"*) echo 2 ;; *) echo ;; esac\n";
+    let (child, prompts) =
+        server.spawn_ssh(work.path(), "root", "echo stepgate-approved-ok", answers);
+    let code = blocking(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let shown = sshd::read_prompts(&prompts).join("\n");
+            if shown.contains("enter the code ") {
+                return shown_code(&shown);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no approval prompt: {shown}\nsshd: {}",
+                server.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let browser = crate::support::Browser::trusting(fleet.ca());
+    let page = crate::device::enter_code(&browser, &fleet.server, &code).await;
+    let approval =
+        crate::device::sign_in_with_totp(&fleet.server, &browser, &page, "root", &secret).await;
+    assert_eq!(
+        crate::account::text_of(&approval, "[data-field=host]").as_deref(),
+        Some("bastion")
+    );
+    assert_eq!(
+        crate::account::text_of(&approval, "[data-field=service]").as_deref(),
+        Some(svc.name.as_str())
+    );
+    let done = crate::device::decide(&browser, &approval, "approve").await;
+    assert!(done.text().contains("Login approved"), "{}", done.text());
+    let out = blocking(|| child.wait_with_output().expect("ssh"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nsshd: {}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "stepgate-approved-ok"
+    );
+}

@@ -108,22 +108,36 @@ impl Sshd {
     /// client's output and the prompts it was shown.
     pub fn ssh(&self, user: &str, command: &str, answer: &str) -> (Output, Vec<String>) {
         let work = tempfile::tempdir().expect("temp dir");
-        let prompts = work.path().join("prompts");
         let answer_file = work.path().join("answer");
         std::fs::write(&answer_file, answer).expect("answer file");
-        let askpass = work.path().join("askpass");
+        let body = format!("cat '{}'\n", answer_file.display());
+        let (child, prompts) = self.spawn_ssh(work.path(), user, command, &body);
+        let out = child.wait_with_output().expect("run ssh");
+        (out, read_prompts(&prompts))
+    }
+
+    /// Starts `ssh user@127.0.0.1 command` whose prompts are answered by `answers`, a shell
+    /// snippet reading the prompt as `$1` (each prompt is also appended to the returned file).
+    pub fn spawn_ssh(
+        &self,
+        work: &Path,
+        user: &str,
+        command: &str,
+        answers: &str,
+    ) -> (std::process::Child, PathBuf) {
+        let prompts = work.join("prompts");
+        let askpass = work.join("askpass");
         std::fs::write(
             &askpass,
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\ncat '{}'\n",
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n{answers}",
                 prompts.display(),
-                answer_file.display()
             ),
         )
         .expect("askpass script");
         std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
             .expect("chmod askpass");
-        let out = Command::new(SSH)
+        let child = Command::new(SSH)
             .args(["-F", "/dev/null", "-p", &self.port.to_string()])
             .args([
                 "-o",
@@ -147,14 +161,11 @@ impl Sshd {
             .env("SSH_ASKPASS_REQUIRE", "force")
             .env("DISPLAY", ":0")
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run ssh");
-        let shown = std::fs::read_to_string(&prompts)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        (out, shown)
+        (child, prompts)
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -167,4 +178,13 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The prompts an askpass script recorded so far, one per line.
+pub fn read_prompts(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
