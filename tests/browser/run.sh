@@ -23,13 +23,21 @@ fail() {
 [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing: apt-get install chromium"
 [ -x /usr/bin/python3 ] || fail "/usr/bin/python3 is missing"
 command -v node >/dev/null || fail "node is missing"
+command -v pamtester >/dev/null || fail "pamtester is missing: apt-get install pamtester"
+[ "$(id -u)" = 0 ] || fail "run as root: the approval test writes a service to /etc/pam.d"
+# The PAM module cargo built (tests build it into deps/, `cargo build -p pam_stepgate` one up).
+MODULE=${STEPGATE_PAM_MODULE:-$(ls -t "$ROOT/target/debug/deps/libpam_stepgate.so" \
+    "$ROOT/target/debug/libpam_stepgate.so" 2>/dev/null | head -n 1)}
+[ -f "$MODULE" ] || fail "libpam_stepgate.so is missing: run cargo build -p pam_stepgate first"
 
 cd "$HERE"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null || fail "npm ci failed"
 
 WORK=$(mktemp -d)
 PIDS=""
+PAM_SERVICE="stepgate-browser-$$"
 cleanup() {
+    rm -f "/etc/pam.d/$PAM_SERVICE"
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
@@ -94,7 +102,7 @@ until /usr/bin/python3 -c "import urllib.request,sys; urllib.request.urlopen('$B
     sleep 0.1
 done
 
-for u in alice bob carol dave; do
+for u in alice bob carol dave erin; do
     printf '%s\n' "$USER_PASSWORD" | "$BIN" user add "$u" --email "$u@example.com" --password-stdin >/dev/null \
         || fail "could not create $u"
 done
@@ -103,9 +111,20 @@ CAROL_URI=$("$BIN" user enroll-totp carol --no-qr | tail -n 1)
 "$BIN" client add webapp --name "Web App" --redirect-uri "$BASE/cb-test" >/dev/null \
     || fail "could not register the webapp client"
 
+# A registered host for the approval test: its credential in a root-only file, and a PAM
+# service loading the module in remote mode (plain HTTP is allowed to a loopback address).
+"$BIN" group add ops >/dev/null || fail "could not add the group ops"
+"$BIN" group add-member ops erin >/dev/null || fail "could not add erin to ops"
+(umask 077 && "$BIN" host add browser-host --allow-group ops | tail -n 1 >"$WORK/host.credential") \
+    || fail "could not register the host"
+REMOTE="url=http://127.0.0.1:$PORT credential=$WORK/host.credential timeout=5"
+printf 'auth required %s %s\naccount required %s %s\n' "$MODULE" "$REMOTE" "$MODULE" "$REMOTE" \
+    >"/etc/pam.d/$PAM_SERVICE"
+
 set +e
 BROWSER_ONLY="${BROWSER_ONLY:-}" STEPGATE_URL="$BASE" MAILDIR="$WORK/mail" ARTIFACTS="$ARTIFACTS" \
     ADMIN_PASSWORD="$ADMIN_PASSWORD" USER_PASSWORD="$USER_PASSWORD" CAROL_URI="$CAROL_URI" \
+    PAM_SERVICE="$PAM_SERVICE" \
     SUMMARY_FILE="$WORK/summary" node "$HERE/tests.mjs"
 rc=$?
 set -e

@@ -9,6 +9,7 @@
 // unlocks them. Screenshots of every page (desktop and phone widths) go to ARTIFACTS.
 
 import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,7 @@ const ARTIFACTS = required("ARTIFACTS");
 const ADMIN_PASSWORD = required("ADMIN_PASSWORD");
 const USER_PASSWORD = required("USER_PASSWORD");
 const CAROL_URI = required("CAROL_URI");
+const PAM_SERVICE = required("PAM_SERVICE");
 
 function required(name) {
   const v = process.env[name];
@@ -182,6 +184,31 @@ async function virtualAuthenticator(page) {
     },
   });
   return { cdp, authenticatorId };
+}
+
+/// pamtester through the module in remote mode (the service run.sh wrote): its stderr (where
+/// prompts go) as it grows, a way to answer, and its exit.
+function pamtester(user) {
+  const child = spawn("pamtester", [PAM_SERVICE, user, "authenticate"], { stdio: ["pipe", "pipe", "pipe"] });
+  const out = { stderr: "", stdout: "" };
+  child.stderr.on("data", (d) => { out.stderr += d; });
+  child.stdout.on("data", (d) => { out.stdout += d; });
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    out,
+    exited,
+    async expect(text, from = 0) {
+      for (let i = 0; i < 200; i++) {
+        const at = out.stderr.indexOf(text, from);
+        if (at >= 0) return at + text.length;
+        await sleep(50);
+      }
+      child.kill();
+      throw new Error(`pamtester never asked ${JSON.stringify(text)}: ${out.stderr}`);
+    },
+    answer(text) { child.stdin.write(`${text}\n`); },
+    kill() { child.kill(); },
+  };
 }
 
 /// Captures the body of the next form post to `path`.
@@ -472,6 +499,61 @@ const tests = [
     await expectText(page, "The passkey is removed.");
     assert((await page.locator("#provider-WEBAUTHN .toggle").textContent()).trim() === "Off", "WEBAUTHN off");
     await shot(page, "26-passkey-removed");
+  }],
+
+  ["approve in the browser: a PAM login at a host, approved with a passkey on /device", async (page) => {
+    const { authenticatorId, cdp } = await virtualAuthenticator(page);
+    // Erin: the authenticator app first (the fresh proof), then a passkey.
+    await signInToEnrolment(page, "erin", USER_PASSWORD);
+    await page.getByRole("button", { name: "Set up authenticator app" }).click();
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    await page.getByLabel("6-digit code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Verify and turn on" }).click();
+    await expectText(page, "You are signed in as");
+    await page.goto(`${BASE}/account/security`);
+    await page.getByLabel("Name of the new passkey").fill("phone");
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await expectText(page, "Your passkey is added.");
+    await signOut(page);
+
+    // At the host: Enter at the code prompt, the menu's last entry, and the code is shown.
+    const pam = pamtester("erin");
+    try {
+      let at = await pam.expect("Verification code (authenticator app): ");
+      pam.answer("");
+      at = await pam.expect("Choose 1-2: ", at);
+      pam.answer("2");
+      at = await pam.expect("Press Enter to wait for your approval: ", at);
+      const shown = pam.out.stderr;
+      const m = shown.match(/open (\S+) and enter the code ([A-Z]{4}-[A-Z]{4})/);
+      assert(m, `the terminal shows the page and a code: ${shown}`);
+      assert(m[1] === `${BASE}/device`, `the approval page is ${BASE}/device: ${m[1]}`);
+      writeFileSync(join(ARTIFACTS, "30-terminal-approval-prompt.txt"), shown);
+      pam.answer("");
+
+      // In the browser: the code, then password + passkey, then the approval page.
+      await page.goto(`${BASE}/device`);
+      await page.getByLabel("Code").fill(m[2]);
+      await page.getByRole("button", { name: "Continue" }).click();
+      await page.getByLabel("Username").fill("erin");
+      await page.getByLabel("Password").fill(USER_PASSWORD);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await page.getByRole("button", { name: "Use your passkey" }).click();
+      await expectText(page, "Approve a login");
+      assert((await page.locator("[data-field=host]").textContent()).trim() === "browser-host", "the host is named");
+      assert((await page.locator("[data-field=service]").textContent()).trim() === PAM_SERVICE, "the service is named");
+      await shot(page, "31-approve-login");
+      await accessible(page, "the login approval page");
+      await page.getByRole("button", { name: "Approve" }).click();
+      await expectText(page, "Login approved");
+      await shot(page, "32-login-approved");
+      const code = await Promise.race([pam.exited, sleep(15000).then(() => "timeout")]);
+      assert(code === 0, `pamtester succeeds after the approval (exit ${code}): ${pam.out.stderr} ${pam.out.stdout}`);
+      assert(pam.out.stdout.includes("successfully authenticated"), `pamtester: ${pam.out.stdout}`);
+    } finally {
+      pam.kill();
+      await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+    }
   }],
 
   ["the accessibility check fails a page with serious violations", async (page) => {
