@@ -279,7 +279,8 @@ async fn fleet_try_another_way_to_sms_and_a_backup_code() {
     let f = blocking(|| {
         let mut p = Pamtester::start(&a, "carol", &["authenticate"], None);
         p.expect(TOTP_PROMPT).answer("");
-        p.expect("Choose 1-3: ").answer("2");
+        // Three providers, and approval in the browser as the fourth way.
+        p.expect("Choose 1-4: ").answer("2");
         p.expect("Verification code (SMS to +1*****1234): ");
         // The server sent it before the prompt appeared.
         p.answer(&fleet.server.last_sms_code(PHONE));
