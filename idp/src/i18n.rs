@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
+use stepgate_core::words::Said;
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -196,11 +197,31 @@ pub fn event_name(kind: &str) -> String {
 }
 
 /// A core refusal as a page says it: the catalogue's `core-<id>` in the reader's language,
-/// or the core's English for a refusal that has no words of its own yet.
-pub fn core_words(words: Option<stepgate_core::words::Words>, english: String) -> String {
+/// or the core's English for a refusal that has no words of its own (a library's message).
+pub fn core_words(words: Option<Said>, english: String) -> String {
     match words {
-        Some(w) => t(&format!("core-{}", w.id)),
+        Some(said) => said_in_words(&said),
         None => english,
+    }
+}
+
+/// Words with their values (`{ $name }`) in the reader's language.
+pub fn said_in_words(said: &Said) -> String {
+    let args: Vec<(&'static str, FluentValue<'static>)> = said
+        .args
+        .iter()
+        .map(|(name, value)| (*name, FluentValue::from(value.clone())))
+        .collect();
+    t_args(&format!("core-{}", said.words.id), &args)
+}
+
+/// "There is no such …" for what the core did not find (`err-no-such-user`, …); a kind the
+/// catalogue lacks is named as the core names it.
+pub fn no_such(what: &str) -> String {
+    let key = format!("err-no-such-{}", what.replace(' ', "-"));
+    match LOCALES.try_lookup(current().0, &key) {
+        Some(words) => words,
+        None => t_args("admin-no-such", &[("what", what.to_string().into())]),
     }
 }
 
@@ -320,16 +341,31 @@ mod tests {
         }
     }
 
+    /// The core's refusals and those of idp's client store: all `core-<id>` in the catalogue.
+    fn all_words() -> impl Iterator<Item = &'static stepgate_core::words::Words> {
+        stepgate_core::words::ALL
+            .iter()
+            .chain(crate::store::clients::words::ALL)
+    }
+
     #[test]
     fn every_core_refusal_has_words_in_every_language() {
-        for w in stepgate_core::words::ALL {
+        let mut ids: Vec<_> = all_words().map(|w| w.id).collect();
+        ids.sort_unstable();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "an id is used twice");
+        for w in all_words() {
             let key = format!("core-{}", w.id);
+            // A value for each slot the words have.
+            let args: HashMap<Cow<'static, str>, FluentValue<'static>> = slots(w)
+                .into_iter()
+                .map(|s| (Cow::Borrowed(s), FluentValue::from("x")))
+                .collect();
             for lang in Lang::all() {
-                assert!(
-                    LOCALES.try_lookup(lang.0, &key).is_some(),
-                    "{key} ({})",
-                    lang.tag()
-                );
+                // In this language itself, without falling back to English.
+                let words = LOCALES.lookup_single_language(lang.0, &key, Some(&args));
+                assert!(words.is_ok(), "{key} ({}): {words:?}", lang.tag());
             }
         }
         // The English of the pages and of the API say the same thing.
@@ -338,6 +374,75 @@ mod tests {
             .try_lookup(english.0, "core-passkey-name-long")
             .expect("words");
         assert!(e.contains(&stepgate_core::passkeys::MAX_NAME_CHARS.to_string()));
+    }
+
+    /// The values a message of the catalogue names (`{ $name }`), in one language's files.
+    fn variables(lang: &str, key: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("locales")
+            .join(lang);
+        let mut found = None;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let start = format!("{key} =");
+            let mut lines = text.lines().skip_while(|l| !l.starts_with(&start));
+            if let Some(first) = lines.next() {
+                let mut message = first.to_string();
+                // A message goes on over indented lines.
+                for l in lines.take_while(|l| l.starts_with(' ')) {
+                    message.push_str(l);
+                }
+                found = Some(message);
+            }
+        }
+        let message = found.unwrap_or_else(|| panic!("{key} ({lang}) is missing"));
+        message
+            .split("{ $")
+            .skip(1)
+            .filter_map(|r| r.split([' ', '}']).next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The slots of the words' English: `{name}` or `{name:?}`.
+    fn slots(w: &stepgate_core::words::Words) -> Vec<&'static str> {
+        w.english
+            .split('{')
+            .skip(1)
+            .filter_map(|r| r.split('}').next())
+            .map(|s| s.trim_end_matches(":?"))
+            .collect()
+    }
+
+    #[test]
+    fn the_catalogue_names_only_values_the_core_gives() {
+        for w in all_words() {
+            let slots = slots(w);
+            for lang in Lang::all() {
+                let key = format!("core-{}", w.id);
+                for v in variables(&lang.tag(), &key) {
+                    assert!(
+                        slots.contains(&v.as_str()),
+                        "{key} ({}) names {v}, which the core does not give",
+                        lang.tag()
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            variables("de", "core-host-group-not-allowed"),
+            ["host", "group"]
+        );
+        // A value reaches the page in the reader's language.
+        let said = stepgate_core::words::GROUP_MISSING.with("name", "ops");
+        assert_eq!(
+            said_in_words(&said),
+            "There is no group named “ops” (create it first)."
+        );
+        assert_eq!(
+            said.to_string(),
+            "there is no group named \"ops\" (create it first)"
+        );
     }
 
     #[test]

@@ -70,9 +70,7 @@ pub(crate) async fn answer(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(Error::Refused(
-            "this request was already answered or has expired".into(),
-        ));
+        return Err(Error::refused(crate::words::DEVICE_ANSWERED));
     }
     Ok(())
 }
@@ -190,9 +188,7 @@ impl Core {
             .as_ref()
             .ok_or(Error::NotFound("login approval"))?;
         if auth.state != DeviceState::Pending {
-            return Err(Error::Refused(
-                "this request was already answered or has expired".into(),
-            ));
+            return Err(Error::refused(crate::words::DEVICE_ANSWERED));
         }
         let c = self.challenge(&login.challenge_id).await?;
         if c.user_id != user.id {
@@ -207,9 +203,7 @@ impl Core {
                     )),
             )
             .await?;
-            return Err(Error::Refused(
-                "this login is for another account; sign in as that account to approve it".into(),
-            ));
+            return Err(Error::refused(crate::words::APPROVAL_OTHER_ACCOUNT));
         }
         self.check(
             ctx,

@@ -161,9 +161,7 @@ impl Core {
             return Err(Error::Locked);
         }
         if usable.is_empty() {
-            return Err(Error::Refused(
-                "no second factor is set up for this account".into(),
-            ));
+            return Err(Error::refused(crate::words::NO_FACTOR_SET_UP));
         }
         let now = self.now();
         let c = Challenge {
@@ -292,9 +290,9 @@ impl Core {
     ) -> Result<SentCode> {
         let (_, user) = self.live_challenge(challenge_id).await?;
         if !provider.is_sent() {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "provider",
-                format!("{provider} codes are not sent"),
+                crate::words::CODES_NOT_SENT.with("provider", provider),
             ));
         }
         let settings = self.twofa_settings().await?;

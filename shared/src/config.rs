@@ -362,7 +362,12 @@ impl TwofaConfig {
         }
         .map(crate::settings::RateLimit::parse)
         .transpose()
-        .map_err(|m| ("twofa.verification_code_check_rate_limit".to_string(), m))?;
+        .map_err(|m| {
+            (
+                "twofa.verification_code_check_rate_limit".to_string(),
+                m.to_string(),
+            )
+        })?;
         let enforced_users_filter = match self.enforced_users.as_str() {
             "all" => EnforcedUsersFilter::All,
             "admins" => EnforcedUsersFilter::Admins,
@@ -638,7 +643,7 @@ impl Config {
             .map_err(|m| ("branding.logo".to_string(), m))?;
         let settings = self.twofa.to_settings()?;
         check_senders(&settings, self.smtp.is_some(), self.sms.is_some())
-            .map_err(|m| ("twofa.providers".to_string(), m))?;
+            .map_err(|m| ("twofa.providers".to_string(), m.to_string()))?;
         if let Some(w) = settings.webauthn() {
             // WebAuthn needs a domain name (an IP address is no rp id) that the issuer is on.
             crate::passkeys::relying_party(&self.server.issuer, w).map_err(|e| match e {
@@ -666,12 +671,16 @@ impl Config {
 }
 
 /// EMAIL and SMS can only be offered when something can deliver their codes.
-pub fn check_senders(settings: &TwoFaSettings, mail: bool, sms: bool) -> Result<(), String> {
+pub fn check_senders(
+    settings: &TwoFaSettings,
+    mail: bool,
+    sms: bool,
+) -> Result<(), crate::words::Words> {
     if settings.is_available(ProviderType::Email) && !mail {
-        return Err("Mail service is not set up: configure [smtp] before enabling EMAIL".into());
+        return Err(crate::words::SETTINGS_NO_MAIL);
     }
     if settings.is_available(ProviderType::Sms) && !sms {
-        return Err("SMS service is not configured: configure [sms] before enabling SMS".into());
+        return Err(crate::words::SETTINGS_NO_SMS);
     }
     Ok(())
 }

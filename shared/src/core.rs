@@ -266,7 +266,7 @@ impl Core {
     ) -> Result<()> {
         settings.validate()?;
         check_senders(settings, self.mailer.is_some(), self.sms.is_some())
-            .map_err(|m| Error::invalid("providers", m))?;
+            .map_err(|m| Error::refused_as("providers", m))?;
         if let Some(w) = settings.webauthn() {
             // The rp id against the issuer, now: a wrong one fails every passkey later.
             crate::passkeys::relying_party(&self.config.server.issuer, w)?;

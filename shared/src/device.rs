@@ -547,9 +547,7 @@ impl Core {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
-            return Err(Error::Refused(
-                "this request was already answered or has expired".into(),
-            ));
+            return Err(Error::refused(crate::words::DEVICE_ANSWERED));
         }
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM device_authorizations WHERE id = $1"

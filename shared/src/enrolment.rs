@@ -422,9 +422,7 @@ impl Core {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((blob, _)) = pending.filter(|(_, expires_at)| *expires_at > now) else {
-            return Err(Error::Refused(
-                "no enrolment is in progress for this provider (or it expired); start again".into(),
-            ));
+            return Err(Error::refused(crate::words::ENROLMENT_GONE));
         };
         let cfg = self.open_sealed(&user.id, provider, &blob)?;
         policy::admit_check(&mut tx, &user.id, &settings, now).await?;
@@ -581,10 +579,7 @@ impl Core {
             .filter(|p| p.provider != ProviderType::BackupCode)
             .count();
         if others == 0 {
-            return Err(Error::Refused(
-                "set up another method first: backup codes cannot be your only second factor"
-                    .into(),
-            ));
+            return Err(Error::refused(crate::words::BACKUP_CODES_NOT_ALONE));
         }
         let n = settings.codes_quantity() as usize;
         let mut codes: Vec<String> = Vec::with_capacity(n);
@@ -715,10 +710,7 @@ impl Core {
         let mut removed = vec![provider];
         if remaining_primary == 0 {
             if settings.enforced_for(user.is_admin()) {
-                return Err(Error::Refused(
-                    "at least one second factor is required: add another before removing this one"
-                        .into(),
-                ));
+                return Err(Error::refused(crate::words::LAST_FACTOR));
             }
             if provider != ProviderType::BackupCode && enrolled.contains(&ProviderType::BackupCode)
             {

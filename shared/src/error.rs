@@ -2,6 +2,7 @@
 //! error or a PAM return code.
 
 use crate::providers::ProviderType;
+use crate::words::Said;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -21,18 +22,21 @@ pub enum Error {
     Invalid {
         field: String,
         message: String,
-        words: Option<crate::words::Words>,
+        words: Option<Said>,
     },
     /// Wrong password or unknown user: one message for both, so nobody learns who exists.
     #[error("invalid username or password")]
     BadCredentials,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// What was asked for clashes with what is (a name taken, a group still in use); the
+    /// words say how, in every language (the English: `Display`).
     #[error("{0}")]
-    Conflict(String),
-    /// A rule of the 2FA policy refused the request (e.g. "set up another method first").
+    Conflict(Said),
+    /// A rule of the 2FA policy refused the request (e.g. "set up another method first"), in
+    /// words every language has.
     #[error("{0}")]
-    Refused(String),
+    Refused(Said),
     #[error("the provider {0} is not available for this user")]
     ProviderUnavailable(ProviderType),
     /// The notifier failed; no counter was spent, the user may try another way.
@@ -69,11 +73,22 @@ impl Error {
     }
 
     /// A bad value, in words every language has (see `crate::words`).
-    pub fn refused_as(field: impl Into<String>, words: crate::words::Words) -> Self {
+    pub fn refused_as(field: impl Into<String>, words: impl Into<Said>) -> Self {
+        let words = words.into();
         Error::Invalid {
             field: field.into(),
-            message: words.english.to_string(),
+            message: words.english(),
             words: Some(words),
         }
+    }
+
+    /// A refusal of the 2FA policy (see [`Error::Refused`]).
+    pub fn refused(words: impl Into<Said>) -> Self {
+        Error::Refused(words.into())
+    }
+
+    /// A clash with what is (see [`Error::Conflict`]).
+    pub fn conflict(words: impl Into<Said>) -> Self {
+        Error::Conflict(words.into())
     }
 }

@@ -42,13 +42,9 @@ pub fn validate_group_name(field: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::refused_as(
             field,
-            format!(
-                "{:?} is not a group name: use 1 to {MAX_NAME_LEN} lowercase letters, digits, \
-                 '.', '_' or '-', starting with a letter or digit",
-                shown(name)
-            ),
+            crate::words::GROUP_NAME_FORM.with("name", shown(name)),
         ))
     }
 }
@@ -67,12 +63,15 @@ pub async fn check_names(pool: &sqlx::AnyPool, field: &str, names: &[String]) ->
     for (i, name) in names.iter().enumerate() {
         validate_group_name(field, name)?;
         if names[..i].contains(name) {
-            return Err(Error::invalid(field, format!("{name:?} is listed twice")));
+            return Err(Error::refused_as(
+                field,
+                crate::words::GROUP_LISTED_TWICE.with("name", name),
+            ));
         }
         if !exists(pool, name).await? {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 field,
-                format!("there is no group named {name:?} (create it first)"),
+                crate::words::GROUP_MISSING.with("name", name),
             ));
         }
     }
@@ -131,9 +130,9 @@ impl Core {
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
-            return Err(Error::Conflict(format!(
-                "a group named {name:?} already exists"
-            )));
+            return Err(Error::conflict(
+                crate::words::GROUP_EXISTS.with("name", name),
+            ));
         }
         sqlx::query("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&id)
@@ -188,10 +187,11 @@ impl Core {
             .map(|(id, _)| id)
             .collect();
         if !using.is_empty() {
-            return Err(Error::Conflict(format!(
-                "the group {name:?} is an allowed group of the client(s) {}: take it off them first",
-                using.join(", ")
-            )));
+            return Err(Error::conflict(
+                crate::words::GROUP_IN_USE
+                    .with("name", name)
+                    .with("clients", using.join(", ")),
+            ));
         }
         // Also cascaded by the schema; deleted here so the count below is what was removed.
         let members = sqlx::query("DELETE FROM group_members WHERE group_id = $1")

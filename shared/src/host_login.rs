@@ -286,9 +286,7 @@ impl Core {
                 if crate::hosts::admits(&host.allowed_groups, &groups) {
                     Ok(())
                 } else {
-                    Err(Error::Refused(
-                        "this account may no longer log in at this host".into(),
-                    ))
+                    Err(Error::refused(crate::words::HOST_LOGIN_NO_LONGER))
                 }
             }
             _ => Err(Error::NotFound("conversation")),

@@ -53,16 +53,10 @@ impl std::fmt::Debug for Credential {
 pub fn check_host_name(name: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
     if name.is_empty() || name.len() > 253 {
-        return Err(Error::invalid(
-            "name",
-            "a host name has 1 to 253 characters",
-        ));
+        return Err(Error::refused_as("name", crate::words::HOST_NAME_LENGTH));
     }
     if !name.chars().all(ok_char) || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            "name",
-            "a host name is letters, digits, '.', '-' and '_', starting with a letter or digit",
-        ));
+        return Err(Error::refused_as("name", crate::words::HOST_NAME_FORM));
     }
     Ok(())
 }
@@ -115,7 +109,10 @@ impl Core {
         check_host_name(name)?;
         for g in groups {
             if !self.group_exists(g).await? {
-                return Err(Error::invalid("group", format!("no group named {g:?}")));
+                return Err(Error::refused_as(
+                    "group",
+                    crate::words::HOST_NO_SUCH_GROUP.with("name", g),
+                ));
             }
         }
         let id = random_b64(12);
@@ -127,7 +124,9 @@ impl Core {
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_some() {
-            return Err(Error::Conflict(format!("a host named {name:?} exists")));
+            return Err(Error::conflict(
+                crate::words::HOST_EXISTS.with("name", name),
+            ));
         }
         sqlx::query(
             "INSERT INTO hosts (id, name, credential_hash, created_at, rotated_at) \
@@ -286,7 +285,10 @@ impl Core {
     ) -> Result<Host> {
         let host = self.host(name).await?;
         if !self.group_exists(group).await? {
-            return Err(Error::invalid("group", format!("no group named {group:?}")));
+            return Err(Error::refused_as(
+                "group",
+                crate::words::HOST_NO_SUCH_GROUP.with("name", group),
+            ));
         }
         if !host.allowed_groups.iter().any(|g| g == group) {
             self.write_host_group(
@@ -311,9 +313,11 @@ impl Core {
     ) -> Result<Host> {
         let host = self.host(name).await?;
         if !host.allowed_groups.iter().any(|g| g == group) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "group",
-                format!("host {name:?} does not allow group {group:?}"),
+                crate::words::HOST_GROUP_NOT_ALLOWED
+                    .with("host", name)
+                    .with("group", group),
             ));
         }
         self.write_host_group(

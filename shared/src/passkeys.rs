@@ -99,12 +99,9 @@ pub fn relying_party(issuer: &str, w: &WebauthnSettings) -> Result<Webauthn> {
     let origin = origin_of(&issuer)?;
     let host = issuer.host_str().unwrap_or_default().to_string();
     if issuer.domain().is_none() {
-        return Err(Error::invalid(
+        return Err(Error::refused_as(
             "relyingPartyId",
-            format!(
-                "passkeys need the issuer on a domain name, and {host:?} is an IP address: \
-                 use a host name (localhost for a test) in server.issuer"
-            ),
+            crate::words::RP_ISSUER_IP.with("host", host),
         ));
     }
     let rp_id = match w.relying_party_id.trim() {
@@ -112,25 +109,39 @@ pub fn relying_party(issuer: &str, w: &WebauthnSettings) -> Result<Webauthn> {
         id => id.to_ascii_lowercase(),
     };
     let bad_rp = |e: WebauthnError| {
-        Error::invalid(
+        Error::refused_as(
             "relyingPartyId",
-            format!("{rp_id:?} does not fit the issuer's origin {origin}: {e}"),
+            crate::words::RP_ID_MISFIT
+                .with("rp_id", &rp_id)
+                .with("origin", &origin)
+                .with("why", e),
         )
     };
     let mut b = WebauthnBuilder::new(&rp_id, &origin).map_err(bad_rp)?;
     let extra: Vec<Url> = w
         .extra_origins
         .iter()
-        .map(|o| Url::parse(o).map_err(|e| Error::invalid("extraOrigins", format!("{o}: {e}"))))
+        .map(|o| {
+            Url::parse(o).map_err(|e| {
+                Error::refused_as(
+                    "extraOrigins",
+                    crate::words::RP_ORIGIN_UNREADABLE
+                        .with("origin", o)
+                        .with("why", e),
+                )
+            })
+        })
         .collect::<Result<_>>()?;
     for (i, o) in extra.iter().enumerate() {
         // A browser refuses a passkey on an origin outside the rp id; saying so here beats
         // every ceremony on that origin failing later.
         let host = o.host_str().unwrap_or_default().to_ascii_lowercase();
         if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 format!("extraOrigins[{i}]"),
-                format!("{o} is not on the relying party id {rp_id:?} or one of its subdomains"),
+                crate::words::RP_ORIGIN_OFF_ID
+                    .with("origin", o)
+                    .with("rp_id", &rp_id),
             ));
         }
         b = b.append_allowed_origin(o);
@@ -735,7 +746,7 @@ impl Core {
         let settings = self.twofa_settings().await?;
         let (wa, w) = self.webauthn_for(&settings)?;
         if !w.passwordless {
-            return Err(Error::Refused("passwordless sign-in is turned off".into()));
+            return Err(Error::refused(crate::words::PASSWORDLESS_OFF));
         }
         let (mut rcr, auth) = wa
             .start_discoverable_authentication()
@@ -780,7 +791,7 @@ impl Core {
         let settings = self.twofa_settings().await?;
         let (wa, w) = self.webauthn_for(&settings)?;
         if !w.passwordless {
-            return Err(Error::Refused("passwordless sign-in is turned off".into()));
+            return Err(Error::refused(crate::words::PASSWORDLESS_OFF));
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;

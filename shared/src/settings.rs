@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::providers::ProviderType;
+use crate::words::{self, Said};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_SMS_TEMPLATE: &str = "Your Stepgate verification code: ${code}";
@@ -165,13 +166,13 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    pub fn parse(s: &str) -> std::result::Result<RateLimit, String> {
-        let bad = || format!("{s:?} is not of the form N:S (at most N checks per S seconds)");
+    pub fn parse(s: &str) -> std::result::Result<RateLimit, Said> {
+        let bad = || words::SETTINGS_RATE_FORM.with("value", s);
         let (n, secs) = s.split_once(':').ok_or_else(bad)?;
         let max_checks: u32 = n.trim().parse().map_err(|_| bad())?;
         let per_seconds: u32 = secs.trim().parse().map_err(|_| bad())?;
         if max_checks == 0 || per_seconds == 0 {
-            return Err("both N and S must be at least 1".into());
+            return Err(words::SETTINGS_RATE_ZERO.into());
         }
         Ok(RateLimit {
             max_checks,
@@ -181,15 +182,15 @@ impl RateLimit {
 }
 
 impl std::str::FromStr for RateLimit {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<RateLimit, String> {
+    type Err = Said;
+    fn from_str(s: &str) -> std::result::Result<RateLimit, Said> {
         RateLimit::parse(s)
     }
 }
 
 impl TryFrom<String> for RateLimit {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<RateLimit, String> {
+    type Error = Said;
+    fn try_from(s: String) -> std::result::Result<RateLimit, Said> {
         RateLimit::parse(&s)
     }
 }
@@ -281,9 +282,9 @@ impl TwoFaSettings {
             let t = p.provider_type();
             let at = |f: &str| format!("providers[{i}].{f}");
             if seen.contains(&t) {
-                return Err(Error::invalid(
+                return Err(Error::refused_as(
                     format!("providers[{i}].providerType"),
-                    format!("{t} is listed twice"),
+                    words::SETTINGS_PROVIDER_TWICE.with("provider", t),
                 ));
             }
             seen.push(t);
@@ -291,15 +292,15 @@ impl TwoFaSettings {
                 ProviderConfig::Totp { issuer_name } => {
                     let n = issuer_name.trim();
                     if n.is_empty() || n.len() > 64 {
-                        return Err(Error::invalid(
+                        return Err(Error::refused_as(
                             at("issuerName"),
-                            "must be 1 to 64 characters",
+                            words::SETTINGS_NAME_LENGTH,
                         ));
                     }
                     if n.contains(':') {
-                        return Err(Error::invalid(
+                        return Err(Error::refused_as(
                             at("issuerName"),
-                            "must not contain ':' (authenticator apps split the label on it)",
+                            words::SETTINGS_ISSUER_COLON,
                         ));
                     }
                 }
@@ -308,15 +309,15 @@ impl TwoFaSettings {
                     verification_code_lifetime,
                 } => {
                     if !sms_verification_message_template.contains("${code}") {
-                        return Err(Error::invalid(
+                        return Err(Error::refused_as(
                             at("smsVerificationMessageTemplate"),
-                            "must contain ${code}",
+                            words::SETTINGS_SMS_NO_CODE,
                         ));
                     }
                     if sms_verification_message_template.len() > 320 {
-                        return Err(Error::invalid(
+                        return Err(Error::refused_as(
                             at("smsVerificationMessageTemplate"),
-                            "must be at most 320 characters",
+                            words::SETTINGS_SMS_LONG,
                         ));
                     }
                     check_lifetime(*verification_code_lifetime, &at("verificationCodeLifetime"))?;
@@ -326,9 +327,9 @@ impl TwoFaSettings {
                 } => check_lifetime(*verification_code_lifetime, &at("verificationCodeLifetime"))?,
                 ProviderConfig::BackupCode { codes_quantity } => {
                     if !(1..=100).contains(codes_quantity) {
-                        return Err(Error::invalid(
+                        return Err(Error::refused_as(
                             at("codesQuantity"),
-                            "must be between 1 and 100",
+                            words::SETTINGS_CODES_QUANTITY,
                         ));
                     }
                 }
@@ -336,21 +337,21 @@ impl TwoFaSettings {
             }
         }
         if !(5..=86_400).contains(&self.min_verification_code_send_period) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "minVerificationCodeSendPeriod",
-                "must be between 5 and 86400 seconds",
+                words::SETTINGS_SEND_PERIOD,
             ));
         }
         if self.max_verification_failures_before_user_lockout > 65_535 {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "maxVerificationFailuresBeforeUserLockout",
-                "must be between 0 (never lock) and 65535",
+                words::SETTINGS_LOCKOUT,
             ));
         }
         if !(60..=86_400).contains(&self.total_allowed_time_for_verification) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "totalAllowedTimeForVerification",
-                "must be between 60 and 86400 seconds",
+                words::SETTINGS_VERIFICATION_TIME,
             ));
         }
         Ok(())
@@ -364,22 +365,19 @@ impl WebauthnSettings {
             || id.contains(['/', ':', ' '])
             || (!id.is_empty() && (id.starts_with('.') || id.ends_with('.')))
         {
-            return Err(Error::invalid(
-                at("relyingPartyId"),
-                "must be a host name (like example.com) without scheme, port or path, or empty for the issuer's host",
-            ));
+            return Err(Error::refused_as(at("relyingPartyId"), words::RP_ID_FORM));
         }
         let name = self.relying_party_name.trim();
         if name.is_empty() || name.len() > 64 {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 at("relyingPartyName"),
-                "must be 1 to 64 characters",
+                words::SETTINGS_NAME_LENGTH,
             ));
         }
         if self.attestation != "none" {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 at("attestation"),
-                "only \"none\" is supported (authenticators are not asked who made them)",
+                words::RP_ATTESTATION_NONE,
             ));
         }
         for (i, o) in self.extra_origins.iter().enumerate() {
@@ -389,9 +387,9 @@ impl WebauthnSettings {
                     .nth(1)
                     .is_some_and(|h| !h.is_empty() && !h.trim_end_matches('/').contains('/'));
             if !ok {
-                return Err(Error::invalid(
+                return Err(Error::refused_as(
                     at(&format!("extraOrigins[{i}]")),
-                    "must be an origin like https://login.example.com (scheme, host, optional port)",
+                    words::RP_ORIGIN_FORM,
                 ));
             }
         }
@@ -401,10 +399,7 @@ impl WebauthnSettings {
 
 fn check_lifetime(v: u32, field: &str) -> Result<()> {
     if !(30..=86_400).contains(&v) {
-        return Err(Error::invalid(
-            field,
-            "must be between 30 and 86400 seconds",
-        ));
+        return Err(Error::refused_as(field, words::SETTINGS_CODE_LIFETIME));
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub enum Refusal {
     NoProvider,
     /// The user's only second factor is a passkey, and this door cannot ask for one (a text
     /// conversation such as PAM's).
-    #[error("this account's only second factor is a passkey, which cannot be used here; add an authenticator app or backup codes on the account page")]
+    #[error("{}", crate::words::PASSKEY_ONLY)]
     PasskeyOnly,
 }
 
@@ -71,8 +71,8 @@ impl Refusal {
             Refusal::Expired => Error::ChallengeExpired,
             Refusal::Locked => Error::Locked,
             Refusal::Closed => Error::ChallengeClosed,
-            Refusal::NoProvider => Error::Refused("no second factor is available".into()),
-            Refusal::PasskeyOnly => Error::Refused(Refusal::PasskeyOnly.to_string()),
+            Refusal::NoProvider => Error::refused(crate::words::NO_FACTOR_AVAILABLE),
+            Refusal::PasskeyOnly => Error::refused(crate::words::PASSKEY_ONLY),
         }
     }
 }

@@ -148,10 +148,9 @@ impl Core {
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_some() {
-            return Err(Error::Conflict(format!(
-                "a user named {:?} already exists",
-                new.username
-            )));
+            return Err(Error::conflict(
+                crate::words::USER_EXISTS.with("name", &new.username),
+            ));
         }
         sqlx::query(
             "INSERT INTO users (id, username, email, phone, display_name, role, password_hash, \

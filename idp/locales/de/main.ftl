@@ -132,6 +132,9 @@ err-admins-only = Diese Seite ist für Administratoren. Ihr Konto hat diese Roll
 err-no-such-user = Diesen Benutzer gibt es nicht.
 err-no-such-group = Diese Gruppe gibt es nicht.
 err-no-such-host = Diesen Host gibt es nicht.
+err-no-such-client = Diesen Client gibt es nicht.
+err-no-such-passkey = Diesen Passkey gibt es nicht.
+err-no-such-group-member = Der Benutzer ist kein Mitglied dieser Gruppe.
 
 ## Account security
 
@@ -413,6 +416,7 @@ clients-api-access = Zugriff auf die Stepgate-API (nur für Werkzeuge, denen Sie
 clients-scope-account = die eigenen zweiten Faktoren des angemeldeten Benutzers verwalten
 clients-scope-admin = Stepgate verwalten
 clients-save = Speichern
+clients-grant-device = Geräte und Kommandozeilenwerkzeuge, bestätigt unter /device
 clients-rotate = Secret erneuern
 clients-delete = Löschen
 clients-none = Es sind keine Clients registriert.
@@ -457,6 +461,10 @@ notify-email-sent = Eine Test-E-Mail wurde an { $to } gesendet.
 notify-sms-sent = Eine Test-SMS wurde an { $to } gesendet.
 notify-failed = Senden fehlgeschlagen: { $why }
 admin-no-such = { $what } nicht gefunden.
+admin-unknown-action = Unbekannte Aktion.
+admin-role-choose = Wählen Sie USER oder ADMIN.
+groups-no-such-user = Es gibt keinen Benutzer namens „{ $name }“.
+groups-not-a-member = „{ $name }“ ist kein Mitglied dieser Gruppe.
 
 ## Audit-Ereignisse, wie die Kontoseite sie auflistet (event-<kind>)
 
@@ -601,3 +609,69 @@ approval-sign-in-again-title = Erneut anmelden
 approval-sign-in-again = Um eine Anmeldung zu genehmigen, melden Sie sich erneut mit Ihrem zweiten Faktor an.
 event-login_approval_requested = Genehmigung einer Anmeldung angefordert
 event-login_approval_refused = Genehmigung durch ein anderes Konto abgewiesen
+core-passwordless-off = Die Anmeldung mit Passkey ohne Passwort ist ausgeschaltet.
+
+## Die Ablehnungen des Kerns nach seinen Regeln (core-<id>)
+
+core-enrolment-gone = Für diese Methode läuft keine Einrichtung (oder sie ist abgelaufen). Beginnen Sie von vorn.
+core-backup-codes-not-alone = Richten Sie zuerst eine andere Methode ein: Backup-Codes können nicht Ihr einziger zweiter Faktor sein.
+core-last-factor = Mindestens ein zweiter Faktor ist erforderlich: Fügen Sie einen weiteren hinzu, bevor Sie diesen entfernen.
+core-no-factor-set-up = Für dieses Konto ist kein zweiter Faktor eingerichtet.
+core-no-factor-available = Es ist kein zweiter Faktor verfügbar.
+core-passkey-only = Der einzige zweite Faktor dieses Kontos ist ein Passkey, der hier nicht verwendet werden kann. Fügen Sie auf der Kontoseite eine Authenticator-App oder Backup-Codes hinzu.
+core-codes-not-sent = { $provider }-Codes werden nicht gesendet.
+core-host-login-no-longer = Dieses Konto darf sich an diesem Host nicht mehr anmelden.
+core-device-answered = Diese Anfrage wurde bereits beantwortet oder ist abgelaufen.
+
+## Die Ablehnungen des Kerns in der Admin-Konsole (core-<id>)
+
+core-user-exists = Es gibt bereits einen Benutzer namens „{ $name }“.
+core-group-exists = Es gibt bereits eine Gruppe namens „{ $name }“.
+core-group-in-use = Die Gruppe „{ $name }“ ist bei diesen Clients als erlaubte Gruppe eingetragen: { $clients }. Entfernen Sie sie dort zuerst.
+core-group-name-form = „{ $name }“ ist kein Gruppenname: Verwenden Sie 1 bis 64 Kleinbuchstaben, Ziffern, „.“, „_“ oder „-“, beginnend mit einem Buchstaben oder einer Ziffer.
+core-group-listed-twice = „{ $name }“ ist doppelt angegeben.
+core-group-missing = Es gibt keine Gruppe namens „{ $name }“ (legen Sie sie zuerst an).
+core-host-exists = Es gibt bereits einen Host namens „{ $name }“.
+core-host-name-length = Ein Hostname hat 1 bis 253 Zeichen.
+core-host-name-form = Ein Hostname besteht aus Buchstaben, Ziffern, „.“, „-“ und „_“ und beginnt mit einem Buchstaben oder einer Ziffer.
+core-host-no-such-group = Es gibt keine Gruppe namens „{ $name }“.
+core-host-group-not-allowed = Der Host „{ $host }“ lässt die Gruppe „{ $group }“ nicht zu.
+core-settings-provider-twice = { $provider } ist doppelt angegeben.
+core-settings-name-length = Verwenden Sie 1 bis 64 Zeichen.
+core-settings-issuer-colon = Der Name darf kein „:“ enthalten (Authenticator-Apps trennen die Bezeichnung daran auf).
+core-settings-sms-no-code = Der Text muss ${"{"}code{"}"} enthalten.
+core-settings-sms-long = Der Text hat höchstens 320 Zeichen.
+core-settings-codes-quantity = Geben Sie eine Zahl von 1 bis 100 an.
+core-settings-send-period = Geben Sie 5 bis 86400 Sekunden an.
+core-settings-lockout = Geben Sie eine Zahl von 0 (nie sperren) bis 65535 an.
+core-settings-verification-time = Geben Sie 60 bis 86400 Sekunden an.
+core-settings-code-lifetime = Geben Sie 30 bis 86400 Sekunden an.
+core-settings-rate-form = „{ $value }“ hat nicht die Form N:S (höchstens N Prüfungen in S Sekunden).
+core-settings-rate-zero = N und S müssen beide mindestens 1 sein.
+core-settings-no-mail = Der Mail-Versand ist nicht eingerichtet: Konfigurieren Sie [smtp], bevor Sie EMAIL einschalten.
+core-settings-no-sms = Der SMS-Versand ist nicht konfiguriert: Konfigurieren Sie [sms], bevor Sie SMS einschalten.
+core-rp-id-form = Geben Sie einen Hostnamen (etwa example.com) ohne Schema, Port oder Pfad an, oder lassen Sie das Feld für den Host des Issuers leer.
+core-rp-attestation-none = Nur „none“ wird unterstützt (Authenticators werden nicht nach ihrem Hersteller gefragt).
+core-rp-origin-form = Geben Sie einen Origin wie https://login.example.com an (Schema, Host, optional ein Port).
+core-rp-issuer-ip = Passkeys brauchen den Issuer unter einem Domainnamen, und „{ $host }“ ist eine IP-Adresse: Verwenden Sie in server.issuer einen Hostnamen (für einen Test localhost).
+core-rp-id-misfit = „{ $rp_id }“ passt nicht zum Origin des Issuers { $origin }: { $why }
+core-rp-origin-unreadable = „{ $origin }“ ist kein gültiger Origin: { $why }
+core-rp-origin-off-id = { $origin } liegt weder auf der Relying-Party-ID „{ $rp_id }“ noch auf einer ihrer Subdomains.
+core-client-exists = Es gibt bereits einen Client „{ $id }“.
+core-client-public-no-secret = { $id } ist ein öffentlicher Client: Er hat kein Secret, das sich erneuern ließe.
+core-client-id-form = Verwenden Sie 1 bis 128 Buchstaben, Ziffern, „.“, „_“, „-“ oder „:“.
+core-client-name-long = Ein Name hat höchstens 200 Zeichen.
+core-uri-not-absolute = „{ $uri }“ ist keine absolute URL: { $why }
+core-uri-fragment = „{ $uri }“ darf kein Fragment enthalten.
+core-uri-not-https = „{ $uri }“ muss https verwenden (einfaches http ist nur für localhost erlaubt).
+core-uri-scheme = „{ $uri }“: Das Schema „{ $scheme }“ ist nicht erlaubt; verwenden Sie https.
+core-client-no-grant = Wählen Sie mindestens einen Grant-Typ.
+core-client-code-no-redirect = Der Grant authorization_code braucht mindestens eine Redirect-URI.
+core-client-code-redirect-left = Der Grant authorization_code braucht mindestens eine Redirect-URI.
+core-client-refresh-alone = Der Grant refresh_token ist nur zusammen mit authorization_code oder { $device } sinnvoll.
+core-client-public-credentials = Ein öffentlicher Client kann client_credentials nicht verwenden (er hat kein Secret).
+core-client-scope-is-api = „{ $scope }“ ist ein Scope der Stepgate-API: Wählen Sie ihn unter „Zugriff auf die Stepgate-API“.
+core-client-scope-not-grantable = „{ $scope }“ kann nicht über client_credentials gewährt werden.
+core-client-api-scope-unknown = „{ $scope }“ ist kein Scope der Stepgate-API; wählen Sie einen der angebotenen.
+core-client-api-scope-twice = „{ $scope }“ ist doppelt angegeben.
+core-approval-other-account = Diese Anmeldung gehört zu einem anderen Konto. Melden Sie sich mit diesem Konto an, um sie zu genehmigen.

@@ -135,6 +135,9 @@ err-admins-only = This page is for administrators. Your account does not have th
 err-no-such-user = There is no such user.
 err-no-such-group = There is no such group.
 err-no-such-host = There is no such host.
+err-no-such-client = There is no such client.
+err-no-such-passkey = There is no such passkey.
+err-no-such-group-member = The user is not a member of this group.
 
 ## Account security
 
@@ -416,6 +419,7 @@ clients-api-access = Stepgate API access (only for tools you trust with it)
 clients-scope-account = manage the signed-in user's own second factors
 clients-scope-admin = administer Stepgate
 clients-save = Save
+clients-grant-device = devices and command-line tools, approved on /device
 clients-rotate = Rotate secret
 clients-delete = Delete
 clients-none = No clients are registered.
@@ -460,6 +464,10 @@ notify-email-sent = A test email was sent to { $to }.
 notify-sms-sent = A test SMS was sent to { $to }.
 notify-failed = Sending failed: { $why }
 admin-no-such = No such { $what }.
+admin-unknown-action = Unknown action.
+admin-role-choose = Choose USER or ADMIN.
+groups-no-such-user = There is no user named “{ $name }”.
+groups-not-a-member = “{ $name }” is not a member of this group.
 
 ## Audit events, as the account page lists them (event-<kind>)
 
@@ -570,6 +578,71 @@ core-passkey-request-gone = This passkey request expired or was already used. St
 core-passkey-answer-unreadable = The browser's answer could not be read. Start again.
 core-passkey-answer-refused = The authenticator's answer was not accepted. Start again.
 core-passkey-known = This passkey is already registered.
+core-passwordless-off = Passwordless sign-in is turned off.
+
+## The core's refusals by rule (core-<id>)
+
+core-enrolment-gone = No set-up of this method is in progress (or it expired). Start again.
+core-backup-codes-not-alone = Set up another method first: backup codes cannot be your only second factor.
+core-last-factor = At least one second factor is required: add another before removing this one.
+core-no-factor-set-up = No second factor is set up for this account.
+core-no-factor-available = No second factor is available.
+core-passkey-only = This account's only second factor is a passkey, which cannot be used here. Add an authenticator app or backup codes on the account page.
+core-codes-not-sent = { $provider } codes are not sent.
+core-host-login-no-longer = This account may no longer log in at this host.
+core-device-answered = This request was already answered or has expired.
+
+## The core's refusals in the admin console (core-<id>)
+
+core-user-exists = A user named “{ $name }” already exists.
+core-group-exists = A group named “{ $name }” already exists.
+core-group-in-use = The group “{ $name }” is an allowed group of the client(s) { $clients }: take it off them first.
+core-group-name-form = “{ $name }” is not a group name: use 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.
+core-group-listed-twice = “{ $name }” is listed twice.
+core-group-missing = There is no group named “{ $name }” (create it first).
+core-host-exists = A host named “{ $name }” already exists.
+core-host-name-length = A host name has 1 to 253 characters.
+core-host-name-form = A host name is letters, digits, '.', '-' and '_', starting with a letter or digit.
+core-host-no-such-group = There is no group named “{ $name }”.
+core-host-group-not-allowed = The host “{ $host }” does not allow the group “{ $group }”.
+core-settings-provider-twice = { $provider } is listed twice.
+core-settings-name-length = Use 1 to 64 characters.
+core-settings-issuer-colon = The name must not contain ':' (authenticator apps split the label on it).
+core-settings-sms-no-code = The text must contain ${"{"}code{"}"}.
+core-settings-sms-long = The text has at most 320 characters.
+core-settings-codes-quantity = Use a number from 1 to 100.
+core-settings-send-period = Use 5 to 86400 seconds.
+core-settings-lockout = Use a number from 0 (never lock) to 65535.
+core-settings-verification-time = Use 60 to 86400 seconds.
+core-settings-code-lifetime = Use 30 to 86400 seconds.
+core-settings-rate-form = “{ $value }” is not of the form N:S (at most N checks per S seconds).
+core-settings-rate-zero = Both N and S must be at least 1.
+core-settings-no-mail = Mail service is not set up: configure [smtp] before enabling EMAIL.
+core-settings-no-sms = SMS service is not configured: configure [sms] before enabling SMS.
+core-rp-id-form = Use a host name (like example.com) without scheme, port or path, or leave it empty for the issuer's host.
+core-rp-attestation-none = Only “none” is supported (authenticators are not asked who made them).
+core-rp-origin-form = Use an origin like https://login.example.com (scheme, host, optional port).
+core-rp-issuer-ip = Passkeys need the issuer on a domain name, and “{ $host }” is an IP address: use a host name (localhost for a test) in server.issuer.
+core-rp-id-misfit = “{ $rp_id }” does not fit the issuer's origin { $origin }: { $why }
+core-rp-origin-unreadable = “{ $origin }” is not a valid origin: { $why }
+core-rp-origin-off-id = { $origin } is not on the relying party ID “{ $rp_id }” or one of its subdomains.
+core-client-exists = A client “{ $id }” already exists.
+core-client-public-no-secret = { $id } is a public client: it has no secret to rotate.
+core-client-id-form = Use 1 to 128 letters, digits, '.', '_', '-' or ':'.
+core-client-name-long = A name has at most 200 characters.
+core-uri-not-absolute = “{ $uri }” is not an absolute URL: { $why }
+core-uri-fragment = “{ $uri }” must not contain a fragment.
+core-uri-not-https = “{ $uri }” must use https (plain http is only allowed for localhost).
+core-uri-scheme = “{ $uri }”: the scheme “{ $scheme }” is not allowed; use https.
+core-client-no-grant = Choose at least one grant type.
+core-client-code-no-redirect = The authorization_code grant needs at least one redirect URI.
+core-client-code-redirect-left = The authorization_code grant needs at least one redirect URI.
+core-client-refresh-alone = The refresh_token grant only makes sense with authorization_code or { $device }.
+core-client-public-credentials = A public client cannot use client_credentials (it has no secret).
+core-client-scope-is-api = “{ $scope }” is a Stepgate API scope: choose it under Stepgate API access.
+core-client-scope-not-grantable = “{ $scope }” cannot be granted through client_credentials.
+core-client-api-scope-unknown = “{ $scope }” is not a Stepgate API scope (use { $scopes }).
+core-client-api-scope-twice = “{ $scope }” is listed twice.
 
 ## Roles (role-<role>)
 
@@ -604,3 +677,4 @@ approval-sign-in-again-title = Sign in again
 approval-sign-in-again = To approve a login, sign in again with your second factor.
 event-login_approval_requested = login approval requested
 event-login_approval_refused = login approval by another account refused
+core-approval-other-account = This login is for another account. Sign in as that account to approve it.

@@ -12,6 +12,30 @@ use sqlx::Row;
 use stepgate_core::db::Db;
 use stepgate_core::Error;
 
+/// The client store's refusals, in words every language has: like the core's own
+/// (`stepgate_core::words`), they are `core-<id>` in the catalogue.
+pub mod words {
+    stepgate_core::words! {
+        CLIENT_EXISTS = "client-exists": "a client {id:?} already exists";
+        CLIENT_PUBLIC_NO_SECRET = "client-public-no-secret": "{id} is a public client: it has no secret to rotate";
+        CLIENT_ID_FORM = "client-id-form": "use 1 to 128 letters, digits, '.', '_', '-' or ':'";
+        CLIENT_NAME_LONG = "client-name-long": "must be at most 200 characters";
+        URI_NOT_ABSOLUTE = "uri-not-absolute": "{uri:?} is not an absolute URL: {why}";
+        URI_FRAGMENT = "uri-fragment": "{uri:?} must not contain a fragment";
+        URI_NOT_HTTPS = "uri-not-https": "{uri:?} must use https (plain http is only allowed for localhost)";
+        URI_SCHEME = "uri-scheme": "{uri:?}: the scheme {scheme:?} is not allowed; use https";
+        CLIENT_NO_GRANT = "client-no-grant": "give at least one grant type";
+        CLIENT_CODE_NO_REDIRECT = "client-code-no-redirect": "the authorization_code grant needs at least one --redirect-uri";
+        CLIENT_CODE_REDIRECT_LEFT = "client-code-redirect-left": "the authorization_code grant needs at least one redirect URI";
+        CLIENT_REFRESH_ALONE = "client-refresh-alone": "refresh_token only makes sense with authorization_code or {device}";
+        CLIENT_PUBLIC_CREDENTIALS = "client-public-credentials": "a public client cannot use client_credentials (it has no secret)";
+        CLIENT_SCOPE_IS_API = "client-scope-is-api": "{scope:?} is a Stepgate API scope: register it with --api-scope";
+        CLIENT_SCOPE_NOT_GRANTABLE = "client-scope-not-grantable": "{scope:?} cannot be granted through client_credentials";
+        CLIENT_API_SCOPE_UNKNOWN = "client-api-scope-unknown": "{scope:?} is not a Stepgate API scope (use {scopes})";
+        CLIENT_API_SCOPE_TWICE = "client-api-scope-twice": "{scope:?} is listed twice";
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GrantType {
     AuthorizationCode,
@@ -180,21 +204,22 @@ pub fn validate_client_id(id: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "client_id",
-            "use 1 to 128 letters, digits, '.', '_', '-' or ':'",
-        ))
+        Err(Error::refused_as("client_id", words::CLIENT_ID_FORM))
     }
 }
 
 /// Checks a redirect URI (or post-logout redirect URI) at registration.
 pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
-    let parsed = url::Url::parse(uri)
-        .map_err(|e| Error::invalid(field, format!("{uri:?} is not an absolute URL: {e}")))?;
-    if parsed.fragment().is_some() {
-        return Err(Error::invalid(
+    let parsed = url::Url::parse(uri).map_err(|e| {
+        Error::refused_as(
             field,
-            format!("{uri:?} must not contain a fragment"),
+            words::URI_NOT_ABSOLUTE.with("uri", uri).with("why", e),
+        )
+    })?;
+    if parsed.fragment().is_some() {
+        return Err(Error::refused_as(
+            field,
+            words::URI_FRAGMENT.with("uri", uri),
         ));
     }
     match parsed.scheme() {
@@ -209,17 +234,17 @@ pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
             if loopback {
                 Ok(())
             } else {
-                Err(Error::invalid(
+                Err(Error::refused_as(
                     field,
-                    format!("{uri:?} must use https (plain http is only allowed for localhost)"),
+                    words::URI_NOT_HTTPS.with("uri", uri),
                 ))
             }
         }
         // RFC 8252 §7.1: native apps use a private-use scheme in reverse-domain form.
         s if s.contains('.') => Ok(()),
-        s => Err(Error::invalid(
+        s => Err(Error::refused_as(
             field,
-            format!("{uri:?}: the scheme {s:?} is not allowed; use https"),
+            words::URI_SCHEME.with("uri", uri).with("scheme", s),
         )),
     }
 }
@@ -234,7 +259,7 @@ pub fn is_scope_token(s: &str) -> bool {
 fn validate(new: &NewClient) -> Result<(), Error> {
     validate_client_id(&new.client_id)?;
     if new.name.chars().count() > 200 {
-        return Err(Error::invalid("name", "must be at most 200 characters"));
+        return Err(Error::refused_as("name", words::CLIENT_NAME_LONG));
     }
     for uri in &new.redirect_uris {
         validate_redirect_uri("redirect_uri", uri)?;
@@ -243,42 +268,37 @@ fn validate(new: &NewClient) -> Result<(), Error> {
         validate_redirect_uri("post_logout_redirect_uri", uri)?;
     }
     if new.grant_types.is_empty() {
-        return Err(Error::invalid("grant", "give at least one grant type"));
+        return Err(Error::refused_as("grant", words::CLIENT_NO_GRANT));
     }
     if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::refused_as(
             "redirect_uri",
-            "the authorization_code grant needs at least one --redirect-uri",
+            words::CLIENT_CODE_NO_REDIRECT,
         ));
     }
     if new.grant_types.contains(&GrantType::RefreshToken)
         && !new.grant_types.contains(&GrantType::AuthorizationCode)
         && !new.grant_types.contains(&GrantType::DeviceCode)
     {
-        return Err(Error::invalid(
+        return Err(Error::refused_as(
             "grant",
-            format!(
-                "refresh_token only makes sense with authorization_code or {DEVICE_CODE_GRANT}"
-            ),
+            words::CLIENT_REFRESH_ALONE.with("device", DEVICE_CODE_GRANT),
         ));
     }
     if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(Error::invalid(
-            "grant",
-            "a public client cannot use client_credentials (it has no secret)",
-        ));
+        return Err(Error::refused_as("grant", words::CLIENT_PUBLIC_CREDENTIALS));
     }
     for s in &new.scopes {
         if s.starts_with("stepgate:") {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "scope",
-                format!("{s:?} is a Stepgate API scope: register it with --api-scope"),
+                words::CLIENT_SCOPE_IS_API.with("scope", s),
             ));
         }
         if !is_scope_token(s) || matches!(s.as_str(), "openid" | "offline_access") {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "scope",
-                format!("{s:?} cannot be granted through client_credentials"),
+                words::CLIENT_SCOPE_NOT_GRANTABLE.with("scope", s),
             ));
         }
     }
@@ -292,18 +312,17 @@ pub const ALLOW_GROUP: &str = "allow_group";
 pub fn validate_api_scopes(scopes: &[String]) -> Result<(), Error> {
     for (i, s) in scopes.iter().enumerate() {
         if !crate::api_resource::is_api_scope(s) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "api_scope",
-                format!(
-                    "{s:?} is not a Stepgate API scope (use {})",
-                    crate::api_resource::API_SCOPES.join(" or ")
-                ),
+                words::CLIENT_API_SCOPE_UNKNOWN
+                    .with("scope", s)
+                    .with("scopes", crate::api_resource::API_SCOPES.join(" or ")),
             ));
         }
         if scopes[..i].contains(s) {
-            return Err(Error::invalid(
+            return Err(Error::refused_as(
                 "api_scope",
-                format!("{s:?} is listed twice"),
+                words::CLIENT_API_SCOPE_TWICE.with("scope", s),
             ));
         }
     }
@@ -322,10 +341,9 @@ pub async fn create(db: &Db, new: NewClient, now: i64) -> Result<(Client, Option
             .fetch_optional(&mut *tx)
             .await?;
     if exists.is_some() {
-        return Err(Error::Conflict(format!(
-            "a client {:?} already exists",
-            new.client_id
-        )));
+        return Err(Error::conflict(
+            words::CLIENT_EXISTS.with("id", &new.client_id),
+        ));
     }
     let grants: Vec<String> = new
         .grant_types
@@ -412,9 +430,9 @@ pub async fn update(db: &Db, client_id: &str, up: ClientUpdate, now: i64) -> Res
         validate_redirect_uri("post_logout_redirect_uri", uri)?;
     }
     if client.allows(GrantType::AuthorizationCode) && up.redirect_uris.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::refused_as(
             "redirect_uri",
-            "the authorization_code grant needs at least one redirect URI",
+            words::CLIENT_CODE_REDIRECT_LEFT,
         ));
     }
     let api_scopes = up.api_scopes.unwrap_or(client.api_scopes);
@@ -442,9 +460,9 @@ pub async fn update(db: &Db, client_id: &str, up: ClientUpdate, now: i64) -> Res
 pub async fn rotate_secret(db: &Db, client_id: &str, now: i64) -> Result<String, Error> {
     let client = get(db, client_id).await?.ok_or(Error::NotFound("client"))?;
     if client.is_public() {
-        return Err(Error::Refused(format!(
-            "{client_id} is a public client: it has no secret to rotate"
-        )));
+        return Err(Error::refused(
+            words::CLIENT_PUBLIC_NO_SECRET.with("id", client_id),
+        ));
     }
     let secret = crypto::random_token();
     sqlx::query("UPDATE oidc_clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")

@@ -258,6 +258,28 @@ async fn a_bad_phone_number_and_a_wrong_code_are_refused_in_the_readers_language
     );
 }
 
+/// A rule of the 2FA policy refuses a German reader in German (backup codes alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_refusal_is_said_in_the_readers_language() {
+    let server = Server::start(Backend::Sqlite).await;
+    server.user("greta").await;
+    let browser = Browser::speaking("de");
+    let page = signed_in(&server, &browser, "greta", PASSWORD).await;
+    let refused = browser
+        .submit(action_form(&page, "/account/security/backup-codes"))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(
+        text_of(&refused, "#backup-start-error").as_deref(),
+        Some(
+            "Richten Sie zuerst eine andere Methode ein: Backup-Codes können nicht Ihr einziger \
+             zweiter Faktor sein."
+        ),
+        "{}",
+        refused.text()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_enrolment_validates_the_number_and_needs_the_code() {
     let server = Server::start(Backend::Sqlite).await;

@@ -197,6 +197,79 @@ async fn settings_are_validated_by_the_core_and_a_refusal_changes_nothing() {
     assert_eq!(after.providers, before.providers);
 }
 
+/// The core's refusals reach a German administrator in German, with the values they name: a
+/// group name that is taken (a conflict) and settings the core refuses; the API and the
+/// command line still say them in English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_is_refused_in_the_readers_language() {
+    let server = Server::start(Backend::Sqlite).await;
+    admin_user(&server, "chefin").await;
+    let browser = Browser::speaking("de-DE,de;q=0.9,en;q=0.5");
+    signed_in(&server, &browser, "chefin", PASSWORD).await;
+
+    let page = browser.get(&server.url("/admin/groups")).await;
+    let made = browser
+        .submit(form_to(&page, "/admin/groups").set("name", "ops"))
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    let taken = browser
+        .submit(form_to(&page, "/admin/groups").set("name", "ops"))
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(
+        text_of(&taken, "#new-name-error").as_deref(),
+        Some("Es gibt bereits eine Gruppe namens „ops“."),
+        "{}",
+        taken.text()
+    );
+    let english = server
+        .core
+        .create_group(&ctx(), None, "ops")
+        .await
+        .expect_err("taken");
+    assert_eq!(english.to_string(), "a group named \"ops\" already exists");
+
+    let page = browser.get(&server.url("/admin")).await;
+    let before = server.core.twofa_settings().await.expect("settings");
+    let cases = [
+        (
+            "verificationCodeCheckRateLimit",
+            "3 pro Minute",
+            "verificationCodeCheckRateLimit",
+            "„3 pro Minute“ hat nicht die Form N:S (höchstens N Prüfungen in S Sekunden).",
+        ),
+        (
+            "BACKUP_CODE.codesQuantity",
+            "0",
+            "BACKUP_CODE-codesQuantity",
+            "Geben Sie eine Zahl von 1 bis 100 an.",
+        ),
+        (
+            "EMAIL.enabled",
+            "on",
+            "providers",
+            "Der Mail-Versand ist nicht eingerichtet: Konfigurieren Sie [smtp], bevor Sie EMAIL \
+             einschalten.",
+        ),
+    ];
+    for (name, value, id, german) in cases {
+        let refused = browser
+            .submit(form_to(&page, "/admin/settings").set(name, value))
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(
+            text_of(&refused, &format!("#{id}-error")).as_deref(),
+            Some(german),
+            "{}",
+            refused.text()
+        );
+    }
+    assert_eq!(
+        server.core.twofa_settings().await.expect("settings"),
+        before
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_user_is_unlocked_and_users_are_managed_sqlite() {
     a_locked_user_is_unlocked_and_users_are_managed(Backend::Sqlite).await;

@@ -82,7 +82,11 @@ pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Re
             StatusCode::UNPROCESSABLE_ENTITY,
             t("account-password-wrong"),
         ),
-        CoreError::Refused(m) => (default_field.into(), StatusCode::CONFLICT, capital(&m)),
+        CoreError::Refused(said) => (
+            default_field.into(),
+            StatusCode::CONFLICT,
+            crate::i18n::said_in_words(&said),
+        ),
         CoreError::RateLimited { retry_after } => (
             default_field.into(),
             StatusCode::TOO_MANY_REQUESTS,
@@ -114,14 +118,6 @@ pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Re
         other => return Err(Error::internal_page(other)),
     };
     Ok(Extra::error(&field, message, status))
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
-        None => String::new(),
-    }
 }
 
 #[derive(Serialize)]

@@ -220,7 +220,10 @@ pub async fn act(
         "delete" => clients::remove(db, &client_id)
             .await
             .map(|()| (EventKind::ClientRemoved, "deleted", None)),
-        _ => Err(stepgate_core::Error::invalid("action", "unknown action")),
+        _ => Err(stepgate_core::Error::invalid(
+            "action",
+            crate::i18n::t("admin-unknown-action"),
+        )),
     };
     st.clients.forget_all();
     match result {

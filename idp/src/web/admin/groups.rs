@@ -225,7 +225,10 @@ pub async fn act(
             .remove_group(&ctx, Some(&admin), &name)
             .await
             .map(|()| see_other("/admin/groups?done=removed").into_response()),
-        _ => Err(stepgate_core::Error::invalid("action", "unknown action")),
+        _ => Err(stepgate_core::Error::invalid(
+            "action",
+            crate::i18n::t("admin-unknown-action"),
+        )),
     };
     match result {
         Ok(resp) => Ok(resp),
@@ -234,11 +237,17 @@ pub async fn act(
             let e = match e {
                 stepgate_core::Error::NotFound("user") => stepgate_core::Error::invalid(
                     "username",
-                    format!("There is no user named {username:?}."),
+                    crate::i18n::t_args(
+                        "groups-no-such-user",
+                        &[("name", username.to_string().into())],
+                    ),
                 ),
                 stepgate_core::Error::NotFound("group member") => stepgate_core::Error::invalid(
                     "username",
-                    format!("{username:?} is not a member of this group."),
+                    crate::i18n::t_args(
+                        "groups-not-a-member",
+                        &[("name", username.to_string().into())],
+                    ),
                 ),
                 other => other,
             };

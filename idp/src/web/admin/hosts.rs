@@ -283,7 +283,10 @@ pub async fn act(
             .remove_host(&ctx, &name)
             .await
             .map(|()| see_other("/admin/hosts?done=removed")),
-        _ => Err(stepgate_core::Error::invalid("action", "unknown action")),
+        _ => Err(stepgate_core::Error::invalid(
+            "action",
+            crate::i18n::t("admin-unknown-action"),
+        )),
     };
     match result {
         Ok(resp) => Ok(resp.into_response()),

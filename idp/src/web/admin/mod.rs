@@ -80,12 +80,14 @@ pub fn field_error(
         ),
         CoreError::NotFound(what) => (
             default_field.into(),
-            crate::i18n::t_args("admin-no-such", &[("what", what.to_string().into())]),
+            crate::i18n::no_such(what),
             StatusCode::NOT_FOUND,
         ),
-        CoreError::Conflict(m) | CoreError::Refused(m) => {
-            (default_field.into(), m, StatusCode::CONFLICT)
-        }
+        CoreError::Conflict(said) | CoreError::Refused(said) => (
+            default_field.into(),
+            crate::i18n::said_in_words(&said),
+            StatusCode::CONFLICT,
+        ),
         CoreError::SendFailed(e) => (
             default_field.into(),
             crate::i18n::t_args("notify-failed", &[("why", e.to_string().into())]),

@@ -83,10 +83,7 @@ pub async fn test_email(
     let result = if let Err(m) = stepgate_core::codes::validate_email(to) {
         Err(invalid(t_args(
             "notify-not-email",
-            &[(
-                "why",
-                crate::i18n::core_words(Some(m), String::new()).into(),
-            )],
+            &[("why", crate::i18n::said_in_words(&m.into()).into())],
         )))
     } else {
         match st.core.mailer() {
@@ -114,10 +111,7 @@ pub async fn test_sms(
     let result = if let Err(m) = stepgate_core::codes::validate_e164(to) {
         Err(invalid(t_args(
             "notify-not-phone",
-            &[(
-                "why",
-                crate::i18n::core_words(Some(m), String::new()).into(),
-            )],
+            &[("why", crate::i18n::said_in_words(&m.into()).into())],
         )))
     } else {
         match st.core.sms_sender() {

@@ -178,7 +178,7 @@ pub fn from_form(form: &HashMap<String, String>) -> Result<TwoFaSettings, CoreEr
     let rate = (!rate.is_empty())
         .then(|| RateLimit::parse(&rate))
         .transpose()
-        .map_err(|m| CoreError::invalid("verificationCodeCheckRateLimit", m))?;
+        .map_err(|m| CoreError::refused_as("verificationCodeCheckRateLimit", m))?;
     Ok(TwoFaSettings {
         providers,
         min_verification_code_send_period: number(form, "minVerificationCodeSendPeriod")?,
@@ -231,7 +231,7 @@ pub async fn save(
         }) => Err(CoreError::Invalid {
             field: field.clone(),
             message: message.clone(),
-            words: *words,
+            words: words.clone(),
         }),
         Err(other) => Err(CoreError::invalid("settings", other.to_string())),
     };

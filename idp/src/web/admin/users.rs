@@ -126,7 +126,7 @@ pub async fn create(
     admin_or_return!(&st, &jar);
     let q = ListQuery::default();
     let Some(role) = parse_role(form.role.trim()) else {
-        let errors = one_error("new-role".into(), "choose USER or ADMIN".into());
+        let errors = one_error("new-role".into(), crate::i18n::t("admin-role-choose"));
         return render_list(
             &st,
             jar,
@@ -314,10 +314,13 @@ pub async fn act(
             Some(r) => core.set_role(&ctx, &username, r).await.map(drop),
             None => Err(stepgate_core::Error::invalid(
                 "role",
-                "choose USER or ADMIN",
+                crate::i18n::t("admin-role-choose"),
             )),
         },
-        _ => Err(stepgate_core::Error::invalid("action", "unknown action")),
+        _ => Err(stepgate_core::Error::invalid(
+            "action",
+            crate::i18n::t("admin-unknown-action"),
+        )),
     };
     match result {
         Ok(()) => Ok(see_other(&format!(
