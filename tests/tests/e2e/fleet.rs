@@ -124,6 +124,27 @@ impl Fleet {
             .expect("https client")
     }
 
+    /// Host `bastion` as a real sshd whose PAM stack asks the server (`extra` module
+    /// arguments), and root (the Linux account every test machine has) a TOTP member of
+    /// its group; returns root's secret, the service and the running sshd.
+    async fn bastion(&self, extra: &str) -> (String, Service, sshd::Sshd) {
+        let (_, secret) = self.totp_member("root", "ops").await;
+        let cred = self.host("bastion", &["ops"]).await;
+        let args = format!(
+            "url={} credential={} ca={} {TIMEOUT} {extra}",
+            self.server.base,
+            cred.display(),
+            self.ca().display()
+        );
+        let svc = Service::new(&[
+            format!("auth required {{module}} {args}"),
+            format!("account required {{module}} {args}"),
+            "session required pam_permit.so".into(),
+        ]);
+        let server = blocking(|| sshd::Sshd::start(&svc));
+        (secret, svc, server)
+    }
+
     async fn events(&self, kind: &str) -> Vec<stepgate_core::audit::AuditRecord> {
         crate::support::events(&self.server, kind).await
     }
@@ -526,21 +547,7 @@ async fn fleet_host_credentials_open_no_api_and_no_other_hosts_conversation() {
 async fn fleet_sshd_logs_in_through_the_server() {
     sshd::require_openssh();
     let fleet = Fleet::start(Backend::Sqlite, "").await;
-    // sshd needs a Linux account; root is the one every test machine has.
-    let (_, secret) = fleet.totp_member("root", "ops").await;
-    let cred = fleet.host("bastion", &["ops"]).await;
-    let args = format!(
-        "url={} credential={} ca={} {TIMEOUT} tries=1",
-        fleet.server.base,
-        cred.display(),
-        fleet.ca().display()
-    );
-    let svc = Service::new(&[
-        format!("auth required {{module}} {args}"),
-        format!("account required {{module}} {args}"),
-        "session required pam_permit.so".into(),
-    ]);
-    let server = blocking(|| sshd::Sshd::start(&svc));
+    let (secret, _svc, server) = fleet.bastion("tries=1").await;
     let wrong = harness::wrong_code(
         &totp_rs::Secret::Encoded(secret.clone())
             .to_bytes()
@@ -912,20 +919,7 @@ async fn fleet_another_user_cannot_approve_and_an_unanswered_login_ends_at_the_t
 async fn fleet_sshd_login_approved_in_the_browser_runs_a_command() {
     sshd::require_openssh();
     let fleet = Fleet::start(Backend::Sqlite, "").await;
-    let (_, secret) = fleet.totp_member("root", "ops").await;
-    let cred = fleet.host("bastion", &["ops"]).await;
-    let args = format!(
-        "url={} credential={} ca={} {TIMEOUT}",
-        fleet.server.base,
-        cred.display(),
-        fleet.ca().display()
-    );
-    let svc = Service::new(&[
-        format!("auth required {{module}} {args}"),
-        format!("account required {{module}} {args}"),
-        "session required pam_permit.so".into(),
-    ]);
-    let server = blocking(|| sshd::Sshd::start(&svc));
+    let (secret, svc, server) = fleet.bastion("").await;
     let work = tempfile::tempdir().expect("temp dir");
     // Enter at the code prompt, then the menu's second entry (approval), then Enter to wait.
     let answers = "case \"$1\" in *\"Choose 1-\"*) echo 2 ;; *) echo ;; esac\n";
