@@ -411,6 +411,9 @@ async fn challenge(
                                 return failure(&f, name, conv);
                             }
                             match round.next.current {
+                                None if round.next.prompt == Some(Prompt::BrowserApproval) => {
+                                    Step::Approve
+                                }
                                 None => {
                                     return Outcome::new(
                                         Verdict::AuthErr,
@@ -573,8 +576,20 @@ impl<V: Verifier> Round<'_, V> {
             return out;
         }
         conv.info("Waiting for your approval...");
+        // The server ends the wait at the login's time limit; this deadline only guards
+        // against a server that keeps answering "pending" past it.
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_secs(start.expires_in.clamp(0, 86_400) as u64 + 30);
         let mut interval = start.interval;
         loop {
+            if std::time::Instant::now() >= deadline {
+                self.v.cancel(&self.conversation).await;
+                return failure(
+                    &Failed::new(Failure::Expired, "no answer to the approval in time"),
+                    name,
+                    conv,
+                );
+            }
             std::thread::sleep(std::time::Duration::from_secs(interval.clamp(1, 10) as u64));
             match self.v.poll_approval(&self.conversation).await {
                 Ok(ApprovalPoll::Pending { interval: next }) => interval = next,
@@ -592,7 +607,11 @@ impl<V: Verifier> Round<'_, V> {
                         format!("user {name:?}: denied in the browser"),
                     );
                 }
-                Err(f) => return failure(&f, name, conv),
+                Err(f) => {
+                    // Nothing may approve this login once no one waits for it.
+                    self.v.cancel(&self.conversation).await;
+                    return failure(&f, name, conv);
+                }
             }
         }
     }

@@ -55,18 +55,20 @@ pub enum ApprovalPoll {
 pub(crate) async fn answer(
     tx: &mut Tx,
     authorization: &str,
+    challenge_id: &str,
     user: &User,
     approve: bool,
     now: i64,
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE device_authorizations SET state = $1, user_id = $2, decided_at = $3 \
-         WHERE id = $4 AND state = 'pending' AND expires_at > $3 AND challenge_id IS NOT NULL",
+         WHERE id = $4 AND state = 'pending' AND expires_at > $3 AND challenge_id = $5",
     )
     .bind(if approve { "approved" } else { "denied" })
     .bind(&user.id)
     .bind(now)
     .bind(authorization)
+    .bind(challenge_id)
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -144,6 +146,13 @@ impl Core {
     ) -> Result<ApprovalPoll> {
         self.check_host_conversation(host, conversation).await?;
         let c = self.challenge(conversation).await?;
+        // Locked or disabled meanwhile (elsewhere): the wait is over.
+        match self.user_by_id(&c.user_id).await? {
+            Some(u) if u.disabled => return Err(Error::Disabled),
+            Some(u) if u.locked => return Err(Error::Locked),
+            Some(_) => {}
+            None => return Err(Error::ChallengeClosed),
+        }
         let decided: Option<(String,)> = sqlx::query_as(
             "SELECT state FROM device_authorizations WHERE challenge_id = $1 \
              AND state IN ('approved', 'denied') ORDER BY decided_at DESC LIMIT 1",
@@ -205,13 +214,23 @@ impl Core {
             .await?;
             return Err(Error::refused(crate::words::APPROVAL_OTHER_ACCOUNT));
         }
+        // The verification is the login's, at the host: audited with its host, service,
+        // terminal and address; the browser's address goes into the detail.
+        let at_host = RequestContext {
+            source: crate::core::Source::Pam,
+            remote_addr: login.remote_addr.clone(),
+            service: login.service.clone(),
+            host: login.host.clone(),
+            tty: login.tty.clone(),
+        };
         self.check(
-            ctx,
+            &at_host,
             &login.challenge_id,
             provider,
             Answer::Approval {
                 authorization: &auth.id,
                 approve,
+                browser: ctx.remote_addr.as_deref(),
             },
         )
         .await

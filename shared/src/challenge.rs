@@ -106,6 +106,8 @@ pub(crate) enum Answer<'a> {
     Approval {
         authorization: &'a str,
         approve: bool,
+        /// Where the browser that answered is (the check's context is the login's, at the host).
+        browser: Option<&'a str>,
     },
 }
 
@@ -120,6 +122,10 @@ pub(crate) enum Verdict {
     /// The user denied the login on the approval page: a failure, and the login's end.
     Denied,
 }
+
+/// How long a finished or expired challenge is kept before the user's next login removes it:
+/// long enough for a host waiting on an approval in the browser to hear the answer.
+const FINISHED_KEPT_SECONDS: i64 = 600;
 
 pub(crate) fn new_challenge_id() -> String {
     let mut bytes = [0u8; 32];
@@ -173,12 +179,14 @@ impl Core {
             expires_at: now + i64::from(settings.total_allowed_time_for_verification),
         };
         let mut tx = self.db.begin().await?;
-        // Finished and stale challenges of this user are no longer needed.
+        // This user's challenges finished or expired a while ago are no longer needed. Not at
+        // once: a host may not yet have heard that its login was approved in the browser, and
+        // another login of the same user must not take that answer away.
         sqlx::query(
-            "DELETE FROM challenges WHERE user_id = $1 AND (state <> 'pending' OR expires_at < $2)",
+            "DELETE FROM challenges WHERE user_id = $1 AND COALESCE(completed_at, expires_at) < $2",
         )
         .bind(&user.id)
-        .bind(now)
+        .bind(now - FINISHED_KEPT_SECONDS)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -387,7 +395,10 @@ impl Core {
             .usable_providers_on(&mut tx, &user.id, &settings)
             .await?;
         let has = |p: ProviderType| usable.iter().any(|u| u.provider == p);
-        if !has(provider) {
+        // A denial in the browser needs no provider and is never rate limited: a person must
+        // always be able to stop a login they did not start.
+        let denial = matches!(answer, Answer::Approval { approve: false, .. });
+        if !has(provider) && !denial {
             return Err(Error::ProviderUnavailable(provider));
         }
         let provider = match answer {
@@ -400,7 +411,12 @@ impl Core {
             }
             _ => provider,
         };
-        if let Err(e) = policy::admit_check(&mut tx, &user.id, &settings, now).await {
+        let admitted = if denial {
+            Ok(())
+        } else {
+            policy::admit_check(&mut tx, &user.id, &settings, now).await
+        };
+        if let Err(e) = admitted {
             audit::record(
                 &mut tx,
                 ctx,
@@ -433,8 +449,10 @@ impl Core {
             Answer::Approval {
                 authorization,
                 approve,
+                ..
             } => {
-                crate::approval::answer(&mut tx, authorization, &user, approve, now).await?;
+                crate::approval::answer(&mut tx, authorization, challenge_id, &user, approve, now)
+                    .await?;
                 if approve {
                     Verdict::Ok
                 } else {
@@ -443,8 +461,13 @@ impl Core {
             }
         };
         let approval = match answer {
-            Answer::Approval { authorization, .. } => Some(format!(
-                "in the browser: device_authorization={authorization}"
+            Answer::Approval {
+                authorization,
+                browser,
+                ..
+            } => Some(format!(
+                "in the browser: device_authorization={authorization} browser={}",
+                browser.unwrap_or("?")
             )),
             _ => None,
         };

@@ -535,7 +535,7 @@ impl Core {
         let done = sqlx::query(
             "UPDATE device_authorizations SET state = $1, user_id = $2, amr = $3, acr = $4, \
              auth_time = $5, decided_at = $6 \
-             WHERE id = $7 AND state = 'pending' AND expires_at > $6",
+             WHERE id = $7 AND state = 'pending' AND expires_at > $6 AND challenge_id IS NULL",
         )
         .bind(state)
         .bind(&user.id)

@@ -76,11 +76,11 @@ pub async fn decide(
     // A session from before sessions recorded their second factor cannot say what an
     // approval would count as: sign in again (the fresh-sign-in rule would ask soon anyway).
     let Some(provider) = session.second_factor else {
-        return Err(Error::page(
-            StatusCode::FORBIDDEN,
-            crate::i18n::t("approval-sign-in-again-title"),
-            crate::i18n::t("approval-sign-in-again"),
-        ));
+        let html = render(
+            "device.html",
+            context! { step => "login_done", result => "sign-in-again", host => "" },
+        );
+        return Ok((StatusCode::FORBIDDEN, jar, html).into_response());
     };
     let outcome = st
         .core
@@ -89,7 +89,7 @@ pub async fn decide(
     let host = auth.login.as_ref().and_then(|l| l.host.clone());
     let result = match outcome {
         Ok(CheckOutcome::Verified(_)) => "approved",
-        Ok(CheckOutcome::WrongCode { .. }) | Err(CoreError::Locked) if !approve => "denied",
+        Ok(CheckOutcome::WrongCode { .. }) => "denied",
         Err(CoreError::Refused(_)) => {
             if let Some(login) = &auth.login {
                 if !is_theirs(st, login, user).await? {
@@ -98,11 +98,12 @@ pub async fn decide(
             }
             return Ok(super::device::gone(st, jar));
         }
-        Err(CoreError::ChallengeExpired | CoreError::ChallengeClosed) => "over",
+        Err(CoreError::ChallengeExpired | CoreError::ChallengeClosed | CoreError::Disabled) => {
+            "over"
+        }
         Err(CoreError::Locked) => "locked",
         Err(CoreError::RateLimited { .. }) => "limited",
         Err(CoreError::ProviderUnavailable(_)) => "provider-gone",
-        Ok(CheckOutcome::WrongCode { .. }) => "denied",
         Err(e) => return Err(Error::internal_page(e)),
     };
     tracing::info!(user = %user.username, device_authorization = %auth.id, result,

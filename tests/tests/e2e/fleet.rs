@@ -790,7 +790,7 @@ fn wait_for_approval(svc: &Service, user: &str, choices: usize) -> (Pamtester, S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_a_login_approved_or_denied_in_the_browser() {
     let fleet = Fleet::start(Backend::Sqlite, "").await;
-    let (_carol, secret) = fleet.totp_member("carol", "ops").await;
+    let (carol, secret) = fleet.totp_member("carol", "ops").await;
     let svc = fleet.service(&fleet.host("host-a", &["ops"]).await, "");
     let ca = fleet.ca().to_path_buf();
 
@@ -814,6 +814,13 @@ async fn fleet_a_login_approved_or_denied_in_the_browser() {
     let done = crate::device::decide(&browser, &approval, "approve").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text());
     assert!(done.text().contains("Login approved"), "{}", done.text());
+    // Another login of carol's before the host hears the answer does not take it away.
+    fleet
+        .server
+        .core
+        .open_challenge(&RequestContext::new(Source::Oidc), &carol)
+        .await
+        .expect("another login");
     let f = blocking(|| p.finish());
     assert!(f.succeeded(), "{f:?}");
     assert!(f.said("Approved."), "{f:?}");
@@ -830,11 +837,11 @@ async fn fleet_a_login_approved_or_denied_in_the_browser() {
     let ok = fleet.events("code_check_ok").await;
     assert!(
         ok.iter().any(|e| e.provider.as_deref() == Some("TOTP")
-            && e.detail.as_deref()
-                == Some(&format!(
-                    "approved in the browser: device_authorization={id}"
-                ))),
-        "the approval is audited as a TOTP verification linked to its request: {ok:?}"
+            && e.host.as_deref() == Some("host-a")
+            && e.detail.as_deref().is_some_and(|d| d.starts_with(&format!(
+                "approved in the browser: device_authorization={id} browser="
+            )))),
+        "the approval is audited as a TOTP verification at the host, linked to its request: {ok:?}"
     );
 
     // The same code cannot be used twice.
@@ -857,7 +864,7 @@ async fn fleet_a_login_approved_or_denied_in_the_browser() {
     let carol = fleet
         .server
         .core
-        .user_by_username("carol")
+        .user_by_username(&carol.username)
         .await
         .expect("read")
         .expect("carol");
