@@ -42,6 +42,14 @@ impl<'a> Direct<'a> {
     }
 }
 
+/// Approval in the browser is not offered in direct mode; asked anyway, it is unavailable.
+fn no_approval() -> Failed {
+    Failed::new(
+        Failure::Unavailable,
+        "approval in the browser needs fleet mode (url=)",
+    )
+}
+
 impl Verifier for Direct<'_> {
     async fn begin(&mut self, b: &Begin) -> Result<Begun, Failed> {
         Ok(self
@@ -73,17 +81,11 @@ impl Verifier for Direct<'_> {
     /// Never offered in direct mode (its steps say `browser_approval: false`): the host
     /// protocol is what lets a host wait on the server.
     async fn start_approval(&mut self, _conversation: &str) -> Result<ApprovalStart, Failed> {
-        Err(Failed::new(
-            Failure::Unavailable,
-            "approval in the browser needs fleet mode (url=)",
-        ))
+        Err(no_approval())
     }
 
     async fn poll_approval(&mut self, _conversation: &str) -> Result<ApprovalPoll, Failed> {
-        Err(Failed::new(
-            Failure::Unavailable,
-            "approval in the browser needs fleet mode (url=)",
-        ))
+        Err(no_approval())
     }
 
     async fn cancel(&mut self, _conversation: &str) {

@@ -181,6 +181,12 @@ impl Core {
         }
     }
 
+    /// Whether `user` is the one logging in at `login`: the only person who may see its
+    /// approval page or answer it.
+    pub async fn login_is_theirs(&self, login: &LoginOrigin, user: &User) -> Result<bool> {
+        Ok(self.challenge(&login.challenge_id).await?.user_id == user.id)
+    }
+
     /// The person's decision on the approval page, signed in as `user` with a session whose
     /// second factor was `provider`. Only the login's own user may answer; the answer is a
     /// check of the login's challenge (see the module's doc).
@@ -199,8 +205,7 @@ impl Core {
         if auth.state != DeviceState::Pending {
             return Err(Error::refused(crate::words::DEVICE_ANSWERED));
         }
-        let c = self.challenge(&login.challenge_id).await?;
-        if c.user_id != user.id {
+        if !self.login_is_theirs(login, user).await? {
             audit::record_alone(
                 self,
                 ctx,

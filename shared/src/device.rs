@@ -19,7 +19,6 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::users::User;
 use base64::Engine;
@@ -328,25 +327,23 @@ impl Core {
         lifetime: i64,
         interval: i64,
     ) -> Result<DeviceStart> {
-        let mut tx = self.db.begin().await?;
+        // One INSERT (repeated only on a user-code collision): no transaction needed.
+        let mut conn = self.db.pool().acquire().await?;
         let now = self.now();
-        let start = self
-            .insert_authorization(
-                &mut tx,
-                Owner::Client { client_id, scopes },
-                now + lifetime,
-                interval,
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(start)
+        self.insert_authorization(
+            &mut conn,
+            Owner::Client { client_id, scopes },
+            now + lifetime,
+            interval,
+        )
+        .await
     }
 
     /// Writes a new pending authorization for `owner`, ending at `expires_at`, with a fresh
-    /// device code and user code.
+    /// device code and user code (on `conn`: a pooled connection, or a transaction's).
     pub(crate) async fn insert_authorization(
         &self,
-        tx: &mut Tx,
+        conn: &mut sqlx::AnyConnection,
         owner: Owner<'_>,
         expires_at: i64,
         interval: i64,
@@ -381,7 +378,7 @@ impl Core {
             .bind(login.and_then(|l| l.service.as_deref()))
             .bind(login.and_then(|l| l.remote_addr.as_deref()))
             .bind(login.and_then(|l| l.tty.as_deref()))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if inserted.rows_affected() == 1 {
                 return Ok(DeviceStart {

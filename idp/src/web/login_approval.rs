@@ -15,17 +15,8 @@ use minijinja::context;
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::device::{DeviceAuthorization, LoginOrigin};
 use stepgate_core::users::User;
+use stepgate_core::words;
 use stepgate_core::{Error as CoreError, RequestContext};
-
-/// Whether the signed-in `user` is the one the login is for.
-async fn is_theirs(st: &AppState, login: &LoginOrigin, user: &User) -> Result<bool, Error> {
-    let c = st
-        .core
-        .challenge(&login.challenge_id)
-        .await
-        .map_err(Error::internal_page)?;
-    Ok(c.user_id == user.id)
-}
 
 fn another_account() -> Error {
     Error::page(
@@ -43,7 +34,12 @@ pub async fn page(
     login: &LoginOrigin,
     user: &User,
 ) -> Result<Response, Error> {
-    if !is_theirs(st, login, user).await? {
+    let theirs = st
+        .core
+        .login_is_theirs(login, user)
+        .await
+        .map_err(Error::internal_page)?;
+    if !theirs {
         return Err(another_account());
     }
     let (jar, token) = crate::http::csrf::ensure(st, jar);
@@ -90,14 +86,10 @@ pub async fn decide(
     let result = match outcome {
         Ok(CheckOutcome::Verified(_)) => "approved",
         Ok(CheckOutcome::WrongCode { .. }) => "denied",
-        Err(CoreError::Refused(_)) => {
-            if let Some(login) = &auth.login {
-                if !is_theirs(st, login, user).await? {
-                    return Err(another_account());
-                }
-            }
-            return Ok(super::device::gone(st, jar));
+        Err(CoreError::Refused(said)) if said.words == words::APPROVAL_OTHER_ACCOUNT => {
+            return Err(another_account())
         }
+        Err(CoreError::Refused(_)) => return Ok(super::device::gone(st, jar)),
         Err(CoreError::ChallengeExpired | CoreError::ChallengeClosed | CoreError::Disabled) => {
             "over"
         }
