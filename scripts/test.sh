@@ -56,6 +56,9 @@ run_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U stepgate >/dev/null
 run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
   -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
 export STEPGATE_TEST_POSTGRES_URL="postgres://stepgate@127.0.0.1:$PG_PORT/postgres"
+# Every PostgreSQL half runs here: without a URL they would fail, never skip (a plain
+# `cargo test` without PostgreSQL skips them; tests/src/postgres.rs).
+export STEPGATE_TEST_REQUIRE_POSTGRES=1
 
 # --- Node peers: the certified openid-client RP ---------------------------------------------
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -100,7 +100,7 @@ async fn a_backup_code_is_accepted_at_the_totp_prompt_once() {
 async fn enter_opens_the_menu_and_sms_sends_a_code_named_by_its_masked_destination() {
     let env = env("").await;
     let (u, _) = env.totp_user("dave").await;
-    env.add_sms(&u, "+15551231234").await;
+    env.add_sms_and_wait(&u, "+15551231234").await;
     env.core
         .generate_backup_codes(&admin_ctx(), &u)
         .await
@@ -158,7 +158,7 @@ async fn enter_opens_the_menu_and_sms_sends_a_code_named_by_its_masked_destinati
 async fn sms_default_provider_sends_first() {
     let env = env("").await;
     let u = env.user("erin").await;
-    env.add_sms(&u, "+15557654321").await;
+    env.add_sms_and_wait(&u, "+15557654321").await;
     let mut conv = Scripted::new(Vec::<String>::new());
     let out = authenticate(&env, &args(&[]), "erin", &mut conv).await;
     assert_eq!(out.verdict, Verdict::ConvErr);

@@ -7,8 +7,8 @@ use pam_stepgate::run::{run, Operation, Request};
 use pam_stepgate::{Args, Scripted, Verdict};
 use std::time::{Duration, Instant};
 use stepgate_core::config::Config;
-use stepgate_core::users::{NewUser, Role};
 use stepgate_core::{Core, RequestContext, Source};
+use stepgate_tests::fixtures;
 
 fn count(dir: &str) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
@@ -89,25 +89,10 @@ fn a_call_leaves_no_thread_file_or_socket_behind() {
             let config = Config::load(&config_path).unwrap();
             let core = Core::open(config).await.unwrap();
             let ctx = RequestContext::new(Source::Admin);
-            let u = core
-                .create_user(
-                    &ctx,
-                    NewUser {
-                        username: "pat".into(),
-                        email: "pat@example.com".into(),
-                        phone: None,
-                        display_name: None,
-                        role: Role::User,
-                        password: Some("correct horse battery".into()),
-                    },
-                )
-                .await
-                .unwrap();
+            let u = fixtures::create_user(&core, &ctx, fixtures::new_user("pat")).await;
             let e = core.provision_totp(&ctx, &u).await.unwrap();
             core.close().await;
-            totp_rs::Secret::Encoded(e.secret_base32)
-                .to_bytes()
-                .unwrap()
+            fixtures::secret_bytes(&e.secret_base32)
         });
         rt.shutdown_timeout(Duration::from_secs(5));
         secret
@@ -118,7 +103,7 @@ fn a_call_leaves_no_thread_file_or_socket_behind() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let code = stepgate_core::totp::code_at(&secret, stepgate_core::totp::Algorithm::SHA1, 6, now);
+    let code = fixtures::totp_at(&secret, now as i64);
     let args = Args::parse(&[format!("config={}", config_path.display())]).unwrap();
     let request = Request {
         username: "pat".into(),

@@ -4,7 +4,7 @@
 mod support;
 
 use stepgate_core::audit::{self, AuditFilter, Event, EventKind, PRUNE_BATCH};
-use support::{ctx, env_with, Backend, Env};
+use support::{both_backends, ctx, env_with, Backend, Env};
 
 async fn count(env: &Env) -> usize {
     let f = AuditFilter {
@@ -84,12 +84,4 @@ async fn old_events_are_pruned_and_recent_ones_kept(backend: Backend) {
     assert_eq!(count(&env).await, before - deleted as usize - 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_events_are_pruned_and_recent_ones_kept_sqlite() {
-    old_events_are_pruned_and_recent_ones_kept(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_events_are_pruned_and_recent_ones_kept_postgres() {
-    old_events_are_pruned_and_recent_ones_kept(Backend::Postgres).await;
-}
+both_backends!(old_events_are_pruned_and_recent_ones_kept);

@@ -6,7 +6,7 @@ use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::error::Error;
 use stepgate_core::providers::ProviderType::*;
 use stepgate_tests::smtp::SmtpSink;
-use support::{ctx, env_with, Env};
+use support::{both_backends, ctx, env_with, Env, Fixtures};
 
 async fn env_with_mail(b: support::Backend, sink: &SmtpSink, twofa: &str) -> Env {
     let extra = format!(

@@ -9,7 +9,7 @@ use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::error::Error;
 use stepgate_core::providers::ProviderType;
 use stepgate_core::users::User;
-use support::{ctx, env_with, Env};
+use support::{both_backends, ctx, env_with, Env, Fixtures};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};

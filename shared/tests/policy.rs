@@ -6,7 +6,7 @@ use stepgate_core::challenge::{ChallengeState, CheckOutcome, SecondFactor};
 use stepgate_core::error::Error;
 use stepgate_core::providers::ProviderType::{self, *};
 use stepgate_core::settings::TwoFaSettings;
-use support::{ctx, env_with, Env};
+use support::{both_backends, ctx, env_with, login, Env, Fixtures};
 
 async fn settings(env: &Env, f: impl FnOnce(&mut TwoFaSettings)) {
     let mut s = env.core.twofa_settings().await.unwrap();
@@ -15,22 +15,6 @@ async fn settings(env: &Env, f: impl FnOnce(&mut TwoFaSettings)) {
         .update_twofa_settings(&ctx(), None, &s)
         .await
         .unwrap();
-}
-
-/// A user with TOTP provisioned; returns the base32 secret.
-async fn totp_user(env: &Env, name: &str) -> (stepgate_core::users::User, String) {
-    let u = env.user(name).await;
-    let e = env.core.provision_totp(&ctx(), &u).await.unwrap();
-    (u, e.secret_base32)
-}
-
-async fn login(env: &Env, user: &stepgate_core::users::User) -> String {
-    let u = env
-        .core
-        .first_factor(&ctx(), &user.username, "correct horse battery")
-        .await
-        .unwrap();
-    env.core.open_challenge(&ctx(), &u).await.unwrap().id
 }
 
 async fn events(env: &Env, user_id: &str) -> Vec<String> {
@@ -74,7 +58,8 @@ both_backends! {
 
     async fn totp_code_is_accepted_once_and_replay_is_refused(b) {
         let env = env_with(b, "").await;
-        let (u, secret) = totp_user(&env, "bob").await;
+        let u = env.user("bob").await;
+        let secret = env.totp_secret(&u).await;
         assert_eq!(env.core.second_factor_for(&u).await.unwrap(), SecondFactor::Required);
         let code = env.totp(&secret, 0);
         let c1 = login(&env, &u).await;
@@ -98,7 +83,8 @@ both_backends! {
 
     async fn concurrent_checks_of_one_totp_code_succeed_exactly_once(b) {
         let env = env_with(b, "").await;
-        let (u, secret) = totp_user(&env, "carol").await;
+        let u = env.user("carol").await;
+        let secret = env.totp_secret(&u).await;
         let code = env.totp(&secret, 0);
         let mut challenges = Vec::new();
         for _ in 0..6 { challenges.push(login(&env, &u).await); }
@@ -200,7 +186,8 @@ both_backends! {
     async fn check_rate_limit_refuses_without_counting_then_recovers(b) {
         let env = env_with(b, "").await;
         settings(&env, |s| s.verification_code_check_rate_limit = Some("3:900".parse().unwrap())).await;
-        let (u, secret) = totp_user(&env, "frank").await;
+        let u = env.user("frank").await;
+        let secret = env.totp_secret(&u).await;
         let c = login(&env, &u).await;
         for _ in 0..3 {
             assert!(is_wrong(&env.core.check_code(&ctx(), &c, Totp, "000000").await));
@@ -219,7 +206,8 @@ both_backends! {
     async fn lockout_after_max_failures_and_admin_unlock(b) {
         let env = env_with(b, "").await;
         settings(&env, |s| s.max_verification_failures_before_user_lockout = 3).await;
-        let (u, secret) = totp_user(&env, "gina").await;
+        let u = env.user("gina").await;
+        let secret = env.totp_secret(&u).await;
         let c = login(&env, &u).await;
         assert_eq!(env.core.check_code(&ctx(), &c, Totp, "000000").await.unwrap(), CheckOutcome::WrongCode { attempts_left: Some(2) });
         assert_eq!(env.core.check_code(&ctx(), &c, Totp, "000001").await.unwrap(), CheckOutcome::WrongCode { attempts_left: Some(1) });
@@ -241,7 +229,8 @@ both_backends! {
     async fn a_correct_password_never_resets_the_second_factor_failure_counter(b) {
         let env = env_with(b, "").await;
         settings(&env, |s| s.max_verification_failures_before_user_lockout = 3).await;
-        let (u, _secret) = totp_user(&env, "hank").await;
+        let u = env.user("hank").await;
+        env.totp_secret(&u).await;
         // The attacker knows the password and alternates logins to guess codes.
         for i in 0..2 {
             let c = login(&env, &u).await;
@@ -254,7 +243,8 @@ both_backends! {
     async fn the_challenge_expires_after_the_total_allowed_time(b) {
         let env = env_with(b, "").await;
         settings(&env, |s| s.total_allowed_time_for_verification = 60).await;
-        let (u, secret) = totp_user(&env, "ivy").await;
+        let u = env.user("ivy").await;
+        let secret = env.totp_secret(&u).await;
         let c = login(&env, &u).await;
         env.clock.advance(61);
         assert_eq!(env.core.challenge(&c).await.unwrap().state, ChallengeState::Expired);
@@ -265,11 +255,12 @@ both_backends! {
 
     async fn try_another_way_and_default_provider_rules(b) {
         let env = env_with(b, "").await;
-        let (u, secret) = totp_user(&env, "jack").await;
+        let u = env.user("jack").await;
+        let secret = env.totp_secret(&u).await;
         env.core.begin_sms_enrolment(&ctx(), &u, "+15551231234").await.unwrap();
         env.core.finish_enrolment(&ctx(), &u, Sms, &env.last_sms_code("+15551231234")).await.unwrap();
         env.core.generate_backup_codes(&ctx(), &u).await.unwrap();
-        let defaults = |v: Vec<stepgate_core::enrolment::EnrolledProvider>| -> Vec<ProviderType> {
+        let defaults = |v: Vec<stepgate_core::factors::EnrolledProvider>| -> Vec<ProviderType> {
             v.into_iter().filter(|p| p.is_default).map(|p| p.provider).collect()
         };
         // The first enrolled provider is the default.
@@ -298,7 +289,8 @@ both_backends! {
         settings(&env, |s| s.enforce_two_fa = true).await;
         let fresh = env.user("kim").await;
         assert_eq!(env.core.second_factor_for(&fresh).await.unwrap(), SecondFactor::MustEnrol);
-        let (u, _) = totp_user(&env, "lee").await;
+        let u = env.user("lee").await;
+        env.totp_secret(&u).await;
         assert!(matches!(env.core.remove_provider(&ctx(), &u, Totp).await, Err(Error::Refused(m)) if m.english().contains("at least one second factor")));
         env.core.reset_twofa(&stepgate_core::RequestContext::new(stepgate_core::Source::Admin), "lee").await.unwrap();
         assert!(env.core.enrolled_providers(&u.id).await.unwrap().is_empty());
@@ -310,7 +302,8 @@ both_backends! {
 
     async fn a_provider_switched_off_disappears_and_comes_back(b) {
         let env = env_with(b, "").await;
-        let (u, secret) = totp_user(&env, "mia").await;
+        let u = env.user("mia").await;
+        let secret = env.totp_secret(&u).await;
         env.core.begin_sms_enrolment(&ctx(), &u, "+15551231234").await.unwrap();
         env.core.finish_enrolment(&ctx(), &u, Sms, &env.last_sms_code("+15551231234")).await.unwrap();
         settings(&env, |s| s.providers.retain(|p| p.provider_type() != Totp)).await;
@@ -369,7 +362,8 @@ both_backends! {
 
     async fn secrets_are_not_stored_or_returned_in_clear(b) {
         let env = env_with(b, "").await;
-        let (u, secret) = totp_user(&env, "olga").await;
+        let u = env.user("olga").await;
+        let secret = env.totp_secret(&u).await;
         env.core.begin_sms_enrolment(&ctx(), &u, "+15559876543").await.unwrap();
         env.core.finish_enrolment(&ctx(), &u, Sms, &env.last_sms_code("+15559876543")).await.unwrap();
         let codes = env.core.generate_backup_codes(&ctx(), &u).await.unwrap();
@@ -408,7 +402,8 @@ both_backends! {
     async fn two_processes_share_one_rate_limit_and_lockout(b) {
         let env = env_with(b, "").await;
         settings(&env, |s| { s.verification_code_check_rate_limit = Some("4:900".parse().unwrap()); s.max_verification_failures_before_user_lockout = 100; }).await;
-        let (u, secret) = totp_user(&env, "quinn").await;
+        let u = env.user("quinn").await;
+        let secret = env.totp_secret(&u).await;
         let other = env.second_core().await;
         let c = login(&env, &u).await;
         // Two wrong checks through each "process" exhaust one shared limit of four.

@@ -27,7 +27,7 @@ use stepgate_core::error::Error;
 use stepgate_core::notify::{build_sms_sender, NotifyError, SmsConfig};
 use stepgate_core::providers::ProviderType::Sms;
 use stepgate_tests::{digits_in, free_port};
-use support::{ctx, Env};
+use support::{both_backends, ctx, login, Env, Fixtures};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
@@ -838,15 +838,6 @@ async fn core_with_sms(b: support::Backend, sms: &str) -> Env {
     assert!(text.contains(file_sink), "the base config changed: {text}");
     let text = text.replace(file_sink, sms);
     support::open(dir, db_url, text).await
-}
-
-async fn login(env: &Env, user: &stepgate_core::users::User) -> String {
-    let u = env
-        .core
-        .first_factor(&ctx(), &user.username, "correct horse battery")
-        .await
-        .unwrap();
-    env.core.open_challenge(&ctx(), &u).await.unwrap().id
 }
 
 both_backends! {

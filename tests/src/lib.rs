@@ -1,9 +1,14 @@
-//! Test kit shared by the core's integration tests and the end-to-end suite: real peers on
-//! loopback (an SMTP server, a fresh PostgreSQL database) and small helpers to read what they
-//! received. Nothing here is a mock.
+//! Test kit shared by the core's and the PAM module's integration tests and the end-to-end
+//! suite: real peers on loopback (an SMTP server, a fresh PostgreSQL database), fixtures over a
+//! real core ([`fixtures`]), the both-backends test macro ([`both_backends!`]) and small
+//! helpers to read what the peers received. Nothing here is a mock.
 
+pub mod backends;
+pub mod fixtures;
 pub mod postgres;
 pub mod smtp;
+
+pub use backends::{fresh_db_url, Backend};
 
 /// A loopback port that was free a moment ago (callers retry if another process takes it).
 pub fn free_port() -> u16 {

@@ -1,18 +1,16 @@
 //! A real core (SQLite in a temporary folder, SMS file sink, manual clock) for driving the
-//! module's login flow in-process with a scripted conversation.
+//! module's login flow in-process with a scripted conversation. The fixtures (users, TOTP, SMS
+//! enrolment, the audit log) are the workspace's test kit's (tests/src/fixtures.rs).
 #![allow(dead_code)]
 
 use pam_stepgate::run::Request;
 use pam_stepgate::{Args, Outcome, Scripted};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
-use stepgate_core::config::Config;
 use stepgate_core::time::{Clock, ManualClock};
-use stepgate_core::users::{NewUser, Role, User};
+use stepgate_core::users::User;
 use stepgate_core::{Core, RequestContext, Source};
-
-pub const T0: i64 = 1_800_000_000;
-pub const PASSWORD: &str = "correct horse battery";
+pub use stepgate_tests::fixtures::{Fixtures, PASSWORD, T0};
 
 pub struct Env {
     pub core: Core,
@@ -34,112 +32,36 @@ pub async fn env(twofa: &str) -> Env {
          [twofa]\nproviders = [\"TOTP\", \"SMS\", \"BACKUP_CODE\"]\nenforce_two_fa = false\nmin_verification_code_send_period = 5\n{twofa}\n",
         db = dir.path().join("stepgate.db").display()
     );
-    let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))
-        .unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
     let clock = Arc::new(ManualClock::new(T0));
-    let core = Core::open_with_clock(config, clock.clone())
-        .await
-        .expect("open core");
+    let core = stepgate_tests::fixtures::open_core(&text, dir.path(), clock.clone()).await;
     Env { core, clock, dir }
 }
 
+/// Users without a phone, created by an administrator.
+impl Fixtures for Env {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 impl Env {
-    pub async fn user(&self, name: &str) -> User {
-        self.core
-            .create_user(
-                &admin_ctx(),
-                NewUser {
-                    username: name.into(),
-                    email: format!("{name}@example.com"),
-                    phone: None,
-                    display_name: None,
-                    role: Role::User,
-                    password: Some(PASSWORD.into()),
-                },
-            )
-            .await
-            .expect("create user")
-    }
-
-    /// A user with TOTP; returns the user and the secret's bytes.
-    pub async fn totp_user(&self, name: &str) -> (User, Vec<u8>) {
-        let u = self.user(name).await;
-        let e = self
-            .core
-            .provision_totp(&admin_ctx(), &u)
-            .await
-            .expect("provision TOTP");
-        let secret = totp_rs::Secret::Encoded(e.secret_base32)
-            .to_bytes()
-            .expect("base32");
-        (u, secret)
-    }
-
-    /// Enrols SMS for `user` through the real enrolment (code read from the sink), then moves
-    /// the clock past the send period so a login may send at once.
-    pub async fn add_sms(&self, user: &User, phone: &str) {
-        self.core
-            .begin_sms_enrolment(&admin_ctx(), user, phone)
-            .await
-            .expect("begin SMS enrolment");
-        let code = self.last_sms_code(phone);
-        self.core
-            .finish_enrolment(&admin_ctx(), user, stepgate_core::ProviderType::Sms, &code)
-            .await
-            .expect("finish SMS enrolment");
+    /// [`Fixtures::add_sms`], then the clock moved past the send period so a login may send
+    /// at once.
+    pub async fn add_sms_and_wait(&self, user: &User, phone: &str) {
+        self.add_sms(user, phone).await;
         self.clock.advance(60);
     }
 
     pub fn totp_now(&self, secret: &[u8]) -> String {
-        stepgate_core::totp::code_at(
-            secret,
-            stepgate_core::totp::Algorithm::SHA1,
-            6,
-            self.clock.now() as u64,
-        )
-    }
-
-    pub fn sms_log(&self) -> PathBuf {
-        self.dir.path().join("sms.log")
-    }
-
-    pub fn sms_count(&self) -> usize {
-        std::fs::read_to_string(self.sms_log())
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    }
-
-    /// The code in the newest SMS to `to`.
-    pub fn last_sms_code(&self, to: &str) -> String {
-        let text = std::fs::read_to_string(self.sms_log()).expect("sms log exists");
-        let line = text
-            .lines()
-            .rev()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
-            .find(|v| v["to"] == to)
-            .unwrap_or_else(|| panic!("no SMS to {to} in {text}"));
-        let msg = line["message"].as_str().expect("message").to_string();
-        msg.split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() == 6)
-            .unwrap_or_else(|| panic!("no code in {msg:?}"))
-            .to_string()
+        stepgate_tests::fixtures::totp_at(secret, self.clock.now())
     }
 
     pub async fn reload(&self, name: &str) -> User {
         self.core.require_user(name).await.expect("user")
-    }
-
-    pub async fn events(&self, user: &User) -> Vec<stepgate_core::audit::AuditRecord> {
-        let f = stepgate_core::audit::AuditFilter {
-            user_id: Some(user.id.clone()),
-            limit: 1000,
-            ..Default::default()
-        };
-        let mut v = stepgate_core::audit::list(self.core.db().pool(), &f)
-            .await
-            .expect("audit");
-        v.reverse();
-        v
     }
 }
 

@@ -1,19 +1,18 @@
 //! Shared by the core's integration tests: a fresh `Core` on SQLite or on the PostgreSQL that
-//! the test command starts, with a manual clock and an SMS file sink.
+//! the test command starts, with a manual clock and an SMS file sink. The fixtures (users,
+//! TOTP, SMS codes) and the both-backends macro are the workspace's test kit's
+//! (tests/src/fixtures.rs, `stepgate_tests::both_backends!`).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use stepgate_core::config::Config;
 use stepgate_core::time::ManualClock;
-use stepgate_core::users::{NewUser, Role, User};
+use stepgate_core::users::{NewUser, User};
 use stepgate_core::{Core, RequestContext, Source};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use stepgate_tests::both_backends;
+pub use stepgate_tests::fixtures::{Fixtures, PHONE, T0};
+pub use stepgate_tests::{fresh_db_url, Backend};
 
 pub struct Env {
     pub core: Core,
@@ -23,19 +22,8 @@ pub struct Env {
     pub config_text: String,
 }
 
-/// A realistic fixed start time (2027-01-15), so tests cross time boundaries deterministically.
-pub const T0: i64 = 1_800_000_000;
-
 pub fn ctx() -> RequestContext {
     RequestContext::new(Source::Oidc).with_remote_addr("127.0.0.1")
-}
-
-/// A new, empty database URL for this backend.
-pub async fn fresh_db_url(backend: Backend, dir: &std::path::Path) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("stepgate.db").display()),
-        Backend::Postgres => stepgate_tests::postgres::fresh_database_url().await,
-    }
 }
 
 /// Builds a core from TOML config `extra` (appended to a base with SMS file sink and all
@@ -63,12 +51,8 @@ pub fn base_config(db_url: &str, extra: &str) -> String {
 }
 
 pub async fn open(dir: tempfile::TempDir, db_url: String, text: String) -> Env {
-    let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))
-        .unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
     let clock = Arc::new(ManualClock::new(T0));
-    let core = Core::open_with_clock(config, clock.clone())
-        .await
-        .expect("open core");
+    let core = stepgate_tests::fixtures::open_core(&text, dir.path(), clock.clone()).await;
     Env {
         core,
         clock,
@@ -94,48 +78,9 @@ impl Env {
             .expect("open second core")
     }
 
-    pub async fn user(&self, name: &str) -> User {
-        self.core
-            .create_user(
-                &ctx(),
-                NewUser {
-                    username: name.into(),
-                    email: format!("{name}@example.com"),
-                    phone: Some("+15551231234".into()),
-                    display_name: None,
-                    role: Role::User,
-                    password: Some("correct horse battery".into()),
-                },
-            )
-            .await
-            .expect("create user")
-    }
-
-    pub fn sms_log(&self) -> PathBuf {
-        self.dir.path().join("sms.log")
-    }
-
-    /// The code in the newest SMS sent to `to`, from the development file sink.
-    pub fn last_sms_code(&self, to: &str) -> String {
-        let text = std::fs::read_to_string(self.sms_log()).expect("sms log exists");
-        let line = text
-            .lines()
-            .rev()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
-            .find(|v| v["to"] == to)
-            .unwrap_or_else(|| panic!("no SMS to {to} in {text}"));
-        stepgate_tests::digits_in(line["message"].as_str().expect("message"), 6)
-    }
-
     /// The TOTP code for `secret_base32` at the clock's time plus `offset` seconds.
     pub fn totp(&self, secret_base32: &str, offset: i64) -> String {
-        let secret = base32_decode(secret_base32);
-        stepgate_core::totp::code_at(
-            &secret,
-            stepgate_core::totp::Algorithm::SHA1,
-            6,
-            (self.clock_now() + offset) as u64,
-        )
+        stepgate_tests::fixtures::totp_at(&base32_decode(secret_base32), self.clock_now() + offset)
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -144,27 +89,37 @@ impl Env {
     }
 }
 
-pub fn base32_decode(s: &str) -> Vec<u8> {
-    totp_rs::Secret::Encoded(s.to_string())
-        .to_bytes()
-        .expect("valid base32")
+pub use stepgate_tests::fixtures::secret_bytes as base32_decode;
+
+/// Signs `user` in with the fixtures' password and opens a second-factor challenge; returns
+/// its id.
+pub async fn login(env: &Env, user: &User) -> String {
+    let u = env
+        .core
+        .first_factor(&ctx(), &user.username, stepgate_tests::fixtures::PASSWORD)
+        .await
+        .unwrap();
+    env.core.open_challenge(&ctx(), &u).await.unwrap().id
 }
 
-/// Declares each async test body once and runs it on both backends.
-#[macro_export]
-macro_rules! both_backends {
-    ($(async fn $name:ident($b:ident) $body:block)*) => {
-        mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let $b = $crate::support::Backend::Sqlite; $body })*
+/// Users with [`PHONE`], created in [`ctx`] (an OpenID Connect request from loopback).
+impl Fixtures for Env {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn setup_ctx(&self) -> RequestContext {
+        ctx()
+    }
+
+    fn new_user(&self, name: &str) -> NewUser {
+        NewUser {
+            phone: Some(PHONE.into()),
+            ..stepgate_tests::fixtures::new_user(name)
         }
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let $b = $crate::support::Backend::Postgres; $body })*
-        }
-    };
+    }
 }

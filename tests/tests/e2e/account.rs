@@ -129,15 +129,7 @@ pub async fn enrol_totp(server: &Server, browser: &Browser, page: &Page) -> (Pag
     (done, secret)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn totp_is_enabled_only_with_the_right_code_and_then_signs_in_sqlite() {
-    totp_is_enabled_only_with_the_right_code_and_then_signs_in(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn totp_is_enabled_only_with_the_right_code_and_then_signs_in_postgres() {
-    totp_is_enabled_only_with_the_right_code_and_then_signs_in(Backend::Postgres).await;
-}
+both_backends!(totp_is_enabled_only_with_the_right_code_and_then_signs_in);
 
 async fn totp_is_enabled_only_with_the_right_code_and_then_signs_in(backend: Backend) {
     let server = Server::start(backend).await;
@@ -449,15 +441,7 @@ async fn backup_codes_need_another_method_are_shown_once_and_counted() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_removal_with_password_and_the_last_provider_rule_sqlite() {
-    default_removal_with_password_and_the_last_provider_rule(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_removal_with_password_and_the_last_provider_rule_postgres() {
-    default_removal_with_password_and_the_last_provider_rule(Backend::Postgres).await;
-}
+both_backends!(default_removal_with_password_and_the_last_provider_rule);
 
 async fn default_removal_with_password_and_the_last_provider_rule(backend: Backend) {
     let server = Server::start(backend).await;

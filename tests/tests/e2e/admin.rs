@@ -9,21 +9,11 @@ use stepgate_core::users::{NewUser, Role};
 
 /// An administrator with password [`PASSWORD`].
 pub async fn admin_user(server: &Server, name: &str) -> stepgate_core::users::User {
-    server
-        .core
-        .create_user(
-            &ctx(),
-            NewUser {
-                username: name.into(),
-                email: format!("{name}@example.com"),
-                phone: None,
-                display_name: None,
-                role: Role::Admin,
-                password: Some(PASSWORD.into()),
-            },
-        )
-        .await
-        .expect("create admin")
+    let new = NewUser {
+        role: Role::Admin,
+        ..stepgate_tests::fixtures::new_user(name)
+    };
+    stepgate_tests::fixtures::create_user(&server.core, &ctx(), new).await
 }
 
 fn form_to(page: &Page, path: &str) -> Form {
@@ -270,15 +260,7 @@ async fn an_administrator_is_refused_in_the_readers_language() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locked_user_is_unlocked_and_users_are_managed_sqlite() {
-    a_locked_user_is_unlocked_and_users_are_managed(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locked_user_is_unlocked_and_users_are_managed_postgres() {
-    a_locked_user_is_unlocked_and_users_are_managed(Backend::Postgres).await;
-}
+both_backends!(a_locked_user_is_unlocked_and_users_are_managed);
 
 async fn a_locked_user_is_unlocked_and_users_are_managed(backend: Backend) {
     let server = Server::start(backend).await;

@@ -316,15 +316,7 @@ async fn tokens_are_required_and_only_administrators_reach_admin_endpoints() {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn account_endpoints_enrol_set_default_and_delete_sqlite() {
-    account_endpoints_enrol_set_default_and_delete(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn account_endpoints_enrol_set_default_and_delete_postgres() {
-    account_endpoints_enrol_set_default_and_delete(Backend::Postgres).await;
-}
+both_backends!(account_endpoints_enrol_set_default_and_delete);
 
 async fn account_endpoints_enrol_set_default_and_delete(backend: Backend) {
     let server = Server::start(backend).await;
@@ -508,15 +500,7 @@ async fn account_endpoints_enrol_set_default_and_delete(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_settings_and_users_sqlite() {
-    admin_settings_and_users(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_settings_and_users_postgres() {
-    admin_settings_and_users(Backend::Postgres).await;
-}
+both_backends!(admin_settings_and_users);
 
 async fn admin_settings_and_users(backend: Backend) {
     let server = Server::start(backend).await;
@@ -692,15 +676,7 @@ async fn admin_settings_and_users(backend: Backend) {
     assert_eq!(d["role"], "admin");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_clients_and_audit_sqlite() {
-    admin_clients_and_audit(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_clients_and_audit_postgres() {
-    admin_clients_and_audit(Backend::Postgres).await;
-}
+both_backends!(admin_clients_and_audit);
 
 async fn admin_clients_and_audit(backend: Backend) {
     let server = Server::start(backend).await;

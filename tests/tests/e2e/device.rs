@@ -295,15 +295,7 @@ async fn device_flow(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_flow_sqlite() {
-    device_flow(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_flow_postgres() {
-    device_flow(Backend::Postgres).await;
-}
+both_backends!(device_flow);
 
 /// Deny, expiry, a fresh session reused (and a stale one not), other clients' codes, clients
 /// not registered for the grant, a confidential client.
@@ -432,15 +424,7 @@ async fn device_refusals(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_refusals_sqlite() {
-    device_refusals(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_refusals_postgres() {
-    device_refusals(Backend::Postgres).await;
-}
+both_backends!(device_refusals);
 
 /// Wrong user codes are refused, audited and counted: after five from one browser and address
 /// even the right code is not looked at, until the bucket refills.
@@ -513,15 +497,7 @@ async fn device_guessing(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_guessing_sqlite() {
-    device_guessing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_guessing_postgres() {
-    device_guessing(Backend::Postgres).await;
-}
+both_backends!(device_guessing);
 
 /// A client with allowed groups: a member approves; anyone else's approval is refused and
 /// audited, and the device hears access_denied.
@@ -580,15 +556,7 @@ async fn device_groups(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_groups_sqlite() {
-    device_groups(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_groups_postgres() {
-    device_groups(Backend::Postgres).await;
-}
+both_backends!(device_groups);
 
 /// Concurrency, straight at the core: wrong codes typed at once from one browser are counted
 /// one after the other (exactly the burst gets a look, the rest are refused unchecked); two
@@ -690,12 +658,4 @@ async fn device_races(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_races_sqlite() {
-    device_races(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_races_postgres() {
-    device_races(Backend::Postgres).await;
-}
+both_backends!(device_races);

@@ -277,12 +277,4 @@ async fn openid_client_and_chromium_complete_device_flows(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openid_client_and_chromium_complete_device_flows_sqlite() {
-    openid_client_and_chromium_complete_device_flows(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openid_client_and_chromium_complete_device_flows_postgres() {
-    openid_client_and_chromium_complete_device_flows(Backend::Postgres).await;
-}
+both_backends!(openid_client_and_chromium_complete_device_flows);

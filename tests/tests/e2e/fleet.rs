@@ -5,7 +5,7 @@
 //! pamtester and OpenSSH (scripts/test.sh).
 
 use crate::pam::{harness, sshd};
-use crate::support::{Backend, Server, PHONE};
+use crate::support::{both_backends, Backend, Fixtures, Server, PHONE};
 use harness::pam_text::*;
 use harness::{require_root_and_pamtester, Finished, Pamtester, Service};
 use reqwest::{Method, StatusCode};
@@ -217,15 +217,10 @@ async fn login_is_verified_by_the_server_and_replay_is_global(backend: Backend) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_login_is_verified_by_the_server_and_replay_is_global_sqlite() {
-    login_is_verified_by_the_server_and_replay_is_global(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_login_is_verified_by_the_server_and_replay_is_global_postgres() {
-    login_is_verified_by_the_server_and_replay_is_global(Backend::Postgres).await;
-}
+both_backends!(
+    fleet_login_is_verified_by_the_server_and_replay_is_global,
+    login_is_verified_by_the_server_and_replay_is_global
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_wrong_codes_on_two_hosts_and_the_web_add_up_to_one_lockout() {

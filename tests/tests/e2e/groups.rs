@@ -166,15 +166,7 @@ async fn cli_commands(backend: Backend) {
     assert_eq!(events(&server, "group_created").await.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_group_commands_sqlite() {
-    cli_commands(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_group_commands_postgres() {
-    cli_commands(Backend::Postgres).await;
-}
+both_backends!(cli_group_commands, cli_commands);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_endpoints_for_groups() {
@@ -499,15 +491,7 @@ async fn groups_claim(backend: Backend) {
     assert!(info.get("groups").is_none(), "{info}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_claim_with_the_scope_only_sqlite() {
-    groups_claim(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_claim_with_the_scope_only_postgres() {
-    groups_claim(Backend::Postgres).await;
-}
+both_backends!(groups_claim_with_the_scope_only, groups_claim);
 
 async fn restricted_client(backend: Backend) {
     let server = Server::start(backend).await;
@@ -608,12 +592,7 @@ async fn count_codes(server: &Server) -> i64 {
     n
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_with_allowed_groups_admits_only_members_sqlite() {
-    restricted_client(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_with_allowed_groups_admits_only_members_postgres() {
-    restricted_client(Backend::Postgres).await;
-}
+both_backends!(
+    a_client_with_allowed_groups_admits_only_members,
+    restricted_client
+);

@@ -342,15 +342,9 @@ async fn openid_client_completes_the_code_flow(backend: Backend, registered: Reg
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openid_client_completes_the_code_flow_with_pkce_sqlite() {
-    openid_client_completes_the_code_flow(Backend::Sqlite, Registered::Confidential).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openid_client_completes_the_code_flow_with_pkce_postgres() {
-    openid_client_completes_the_code_flow(Backend::Postgres, Registered::Confidential).await;
-}
+both_backends!(openid_client_completes_the_code_flow_with_pkce, |b| {
+    openid_client_completes_the_code_flow(b, Registered::Confidential)
+});
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_as_a_public_client_with_rs256_id_tokens() {

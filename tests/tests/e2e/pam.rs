@@ -11,6 +11,7 @@ use harness::pam_text::*;
 use harness::*;
 use stepgate_core::challenge::CheckOutcome;
 use stepgate_core::{Error, ProviderType, RequestContext, Source};
+use stepgate_tests::{both_backends, Backend};
 
 const TOTP_PROMPT: &str = "Verification code (authenticator app): ";
 
@@ -176,8 +177,12 @@ async fn pamtester_try_another_way_sends_an_sms_and_its_code_passes() {
     assert_eq!(ok.provider.as_deref(), Some("SMS"));
 }
 
-/// One failure counter for both doors, and the lockout it leads to, on `db_url`'s backend.
-async fn lockout_is_one_counter_for_both_doors(db_url: Option<String>) {
+/// One failure counter for both doors, and the lockout it leads to, on `backend`.
+async fn lockout_is_one_counter_for_both_doors(backend: Backend) {
+    let db_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(stepgate_tests::postgres::fresh_database_url().await),
+    };
     require_root_and_pamtester();
     let site = Site::new(db_url, "max_verification_failures_before_user_lockout = 3").await;
     let (erin, secret) = site.totp_user("erin").await;
@@ -296,15 +301,10 @@ async fn lockout_is_one_counter_for_both_doors(db_url: Option<String>) {
     let _ = erin;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pamtester_lockout_is_one_counter_for_both_doors_on_sqlite() {
-    lockout_is_one_counter_for_both_doors(None).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pamtester_lockout_is_one_counter_for_both_doors_on_postgres() {
-    lockout_is_one_counter_for_both_doors(Some(fresh_postgres_url().await)).await;
-}
+both_backends!(
+    pamtester_lockout_is_one_counter_for_both_doors,
+    lockout_is_one_counter_for_both_doors
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pamtester_nullok_returns_ignore_and_the_stack_decides() {

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stepgate_core::config::Config;
 use stepgate_core::time::{Clock, ManualClock, SystemClock};
-use stepgate_core::users::{NewUser, Role, User};
 use stepgate_core::{Core, RequestContext, Source};
-
-pub const PASSWORD: &str = "correct horse battery";
+// The fixtures (users, TOTP, SMS enrolment, the audit log) are the workspace's test kit's
+// (tests/src/fixtures.rs).
+pub use stepgate_tests::fixtures::{Fixtures, PASSWORD};
 const PAMTESTER: &str = "/usr/bin/pamtester";
 /// Long enough for a debug build on a busy two-core machine; a hang still fails the test.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -164,105 +164,27 @@ impl Site {
             format!("account required {{module}} {args}"),
         ]
     }
+}
 
-    pub async fn user(&self, name: &str) -> User {
-        self.core
-            .create_user(
-                &admin(),
-                NewUser {
-                    username: name.into(),
-                    email: format!("{name}@example.com"),
-                    phone: None,
-                    display_name: None,
-                    role: Role::User,
-                    password: Some(PASSWORD.into()),
-                },
-            )
-            .await
-            .expect("create user")
+/// Users without a phone, created by an administrator.
+impl Fixtures for Site {
+    fn core(&self) -> &Core {
+        &self.core
     }
 
-    /// A user with TOTP; returns the user and the secret.
-    pub async fn totp_user(&self, name: &str) -> (User, Vec<u8>) {
-        let u = self.user(name).await;
-        let e = self
-            .core
-            .provision_totp(&admin(), &u)
-            .await
-            .expect("provision TOTP");
-        let secret = totp_rs::Secret::Encoded(e.secret_base32)
-            .to_bytes()
-            .expect("base32 secret");
-        (u, secret)
-    }
-
-    /// SMS enrolled the real way: a code sent to the file sink, read back and verified.
-    pub async fn add_sms(&self, user: &User, phone: &str) {
-        self.core
-            .begin_sms_enrolment(&admin(), user, phone)
-            .await
-            .expect("begin SMS enrolment");
-        let code = self.last_sms_code(phone);
-        self.core
-            .finish_enrolment(&admin(), user, stepgate_core::ProviderType::Sms, &code)
-            .await
-            .expect("finish SMS enrolment");
-    }
-
-    pub fn last_sms_code(&self, to: &str) -> String {
-        let log = self.dir.path().join("sms.log");
-        let text = std::fs::read_to_string(&log).expect("the SMS file sink exists");
-        let line = text
-            .lines()
-            .rev()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
-            .find(|v| v["to"] == to)
-            .unwrap_or_else(|| panic!("no SMS to {to} in {text}"));
-        let msg = line["message"].as_str().expect("message").to_string();
-        msg.split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() == 6)
-            .unwrap_or_else(|| panic!("no code in {msg:?}"))
-            .to_string()
-    }
-
-    pub fn sms_count(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("sms.log"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    }
-
-    pub async fn events(&self, user: &User) -> Vec<stepgate_core::audit::AuditRecord> {
-        let f = stepgate_core::audit::AuditFilter {
-            user_id: Some(user.id.clone()),
-            limit: 1000,
-            ..Default::default()
-        };
-        let mut v = stepgate_core::audit::list(self.core.db().pool(), &f)
-            .await
-            .expect("audit log");
-        v.reverse();
-        v
+    fn dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 
 /// The TOTP code for `secret` at the real time plus `offset` seconds.
 pub fn totp(secret: &[u8], offset: i64) -> String {
-    stepgate_core::totp::code_at(
-        secret,
-        stepgate_core::totp::Algorithm::SHA1,
-        6,
-        (unix_now() + offset) as u64,
-    )
+    stepgate_tests::fixtures::totp_at(secret, unix_now() + offset)
 }
 
 /// The TOTP code for `secret` at the set-up core's (behind) clock, for the web door's calls.
 pub fn totp_for_core(site: &Site, secret: &[u8]) -> String {
-    stepgate_core::totp::code_at(
-        secret,
-        stepgate_core::totp::Algorithm::SHA1,
-        6,
-        site.clock.now() as u64,
-    )
+    stepgate_tests::fixtures::totp_at(secret, site.clock.now())
 }
 
 /// A code that is certainly not the current one.
@@ -477,9 +399,4 @@ pub fn dialogue(
         p.expect(prompt).answer(answer);
     }
     p.finish()
-}
-
-/// A fresh database URL on the PostgreSQL that scripts/test.sh starts.
-pub async fn fresh_postgres_url() -> String {
-    stepgate_tests::postgres::fresh_database_url().await
 }

@@ -124,15 +124,7 @@ async fn a_corrupt_stored_rate_limit_refuses_checks(backend: Backend) {
     code_from(&done, &started, &server.issuer);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupt_stored_rate_limit_refuses_checks_sqlite() {
-    a_corrupt_stored_rate_limit_refuses_checks(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupt_stored_rate_limit_refuses_checks_postgres() {
-    a_corrupt_stored_rate_limit_refuses_checks(Backend::Postgres).await;
-}
+both_backends!(a_corrupt_stored_rate_limit_refuses_checks);
 
 /// A small tmpfs, unmounted when dropped (also when the test fails).
 struct Tmpfs {
@@ -238,6 +230,12 @@ async fn a_full_disk_fails_logins_cleanly_and_they_work_again_once_space_is_free
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_dropped_under_the_pool_are_replaced() {
+    if stepgate_tests::postgres::skip(concat!(
+        module_path!(),
+        "::postgres_connections_dropped_under_the_pool_are_replaced"
+    )) {
+        return;
+    }
     let url = fresh_db_url(Backend::Postgres, Path::new("/")).await;
     let server = Server::start_on(&url, "", PROBE).await;
     let secret = server.client("webapp", &[]).await;
@@ -246,7 +244,7 @@ async fn postgres_connections_dropped_under_the_pool_are_replaced() {
     full_login(&server, &rp, "pia", &totp).await;
 
     // What a PostgreSQL restart does to every connection the pool holds.
-    let base = std::env::var("STEPGATE_TEST_POSTGRES_URL").expect("the test PostgreSQL");
+    let base = stepgate_tests::postgres::server_url();
     let name = url.rsplit('/').next().expect("database name");
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
         .await

@@ -13,23 +13,20 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use std::path::PathBuf;
 use std::sync::Arc;
-use stepgate_core::config::Config;
 use stepgate_core::time::{Clock, ManualClock};
-use stepgate_core::users::{NewUser, Role, User};
+use stepgate_core::users::{NewUser, User};
 use stepgate_core::{Core, RequestContext, Source};
 use stepgate_idp::cli::{self, Output};
 use stepgate_idp::App;
 use tokio::sync::oneshot;
 use url::Url;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub const PASSWORD: &str = "correct horse battery";
-pub const PHONE: &str = "+15551231234";
+// The fixtures (users, SMS codes, the audit log; tests/src/fixtures.rs), the backends and the
+// both-backends macro are the workspace's test kit's, shared with the core's and the PAM
+// module's tests.
+pub use stepgate_tests::both_backends;
+pub use stepgate_tests::fixtures::{Fixtures, PASSWORD, PHONE};
+pub use stepgate_tests::{fresh_db_url, Backend};
 /// Where relying parties in these tests send users back; never requested (the browser stops
 /// at the redirect and the test reads the code from it).
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
@@ -37,14 +34,6 @@ pub const POST_LOGOUT_URI: &str = "http://127.0.0.1:9/signed-out";
 
 pub fn ctx() -> RequestContext {
     RequestContext::new(Source::Admin)
-}
-
-/// A new, empty database URL for this backend (PostgreSQL through the shared test kit).
-pub async fn fresh_db_url(backend: Backend, dir: &std::path::Path) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("stepgate.db").display()),
-        Backend::Postgres => stepgate_tests::postgres::fresh_database_url().await,
-    }
 }
 
 /// One running provider.
@@ -318,11 +307,7 @@ tls_key = \"{}\"
         probe_every: Option<std::time::Duration>,
         tls: Option<stepgate_idp::tls::Tls>,
     ) -> Server {
-        let config = Config::parse(&text, "test.toml", Vec::new(), Some(dir.path()))
-            .unwrap_or_else(|e| panic!("test config: {e}\n{text}"));
-        let core = Core::open_with_clock(config, clock.clone())
-            .await
-            .expect("open core");
+        let core = stepgate_tests::fixtures::open_core(&text, dir.path(), clock.clone()).await;
         let mut app = App::new(core.clone()).await.expect("start the provider");
         if let Some(every) = probe_every {
             app = app.probe_every(every);
@@ -404,27 +389,9 @@ tls_key = \"{}\"
             .then(|| last.split_whitespace().last().unwrap_or("").to_string())
     }
 
-    /// A user with password [`PASSWORD`], email NAME@example.com and phone [`PHONE`], and no
-    /// second factor yet.
-    pub async fn user(&self, name: &str) -> User {
-        self.core
-            .create_user(
-                &ctx(),
-                NewUser {
-                    username: name.into(),
-                    email: format!("{name}@example.com"),
-                    phone: Some(PHONE.into()),
-                    display_name: Some(format!("{name} Example")),
-                    role: Role::User,
-                    password: Some(PASSWORD.into()),
-                },
-            )
-            .await
-            .expect("create user")
-    }
-
     /// A user with TOTP provisioned (through the CLI, as for SSH-only users); returns the
-    /// base32 secret read from the otpauth URI it printed.
+    /// base32 secret read from the otpauth URI it printed. (This inherent method, not
+    /// [`Fixtures::totp_user`], is what `server.totp_user(…)` calls.)
     pub async fn totp_user(&self, name: &str) -> (User, String) {
         let user = self.user(name).await;
         let out = self
@@ -441,33 +408,27 @@ tls_key = \"{}\"
 
     /// The TOTP code for `secret` at the server's clock.
     pub fn totp(&self, secret_base32: &str) -> String {
-        let secret = totp_rs::Secret::Encoded(secret_base32.to_string())
-            .to_bytes()
-            .expect("valid base32");
-        stepgate_core::totp::code_at(
-            &secret,
-            stepgate_core::totp::Algorithm::SHA1,
-            6,
-            self.now() as u64,
-        )
+        let secret = stepgate_tests::fixtures::secret_bytes(secret_base32);
+        stepgate_tests::fixtures::totp_at(&secret, self.now())
+    }
+}
+
+/// Users with [`PHONE`] and a display name, created by an administrator.
+impl Fixtures for Server {
+    fn core(&self) -> &Core {
+        &self.core
     }
 
-    /// The code in the newest SMS sent to `to`, from the development file sink.
-    pub fn last_sms_code(&self, to: &str) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("sms.log")).expect("sms log");
-        let line = text
-            .lines()
-            .rev()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
-            .find(|v| v["to"] == to)
-            .unwrap_or_else(|| panic!("no SMS to {to} in {text}"));
-        digits_in(line["message"].as_str().expect("message"), 6)
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
-    pub fn sms_count(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("sms.log"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
+    fn new_user(&self, name: &str) -> NewUser {
+        NewUser {
+            phone: Some(PHONE.into()),
+            display_name: Some(format!("{name} Example")),
+            ..stepgate_tests::fixtures::new_user(name)
+        }
     }
 }
 

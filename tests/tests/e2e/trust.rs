@@ -74,15 +74,7 @@ async fn token_with_totp(
     tokens.access_token().secret().clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_relying_partys_token_reaches_no_api_endpoint_sqlite() {
-    a_relying_partys_token_reaches_no_api_endpoint(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_relying_partys_token_reaches_no_api_endpoint_postgres() {
-    a_relying_partys_token_reaches_no_api_endpoint(Backend::Postgres).await;
-}
+both_backends!(a_relying_partys_token_reaches_no_api_endpoint);
 
 /// An administrator signs in to an ordinary application (even one that asks for Stepgate's
 /// API scopes): its token gets 403 on every admin and account endpoint and changes nothing.
@@ -227,15 +219,7 @@ async fn a_relying_partys_token_reaches_no_api_endpoint(backend: Backend) {
     assert!(out.stderr.contains("api_scope"), "{}", out.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_factor_changes_need_a_fresh_sign_in_sqlite() {
-    api_factor_changes_need_a_fresh_sign_in(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_factor_changes_need_a_fresh_sign_in_postgres() {
-    api_factor_changes_need_a_fresh_sign_in(Backend::Postgres).await;
-}
+both_backends!(api_factor_changes_need_a_fresh_sign_in);
 
 /// RFC 9470: an API token whose sign-in is older than `[account] reauth_seconds` cannot add,
 /// replace or remove a factor; the answer names max_age and the 2FA acr, and a token from a
