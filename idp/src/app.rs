@@ -275,6 +275,9 @@ async fn purge_loop(st: AppState) {
         if let Err(e) = st.core.purge_device_authorizations().await {
             tracing::warn!(error = %e, "could not purge expired device authorizations");
         }
+        if let Err(e) = st.core.purge_finished_challenges().await {
+            tracing::warn!(error = %e, "could not purge finished challenges");
+        }
     }
 }
 

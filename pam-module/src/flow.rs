@@ -11,7 +11,7 @@ use crate::outcome::{Outcome, Verdict};
 use crate::verifier::{Failed, Verifier};
 use stepgate_core::approval::ApprovalPoll;
 use stepgate_core::challenge::CheckOutcome;
-use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::factors::EnrolledProvider;
 use stepgate_core::host_login::{AccountStatus, Begin, Begun, Ending, Failure};
 use stepgate_core::step::{Prompt, Refusal, Step as LoginStep};
 use stepgate_core::{Core, ProviderType, RequestContext};

@@ -230,6 +230,7 @@ impl Core {
         };
         self.check(
             &at_host,
+            None,
             &login.challenge_id,
             provider,
             Answer::Approval {

@@ -9,8 +9,10 @@
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::db::{lock_user, Backend};
-use crate::enrolment::{EnrolledProvider, SentCode, BACKUP_CODE_DIGITS};
+use crate::enrolment::{SentCode, BACKUP_CODE_DIGITS};
 use crate::error::{Error, Result};
+use crate::factors::EnrolledProvider;
+use crate::hosts::Host;
 use crate::policy;
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
@@ -123,8 +125,7 @@ pub(crate) enum Verdict {
     Denied,
 }
 
-/// How long a finished or expired challenge is kept before the user's next login removes it:
-/// long enough for a host waiting on an approval in the browser to hear the answer.
+/// How long a finished or expired challenge is kept before the purge removes it: long enough for a host waiting on an approval in the browser to hear the answer.
 const FINISHED_KEPT_SECONDS: i64 = 600;
 
 pub(crate) fn new_challenge_id() -> String {
@@ -179,16 +180,6 @@ impl Core {
             expires_at: now + i64::from(settings.total_allowed_time_for_verification),
         };
         let mut tx = self.db.begin().await?;
-        // This user's challenges finished or expired a while ago are no longer needed. Not at
-        // once: a host may not yet have heard that its login was approved in the browser, and
-        // another login of the same user must not take that answer away.
-        sqlx::query(
-            "DELETE FROM challenges WHERE user_id = $1 AND COALESCE(completed_at, expires_at) < $2",
-        )
-        .bind(&user.id)
-        .bind(now - FINISHED_KEPT_SECONDS)
-        .execute(&mut *tx)
-        .await?;
         sqlx::query(
             "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
              VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
@@ -210,6 +201,28 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(c)
+    }
+
+    /// Deletes challenges that finished or expired over [`FINISHED_KEPT_SECONDS`] ago, a
+    /// batch at a time so the write lock is never held long; returns how many went. Not at
+    /// once: a host may not yet have heard that its login was approved in the browser.
+    pub async fn purge_finished_challenges(&self) -> Result<u64> {
+        let before = self.now() - FINISHED_KEPT_SECONDS;
+        let mut total = 0;
+        loop {
+            let gone = sqlx::query(
+                "DELETE FROM challenges WHERE id IN (SELECT id FROM challenges \
+                 WHERE COALESCE(completed_at, expires_at) < $1 LIMIT 1000)",
+            )
+            .bind(before)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            total += gone;
+            if gone < 1000 {
+                return Ok(total);
+            }
+        }
     }
 
     /// Reads a challenge (unknown ids are `NotFound`).
@@ -322,7 +335,7 @@ impl Core {
         code: &str,
     ) -> Result<CheckOutcome> {
         let code = crate::codes::normalize_code(code);
-        self.check(ctx, challenge_id, provider, Answer::Code(&code))
+        self.check(ctx, None, challenge_id, provider, Answer::Code(&code))
             .await
     }
 
@@ -337,6 +350,7 @@ impl Core {
     ) -> Result<CheckOutcome> {
         self.check(
             ctx,
+            None,
             challenge_id,
             ProviderType::Webauthn,
             Answer::Assertion(assertion),
@@ -344,9 +358,14 @@ impl Core {
         .await
     }
 
+    /// The one check of an answer. `at`: the registered host answering through the host
+    /// protocol; a conversation it did not begin is refused exactly as one that does not
+    /// exist, and one whose user it no longer admits (taken out of its groups mid-login) is
+    /// refused, both before anything is counted.
     pub(crate) async fn check(
         &self,
         ctx: &RequestContext,
+        at: Option<&Host>,
         challenge_id: &str,
         provider: ProviderType,
         answer: Answer<'_>,
@@ -365,15 +384,31 @@ impl Core {
                     .ok_or(Error::NotFound("challenge"))?;
             lock_user(&mut tx, Backend::Postgres, &user_id).await?;
         }
+        // The challenge, its user, and (for a host) whether the host still admits the user,
+        // in one round trip.
         let row = sqlx::query(&format!(
-            "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, {} \
+            "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
+             c.host AS challenge_host, (SELECT COUNT(*) FROM group_members m \
+             JOIN groups g ON g.id = m.group_id \
+             JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
+             WHERE m.user_id = c.user_id) AS admitting_groups, {} \
              FROM challenges c JOIN users u ON u.id = c.user_id WHERE c.id = $1",
             crate::users::user_columns_of("u")
         ))
         .bind(challenge_id)
+        .bind(at.map_or("", |h| h.id.as_str()))
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound("challenge"))?;
+        if let Some(host) = at {
+            let began: Option<String> = row.try_get("challenge_host")?;
+            if began.as_deref() != Some(host.name.as_str()) {
+                return Err(Error::NotFound("conversation"));
+            }
+            if row.try_get::<i64, _>("admitting_groups")? == 0 {
+                return Err(Error::refused(crate::words::HOST_LOGIN_NO_LONGER));
+            }
+        }
         let state: String = row.try_get("challenge_state")?;
         let expires_at: i64 = row.try_get("challenge_expires_at")?;
         let user = crate::users::user_from_row(&row)?;
@@ -391,10 +426,10 @@ impl Core {
             return Err(refused);
         }
         let settings = self.twofa_settings_on(&mut tx).await?;
-        let usable = self
-            .usable_providers_on(&mut tx, &user.id, &settings)
-            .await?;
-        let has = |p: ProviderType| usable.iter().any(|u| u.provider == p);
+        let stored = self.stored_factors_on(&mut tx, &user.id).await?;
+        let usable = crate::factors::usable(&stored, &settings);
+        let factor = |p: ProviderType| usable.iter().find(|u| u.shown.provider == p);
+        let has = |p: ProviderType| factor(p).is_some();
         // A denial in the browser needs no provider and is never rate limited: a person must
         // always be able to stop a login they did not start.
         let denial = matches!(answer, Answer::Approval { approve: false, .. });
@@ -431,16 +466,16 @@ impl Core {
         }
         let verdict = match answer {
             Answer::Code(_) if provider == ProviderType::Webauthn => Verdict::Bad,
-            Answer::Code(code) => {
-                if self
-                    .verify_enrolled(&mut tx, &user.id, provider, code, now)
-                    .await?
+            Answer::Code(code) => match factor(provider) {
+                Some(u)
+                    if self
+                        .verify_code(&mut tx, &user.id, u.factor, code, now)
+                        .await? =>
                 {
                     Verdict::Ok
-                } else {
-                    Verdict::Bad
                 }
-            }
+                _ => Verdict::Bad,
+            },
             Answer::Assertion(_) if provider != ProviderType::Webauthn => Verdict::Bad,
             Answer::Assertion(json) => {
                 self.verify_assertion(&mut tx, &user, challenge_id, json, &settings, now)
@@ -513,7 +548,8 @@ impl Core {
             bad = bad.detail(format!("denied {how}"));
         }
         audit::record(&mut tx, ctx, now, bad).await?;
-        let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
+        let after = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
+        let locked = after == policy::rules::AfterFailure::Lock;
         if locked {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Locked, None, now)
                 .await?;
@@ -522,19 +558,16 @@ impl Core {
             self.set_challenge_state(&mut tx, challenge_id, ChallengeState::Failed, None, now)
                 .await?;
         }
-        let (failures,): (i64,) = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")
-            .bind(&user.id)
-            .fetch_one(&mut *tx)
-            .await?;
         tx.commit().await?;
-        if locked {
-            self.tell_admin_about_lockout(&user).await;
-            return Err(Error::Locked);
+        match after {
+            policy::rules::AfterFailure::Lock => {
+                self.tell_admin_about_lockout(&user).await;
+                Err(Error::Locked)
+            }
+            policy::rules::AfterFailure::Continue { attempts_left } => {
+                Ok(CheckOutcome::WrongCode { attempts_left })
+            }
         }
-        let max = i64::from(settings.max_verification_failures_before_user_lockout);
-        Ok(CheckOutcome::WrongCode {
-            attempts_left: (max > 0).then(|| (max - failures).max(0) as u32),
-        })
     }
 
     async fn set_challenge_state(

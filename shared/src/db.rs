@@ -33,12 +33,47 @@ impl Backend {
     }
 }
 
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction. On SQLite it also holds this process's turn to write (see
+/// [`Db::begin`]); it derefs to the connection, so queries run on `&mut *tx`.
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.inner.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. Writers of this process take turns here, in order,
+    /// instead of meeting at `BEGIN IMMEDIATE`, where the losers sleep in SQLite's busy
+    /// handler (1, 2, 5, 10… ms) whatever the lock's real wait. Other processes (the PAM
+    /// module, the CLI) still meet the busy timeout.
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Every SQLite connection: WAL lets readers run beside the one writer; the busy timeout makes
@@ -50,6 +85,9 @@ macro_rules! sqlite_pragmas {
     };
 }
 const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
+
+/// The `busy_timeout` above.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// [`SQLITE_PRAGMAS`] for a process that lives for one login (see [`Db::connect_existing`]):
 /// its commits checkpoint the log after 100 pages instead of SQLite's 1000. A PAM login writes
@@ -142,7 +180,11 @@ impl Db {
             .after_release(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            writers: Default::default(),
+        })
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -169,8 +211,26 @@ impl Db {
     /// writers never deadlock upgrading a read lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                // As long as SQLite's own busy timeout, so a transaction begun while this task
+                // holds another fails as it did before instead of waiting for ever.
+                let turn =
+                    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.writers.clone().lock_owned())
+                        .await
+                        .map_err(|_| {
+                            crate::error::Error::Internal(
+                                "timed out waiting to write to SQLite".into(),
+                            )
+                        })?;
+                Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            Backend::Postgres => Tx {
+                inner: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 
@@ -220,8 +280,19 @@ async fn still_outside_a_transaction(conn: &mut sqlx::AnyConnection) -> sqlx::Re
     Ok(true)
 }
 
+impl Db {
+    /// A write transaction holding `user_id`'s lock: every change to one user's factors or
+    /// counters runs in one, so two processes never decide on the same user at once (see the
+    /// module docs).
+    pub async fn begin_locked(&self, user_id: &str) -> Result<Tx> {
+        let mut tx = self.begin().await?;
+        lock_user(&mut tx, self.backend, user_id).await?;
+        Ok(tx)
+    }
+}
+
 /// Serialises policy decisions for one user across processes (see the module docs).
-pub async fn lock_user(tx: &mut Tx, backend: Backend, user_id: &str) -> Result<()> {
+pub(crate) async fn lock_user(tx: &mut Tx, backend: Backend, user_id: &str) -> Result<()> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
             .bind(user_id)

@@ -4,48 +4,18 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::{lock_user, Tx};
+use crate::db::Tx;
 use crate::error::{Error, Result};
+use crate::factors::{backup_scope, StoredConfig};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
 use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
 use crate::users::User;
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use serde::Serialize;
 
 pub const BACKUP_CODE_DIGITS: usize = 8;
 /// How long a generated TOTP secret waits for its first code before it must be generated anew.
 const PENDING_TOTP_LIFETIME: i64 = 600;
-
-/// What is stored (encrypted, bound to user and provider) for an enrolled provider.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub(crate) enum StoredConfig {
-    Totp {
-        secret: Vec<u8>,
-    },
-    Sms {
-        phone: String,
-    },
-    Email {
-        email: String,
-    },
-    BackupCode,
-    /// The passkeys themselves are rows of `webauthn_credentials`; this row says the
-    /// provider is on (and whether it is the default).
-    Webauthn,
-}
-
-/// An enrolled provider as people and scripts may see it: no secret, masked destination.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct EnrolledProvider {
-    pub provider: ProviderType,
-    pub is_default: bool,
-    /// `+1*****1234` or `a***@example.com`; none for TOTP and backup codes.
-    pub destination: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 /// A generated TOTP secret, shown once so the user can scan or type it.
 #[derive(Clone, Debug, Serialize)]
@@ -62,102 +32,7 @@ pub struct SentCode {
     pub expires_in: i64,
 }
 
-fn aad(user_id: &str, provider: ProviderType) -> Vec<u8> {
-    format!("stepgate provider {user_id} {}", provider.as_str()).into_bytes()
-}
-
 impl Core {
-    fn seal(&self, user_id: &str, p: ProviderType, c: &StoredConfig) -> Result<String> {
-        let json = serde_json::to_vec(c).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(self.secrets.encrypt_to_string(&json, &aad(user_id, p)))
-    }
-
-    fn open_sealed(&self, user_id: &str, p: ProviderType, blob: &str) -> Result<StoredConfig> {
-        let json = self.secrets.decrypt_from_string(blob, &aad(user_id, p))?;
-        serde_json::from_slice(&json)
-            .map_err(|e| Error::Internal(format!("stored provider config unreadable: {e}")))
-    }
-
-    fn destination_of(c: &StoredConfig) -> Option<String> {
-        match c {
-            StoredConfig::Sms { phone } => Some(crate::codes::mask_phone(phone)),
-            StoredConfig::Email { email } => Some(crate::codes::mask_email(email)),
-            _ => None,
-        }
-    }
-
-    /// Every provider the user enrolled, whether or not the platform offers it now.
-    pub async fn enrolled_providers(&self, user_id: &str) -> Result<Vec<EnrolledProvider>> {
-        let mut conn = self.db.pool().acquire().await?;
-        self.enrolled_providers_on(&mut conn, user_id).await
-    }
-
-    /// As [`Core::enrolled_providers`], on a given connection: inside a policy transaction the
-    /// reads must use the transaction's own connection, or concurrent checks could exhaust the
-    /// pool while holding SQLite's write lock.
-    async fn enrolled_providers_on(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        user_id: &str,
-    ) -> Result<Vec<EnrolledProvider>> {
-        let rows = sqlx::query(
-            "SELECT provider, is_default, config_enc, created_at, updated_at \
-             FROM user_providers WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let name: String = r.try_get("provider")?;
-            let Ok(provider) = name.parse::<ProviderType>() else {
-                continue;
-            };
-            let blob: String = r.try_get("config_enc")?;
-            let cfg = self.open_sealed(user_id, provider, &blob)?;
-            out.push(EnrolledProvider {
-                provider,
-                is_default: r.try_get::<i64, _>("is_default")? != 0,
-                destination: Self::destination_of(&cfg),
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            });
-        }
-        out.sort_by_key(|p| p.provider);
-        Ok(out)
-    }
-
-    /// The providers a login may use: enrolled and offered by the platform now (switching a
-    /// provider off hides it everywhere at once; its enrolment is kept for when it returns).
-    /// Exactly one is marked default.
-    pub async fn usable_providers(
-        &self,
-        user_id: &str,
-        settings: &TwoFaSettings,
-    ) -> Result<Vec<EnrolledProvider>> {
-        let mut conn = self.db.pool().acquire().await?;
-        self.usable_providers_on(&mut conn, user_id, settings).await
-    }
-
-    pub(crate) async fn usable_providers_on(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        user_id: &str,
-        settings: &TwoFaSettings,
-    ) -> Result<Vec<EnrolledProvider>> {
-        let mut list: Vec<EnrolledProvider> = self
-            .enrolled_providers_on(conn, user_id)
-            .await?
-            .into_iter()
-            .filter(|p| settings.is_available(p.provider))
-            .collect();
-        let default = effective_default(&list);
-        for p in &mut list {
-            p.is_default = Some(p.provider) == default;
-        }
-        Ok(list)
-    }
-
     /// Starts TOTP enrolment: a new secret, kept pending until a code from it is verified.
     pub async fn begin_totp_enrolment(
         &self,
@@ -240,8 +115,7 @@ impl Core {
         let sealed = self.seal(&user.id, provider, &cfg)?;
         let code = crate::codes::random_digits(6);
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, &settings, now).await?;
         self.put_pending(&mut tx, &user.id, provider, &sealed, now + lifetime, now)
             .await?;
@@ -372,8 +246,7 @@ impl Core {
         );
         let code = crate::codes::random_digits(6);
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
         policy::store_code(
             self,
@@ -412,8 +285,7 @@ impl Core {
         let settings = self.require_available(provider).await?;
         let code = crate::codes::normalize_code(code);
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let pending: Option<(String, i64)> = sqlx::query_as(
             "SELECT config_enc, expires_at FROM pending_enrolments WHERE user_id = $1 AND provider = $2",
         )
@@ -486,8 +358,7 @@ impl Core {
             otpauth_uri: crate::totp::otpauth_uri(settings.issuer_name(), &user.username, &secret),
         };
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         self.save_provider(
             &mut tx,
             ctx,
@@ -500,67 +371,6 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(enrolment)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn save_provider(
-        &self,
-        tx: &mut Tx,
-        ctx: &RequestContext,
-        user: &User,
-        provider: ProviderType,
-        cfg: &StoredConfig,
-        last_used_step: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
-        let sealed = self.seal(&user.id, provider, cfg)?;
-        let (others,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM user_providers WHERE user_id = $1 AND provider <> $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
-        let existing: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT is_default, created_at FROM user_providers WHERE user_id = $1 AND provider = $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        // The first provider a user enrols becomes the default; backup codes never do.
-        let is_default = match existing {
-            Some((d, _)) => d,
-            None => i64::from(others == 0 && provider != ProviderType::BackupCode),
-        };
-        let created_at = existing.map_or(now, |(_, c)| c);
-        sqlx::query("DELETE FROM user_providers WHERE user_id = $1 AND provider = $2")
-            .bind(&user.id)
-            .bind(provider.as_str())
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO user_providers (user_id, provider, is_default, config_enc, last_used_step, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .bind(is_default)
-        .bind(sealed)
-        .bind(last_used_step)
-        .bind(created_at)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        audit::record(
-            tx,
-            ctx,
-            now,
-            Event::new(EventKind::EnrolmentAdded)
-                .user(&user.id, &user.username)
-                .provider(provider),
-        )
-        .await
     }
 
     /// Generates a fresh list of backup codes (server-side only), replacing any earlier list,
@@ -590,8 +400,7 @@ impl Core {
             }
         }
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
             .bind(&user.id)
             .execute(&mut *tx)
@@ -651,8 +460,7 @@ impl Core {
         provider: ProviderType,
     ) -> Result<()> {
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let found: Option<(String,)> = sqlx::query_as(
             "SELECT provider FROM user_providers WHERE user_id = $1 AND provider = $2",
         )
@@ -692,8 +500,7 @@ impl Core {
     ) -> Result<()> {
         let settings = self.twofa_settings().await?;
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT provider FROM user_providers WHERE user_id = $1")
                 .bind(&user.id)
@@ -745,8 +552,7 @@ impl Core {
             .map(|p| p.provider)
             .collect();
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         for p in ProviderType::ALL {
             self.delete_provider(&mut tx, &user.id, p).await?;
         }
@@ -766,61 +572,6 @@ impl Core {
         tx.commit().await?;
         if !enrolled.is_empty() {
             self.tell_user_provider_removed(&user, &enrolled).await;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn delete_provider(
-        &self,
-        tx: &mut Tx,
-        user_id: &str,
-        p: ProviderType,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM user_providers WHERE user_id = $1 AND provider = $2")
-            .bind(user_id)
-            .bind(p.as_str())
-            .execute(&mut **tx)
-            .await?;
-        if p == ProviderType::BackupCode {
-            sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if p == ProviderType::Webauthn {
-            for table in ["webauthn_credentials", "webauthn_states"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                    .bind(user_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Keeps exactly one stored default: the next non-backup provider in TOTP < SMS < EMAIL.
-    pub(crate) async fn repair_default(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT provider, is_default FROM user_providers WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&mut **tx)
-                .await?;
-        if rows.iter().any(|(_, d)| *d != 0) {
-            return Ok(());
-        }
-        let next = rows
-            .iter()
-            .filter_map(|(p, _)| p.parse::<ProviderType>().ok())
-            .filter(|p| *p != ProviderType::BackupCode)
-            .min();
-        if let Some(p) = next {
-            sqlx::query(
-                "UPDATE user_providers SET is_default = 1 WHERE user_id = $1 AND provider = $2",
-            )
-            .bind(user_id)
-            .bind(p.as_str())
-            .execute(&mut **tx)
-            .await?;
         }
         Ok(())
     }
@@ -917,92 +668,4 @@ impl Core {
         .await?;
         Ok(())
     }
-
-    /// Checks a code against the user's enrolled provider inside a locked transaction. For
-    /// TOTP the matched step is stored so the same code (or an older one) never works again,
-    /// whichever door it comes through; a backup code is consumed exactly once.
-    pub(crate) async fn verify_enrolled(
-        &self,
-        tx: &mut Tx,
-        user_id: &str,
-        provider: ProviderType,
-        code: &str,
-        now: i64,
-    ) -> Result<bool> {
-        match provider {
-            ProviderType::Totp => {
-                let row: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT config_enc, last_used_step FROM user_providers WHERE user_id = $1 AND provider = 'TOTP'",
-                )
-                .bind(user_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                let Some((blob, last)) = row else {
-                    return Ok(false);
-                };
-                let StoredConfig::Totp { secret } = self.open_sealed(user_id, provider, &blob)?
-                else {
-                    return Ok(false);
-                };
-                let Some(step) = crate::totp::verify(&secret, code, now.max(0) as u64, last) else {
-                    return Ok(false);
-                };
-                let updated = sqlx::query(
-                    "UPDATE user_providers SET last_used_step = $1 WHERE user_id = $2 AND provider = 'TOTP' \
-                     AND (last_used_step IS NULL OR last_used_step < $1)",
-                )
-                .bind(step)
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(updated.rows_affected() == 1)
-            }
-            ProviderType::Sms | ProviderType::Email => {
-                policy::consume_code(
-                    self,
-                    tx,
-                    CodeSlot {
-                        user_id,
-                        provider,
-                        purpose: Purpose::Login,
-                    },
-                    code,
-                    now,
-                )
-                .await
-            }
-            ProviderType::BackupCode => {
-                let hash = self.secrets.code_hash(&backup_scope(user_id), code);
-                let used = sqlx::query(
-                    "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 \
-                     AND used_at IS NULL",
-                )
-                .bind(now)
-                .bind(user_id)
-                .bind(hash)
-                .execute(&mut **tx)
-                .await?;
-                Ok(used.rows_affected() == 1)
-            }
-            // A passkey answers with an assertion (`Core::check_passkey`), never a code.
-            ProviderType::Webauthn => Ok(false),
-        }
-    }
-}
-
-fn backup_scope(user_id: &str) -> String {
-    format!("backup:{user_id}")
-}
-
-/// The stored default if there is one, else the first non-backup provider, else backup codes.
-pub fn effective_default(list: &[EnrolledProvider]) -> Option<ProviderType> {
-    list.iter()
-        .find(|p| p.is_default)
-        .or_else(|| {
-            list.iter()
-                .filter(|p| p.provider != ProviderType::BackupCode)
-                .min_by_key(|p| p.provider)
-        })
-        .or_else(|| list.first())
-        .map(|p| p.provider)
 }

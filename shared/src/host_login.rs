@@ -159,29 +159,34 @@ impl Core {
         host: Option<&Host>,
         b: &Begin,
     ) -> Result<Begun> {
+        // The user and whether this host admits them, in one read.
+        let found = match (host, &b.password) {
+            (Some(h), _) => self.user_at_host(&b.user, h).await?,
+            // The first factor reads the account itself.
+            (None, Some(_)) => None,
+            (None, None) => self.user_by_username(&b.user).await?.map(|u| (u, true)),
+        };
         // A host learns nothing about the password of a user it does not admit: the groups
         // are checked first, and the password is then not checked at all. (Whether the name
         // exists is no secret from a host: second-factor mode says so.)
-        if let (Some(host), Some(_)) = (host, &b.password) {
-            if let Some(u) = self.user_by_username(&b.user).await? {
-                if !self.host_admits(host, &u.id).await? {
-                    self.refuse_at_host(ctx, host, &u).await?;
-                    return Ok(Begun::Ended(Ending::NotAdmitted));
-                }
-            }
+        if let (Some(host), Some(_), Some((u, false))) = (host, &b.password, &found) {
+            self.refuse_at_host(ctx, host, u).await?;
+            return Ok(Begun::Ended(Ending::NotAdmitted));
         }
-        let user = match &b.password {
-            Some(pw) => match self.first_factor(ctx, &b.user, pw).await {
-                Ok(u) => u,
+        let (user, admitted) = match (&b.password, found) {
+            (Some(pw), found) => match self.first_factor(ctx, &b.user, pw).await {
+                // The same account as read above (else its groups are read again).
+                Ok(u) => {
+                    let admitted = found.filter(|(f, _)| f.id == u.id).map(|(_, a)| a);
+                    (u, admitted)
+                }
                 Err(Error::BadCredentials) => return Ok(Begun::Ended(Ending::BadPassword)),
                 Err(e) => return Err(e),
             },
-            None => match self.user_by_username(&b.user).await? {
-                Some(u) => u,
-                None => return Ok(Begun::Ended(Ending::UnknownUser)),
-            },
+            (None, Some((u, admitted))) => (u, Some(admitted)),
+            (None, None) => return Ok(Begun::Ended(Ending::UnknownUser)),
         };
-        if let Some(end) = self.account_ending(ctx, host, &user).await? {
+        if let Some(end) = self.account_ending(ctx, host, &user, admitted).await? {
             return Ok(Begun::Ended(end));
         }
         // The user's providers are read once, for the decision, the challenge and its step.
@@ -222,7 +227,7 @@ impl Core {
         let Some(user) = self.user_by_username(username).await? else {
             return Ok(AccountStatus::UnknownUser);
         };
-        Ok(match self.account_ending(ctx, host, &user).await? {
+        Ok(match self.account_ending(ctx, host, &user, None).await? {
             None => AccountStatus::Usable,
             Some(Ending::Disabled) => AccountStatus::Disabled,
             Some(Ending::Locked) => AccountStatus::Locked,
@@ -231,12 +236,14 @@ impl Core {
     }
 
     /// Disabled, locked, or outside the host's groups (audited with host, service and
-    /// address): the reasons an account cannot be used at this host.
+    /// address): the reasons an account cannot be used at this host. `admitted`: whether the
+    /// host admits the user, when the caller has just read it.
     async fn account_ending(
         &self,
         ctx: &RequestContext,
         host: Option<&Host>,
         user: &User,
+        admitted: Option<bool>,
     ) -> Result<Option<Ending>> {
         if user.disabled {
             return Ok(Some(Ending::Disabled));
@@ -245,7 +252,11 @@ impl Core {
             return Ok(Some(Ending::Locked));
         }
         if let Some(host) = host {
-            if !self.host_admits(host, &user.id).await? {
+            let admitted = match admitted {
+                Some(a) => a,
+                None => self.host_admits(host, &user.id).await?,
+            };
+            if !admitted {
                 self.refuse_at_host(ctx, host, user).await?;
                 return Ok(Some(Ending::NotAdmitted));
             }
@@ -314,8 +325,15 @@ impl Core {
         provider: ProviderType,
         code: &str,
     ) -> Result<CheckOutcome> {
-        self.check_host_conversation(host, conversation).await?;
-        self.check_code(ctx, conversation, provider, code).await
+        let code = crate::codes::normalize_code(code);
+        self.check(
+            ctx,
+            Some(host),
+            conversation,
+            provider,
+            crate::challenge::Answer::Code(&code),
+        )
+        .await
     }
 
     /// What to ask next in a host's conversation (after a provider went away).

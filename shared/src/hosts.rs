@@ -10,6 +10,7 @@
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::error::{Error, Result};
+use crate::users::User;
 use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -408,6 +409,26 @@ impl Core {
             host.last_seen_addr = addr.map(str::to_string);
         }
         Ok(Some(host))
+    }
+
+    /// The user named `username` and whether `host` admits them (a member of one of its
+    /// allowed groups), in one round trip: the start of every login at a host.
+    pub async fn user_at_host(&self, username: &str, host: &Host) -> Result<Option<(User, bool)>> {
+        let row = sqlx::query(&format!(
+            "SELECT (SELECT COUNT(*) FROM group_members m JOIN groups g ON g.id = m.group_id \
+             JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
+             WHERE m.user_id = u.id) AS admitting_groups, {} FROM users u WHERE u.username = $1",
+            crate::users::user_columns_of("u")
+        ))
+        .bind(username)
+        .bind(&host.id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let admitted = row.try_get::<i64, _>("admitting_groups")? > 0;
+        Ok(Some((crate::users::user_from_row(&row)?, admitted)))
     }
 
     /// Whether `user_id` may log in at `host` (a member of one of its allowed groups).

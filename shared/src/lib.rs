@@ -15,6 +15,7 @@ pub mod db;
 pub mod device;
 pub mod enrolment;
 pub mod error;
+pub mod factors;
 pub mod groups;
 pub mod host_login;
 pub mod hosts;

@@ -10,9 +10,9 @@
 use crate::audit::{self, Event, EventKind};
 use crate::challenge::{new_challenge_id, Verdict};
 use crate::core::{Core, RequestContext};
-use crate::db::{lock_user, Tx};
-use crate::enrolment::StoredConfig;
+use crate::db::Tx;
 use crate::error::{Error, Result};
+use crate::factors::StoredConfig;
 use crate::policy;
 use crate::providers::ProviderType;
 use crate::reauth::Proof;
@@ -374,8 +374,7 @@ impl Core {
         let settings = self.require_available(ProviderType::Webauthn).await?;
         let (wa, _) = self.webauthn_for(&settings)?;
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let state = self
             .take_state(
                 &mut tx,
@@ -540,8 +539,7 @@ impl Core {
     ) -> Result<()> {
         // Counted under the user's lock: two removals at once of the last two must not both
         // take the "not the last" path and leave the provider on with no passkey.
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let named: Option<(String,)> =
             sqlx::query_as("SELECT name FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
                 .bind(passkey_id)
@@ -816,8 +814,7 @@ impl Core {
         let Some(user) = self.user_by_id(&handle.to_string()).await? else {
             return Err(Error::BadCredentials);
         };
-        let mut tx = self.db.begin().await?;
-        lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         let user = self.user_by_id_tx(&mut tx, &user.id).await?;
         let usable = self
             .usable_providers_on(&mut tx, &user.id, &settings)
@@ -879,9 +876,9 @@ impl Core {
                 )
                 .await?;
                 audit::record(&mut tx, ctx, now, bad("passwordless")).await?;
-                let locked = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
+                let after = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
                 tx.commit().await?;
-                Err(if locked {
+                Err(if after == policy::rules::AfterFailure::Lock {
                     Error::Locked
                 } else {
                     Error::BadCredentials

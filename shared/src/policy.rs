@@ -10,6 +10,114 @@ use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
 use crate::users::User;
 
+/// The rules themselves, over values and a clock reading: the functions below read and
+/// write the counters, these decide. No database, so each is unit-tested on its own.
+pub(crate) mod rules {
+    use crate::settings::RateLimit;
+
+    /// `minVerificationCodeSendPeriod`: `Err(retry_after)` while the previous send to this
+    /// user (`last`) is less than `period` seconds old.
+    pub fn send_allowed(last: Option<i64>, period: u32, now: i64) -> Result<(), i64> {
+        match last {
+            Some(last) if now < last + i64::from(period) => Err(last + i64::from(period) - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// `verificationCodeCheckRateLimit`: given the checks already counted inside the window
+    /// (`in_window`, the oldest at `oldest`), `Err(retry_after)` when this one would be one too
+    /// many. A refused check counts nothing, so the wait is until the oldest leaves the window.
+    pub fn check_admitted(
+        limit: RateLimit,
+        in_window: i64,
+        oldest: Option<i64>,
+        now: i64,
+    ) -> Result<(), i64> {
+        if in_window < i64::from(limit.max_checks) {
+            return Ok(());
+        }
+        let oldest = oldest.unwrap_or(now);
+        Err((oldest + i64::from(limit.per_seconds) - now).max(1))
+    }
+
+    /// The first moment still inside the rate-limit window.
+    pub fn window_start(limit: RateLimit, now: i64) -> i64 {
+        now - i64::from(limit.per_seconds)
+    }
+
+    /// What a failed check does, given the user's failure count after it
+    /// (`maxVerificationFailuresBeforeUserLockout`, 0 = never lock).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum AfterFailure {
+        /// This failure reached the limit: lock the user.
+        Lock,
+        /// Not locked (again): how many attempts are left, when lockout is on.
+        Continue { attempts_left: Option<u32> },
+    }
+
+    pub fn after_failure(failures: i64, max: u32, already_locked: bool) -> AfterFailure {
+        let max = i64::from(max);
+        if max > 0 && failures >= max && !already_locked {
+            return AfterFailure::Lock;
+        }
+        AfterFailure::Continue {
+            attempts_left: (max > 0).then(|| (max - failures).max(0) as u32),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_send_waits_for_the_period_after_the_last_one() {
+            assert_eq!(send_allowed(None, 30, 1000), Ok(()));
+            assert_eq!(send_allowed(Some(1000), 30, 1000), Err(30));
+            assert_eq!(send_allowed(Some(1000), 30, 1029), Err(1));
+            assert_eq!(send_allowed(Some(1000), 30, 1030), Ok(()));
+            assert_eq!(send_allowed(Some(1000), 0, 1000), Ok(()));
+        }
+
+        #[test]
+        fn the_check_after_the_limit_waits_until_the_oldest_leaves_the_window() {
+            let limit = RateLimit {
+                max_checks: 3,
+                per_seconds: 900,
+            };
+            assert_eq!(check_admitted(limit, 2, Some(100), 200), Ok(()));
+            assert_eq!(check_admitted(limit, 3, Some(100), 200), Err(800));
+            // At the window's edge the wait is never zero.
+            assert_eq!(check_admitted(limit, 3, Some(100), 1000), Err(1));
+            assert_eq!(window_start(limit, 1000), 100);
+        }
+
+        #[test]
+        fn the_failure_that_reaches_the_limit_locks_once() {
+            assert_eq!(
+                after_failure(4, 5, false),
+                AfterFailure::Continue {
+                    attempts_left: Some(1)
+                }
+            );
+            assert_eq!(after_failure(5, 5, false), AfterFailure::Lock);
+            // Already locked by another process: not locked (or audited) again.
+            assert_eq!(
+                after_failure(6, 5, true),
+                AfterFailure::Continue {
+                    attempts_left: Some(0)
+                }
+            );
+            // Lockout off: never locks, and no count is shown.
+            assert_eq!(
+                after_failure(1000, 0, false),
+                AfterFailure::Continue {
+                    attempts_left: None
+                }
+            );
+        }
+    }
+}
+
 /// Why a code was sent: login codes and enrolment codes are separate, one outstanding each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purpose {
@@ -47,14 +155,8 @@ pub(crate) async fn reserve_send(
             .bind(user_id)
             .fetch_one(&mut **tx)
             .await?;
-    if let Some(last) = last {
-        let period = i64::from(settings.min_verification_code_send_period);
-        if now < last + period {
-            return Err(Error::SendTooSoon {
-                retry_after: last + period - now,
-            });
-        }
-    }
+    rules::send_allowed(last, settings.min_verification_code_send_period, now)
+        .map_err(|retry_after| Error::SendTooSoon { retry_after })?;
     sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2")
         .bind(now)
         .bind(user_id)
@@ -76,8 +178,7 @@ pub(crate) async fn release_send(
         provider,
         purpose,
     } = slot;
-    let mut tx = core.db.begin().await?;
-    crate::db::lock_user(&mut tx, core.db.backend(), user_id).await?;
+    let mut tx = core.db.begin_locked(user_id).await?;
     sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3")
         .bind(previous)
         .bind(user_id)
@@ -109,10 +210,9 @@ pub(crate) async fn admit_check(
     let Some(limit) = settings.rate_limit() else {
         return Ok(());
     };
-    let window_start = now - i64::from(limit.per_seconds);
     sqlx::query("DELETE FROM code_checks WHERE user_id = $1 AND at <= $2")
         .bind(user_id)
-        .bind(window_start)
+        .bind(rules::window_start(limit, now))
         .execute(&mut **tx)
         .await?;
     let (count, oldest): (i64, Option<i64>) =
@@ -120,12 +220,8 @@ pub(crate) async fn admit_check(
             .bind(user_id)
             .fetch_one(&mut **tx)
             .await?;
-    if count >= i64::from(limit.max_checks) {
-        let oldest = oldest.unwrap_or(now);
-        return Err(Error::RateLimited {
-            retry_after: (oldest + i64::from(limit.per_seconds) - now).max(1),
-        });
-    }
+    rules::check_admitted(limit, count, oldest, now)
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
     sqlx::query("INSERT INTO code_checks (user_id, at) VALUES ($1, $2)")
         .bind(user_id)
         .bind(now)
@@ -135,22 +231,26 @@ pub(crate) async fn admit_check(
 }
 
 /// Counts a failed second-factor check; locks the user when the count reaches
-/// `maxVerificationFailuresBeforeUserLockout`. Returns whether this failure locked them.
+/// `maxVerificationFailuresBeforeUserLockout`. Returns what the failure did.
 pub(crate) async fn record_failure(
     tx: &mut Tx,
     ctx: &RequestContext,
     user: &User,
     settings: &TwoFaSettings,
     now: i64,
-) -> Result<bool> {
+) -> Result<rules::AfterFailure> {
     let (failures,): (i64,) = sqlx::query_as(
         "UPDATE users SET twofa_failures = twofa_failures + 1 WHERE id = $1 RETURNING twofa_failures",
     )
     .bind(&user.id)
     .fetch_one(&mut **tx)
     .await?;
-    let max = i64::from(settings.max_verification_failures_before_user_lockout);
-    if max > 0 && failures >= max && !user.locked {
+    let after = rules::after_failure(
+        failures,
+        settings.max_verification_failures_before_user_lockout,
+        user.locked,
+    );
+    if after == rules::AfterFailure::Lock {
         sqlx::query("UPDATE users SET locked = 1, locked_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&user.id)
@@ -165,9 +265,8 @@ pub(crate) async fn record_failure(
                 .detail(format!("{failures} failed second-factor checks")),
         )
         .await?;
-        return Ok(true);
     }
-    Ok(false)
+    Ok(after)
 }
 
 /// A verified second factor is the only thing (besides an admin unlock) that clears failures.

@@ -7,8 +7,8 @@
 //! code), and why a challenge can no longer be acted on.
 
 use crate::challenge::{Challenge, ChallengeState};
-use crate::enrolment::EnrolledProvider;
 use crate::error::{Error, Result};
+use crate::factors::EnrolledProvider;
 use crate::providers::ProviderType;
 use crate::Core;
 use serde::{Deserialize, Serialize};
@@ -186,7 +186,7 @@ impl Step {
             .into_iter()
             .filter(|p| !p.provider.needs_browser())
             .collect();
-        let default = crate::enrolment::effective_default(&providers);
+        let default = crate::factors::effective_default(&providers);
         for p in &mut providers {
             p.is_default = Some(p.provider) == default;
         }

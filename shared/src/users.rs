@@ -411,8 +411,7 @@ impl Core {
     pub async fn unlock_user(&self, ctx: &RequestContext, username: &str) -> Result<User> {
         let user = self.require_user(username).await?;
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        crate::db::lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let mut tx = self.db.begin_locked(&user.id).await?;
         sqlx::query(
             "UPDATE users SET locked = 0, locked_at = NULL, twofa_failures = 0, updated_at = $1 \
              WHERE id = $2",

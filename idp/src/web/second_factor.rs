@@ -21,7 +21,7 @@ use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use stepgate_core::challenge::CheckOutcome;
-use stepgate_core::enrolment::EnrolledProvider;
+use stepgate_core::factors::EnrolledProvider;
 use stepgate_core::step::{Prompt, Refusal, Step};
 use stepgate_core::users::User;
 use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
