@@ -209,8 +209,12 @@ impl Core {
         let challenge = self
             .open_challenge_with(ctx, &user, &settings, &usable)
             .await?;
-        let step =
-            Step::decide(challenge.state, challenge.expires_at, usable, None).without_browser();
+        let step = Step::decide(challenge.state, challenge.expires_at, usable, None)
+            .with_failures(
+                user.twofa_failures,
+                settings.max_verification_failures_before_user_lockout,
+            )
+            .without_browser();
         Ok(Begun::Challenge {
             conversation: challenge.id,
             step,

@@ -12,7 +12,7 @@ use crate::users::User;
 
 /// The rules themselves, over values and a clock reading: the functions below read and
 /// write the counters, these decide. No database, so each is unit-tested on its own.
-pub(crate) mod rules {
+pub mod rules {
     use crate::settings::RateLimit;
 
     /// `minVerificationCodeSendPeriod`: `Err(retry_after)` while the previous send to this
@@ -56,13 +56,19 @@ pub(crate) mod rules {
     }
 
     pub fn after_failure(failures: i64, max: u32, already_locked: bool) -> AfterFailure {
-        let max = i64::from(max);
-        if max > 0 && failures >= max && !already_locked {
+        if max > 0 && failures >= i64::from(max) && !already_locked {
             return AfterFailure::Lock;
         }
         AfterFailure::Continue {
-            attempts_left: (max > 0).then(|| (max - failures).max(0) as u32),
+            attempts_left: attempts_left(failures, max),
         }
+    }
+
+    /// Wrong codes the user may still give before lockout, after `failures`; `None` when
+    /// lockout is off (`max` = 0).
+    pub fn attempts_left(failures: i64, max: u32) -> Option<u32> {
+        let max = i64::from(max);
+        (max > 0).then(|| u32::try_from((max - failures).max(0)).unwrap_or(0))
     }
 
     #[cfg(test)]
@@ -114,6 +120,8 @@ pub(crate) mod rules {
                     attempts_left: None
                 }
             );
+            assert_eq!(attempts_left(0, 5), Some(5));
+            assert_eq!(attempts_left(7, 5), Some(0));
         }
     }
 }

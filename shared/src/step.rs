@@ -124,6 +124,10 @@ pub struct Step {
     /// the host waits on the server while the user approves on the approval page).
     #[serde(default)]
     pub browser_approval: bool,
+    /// Wrong answers the user may still give before lockout (`None`: lockout is off, or the
+    /// step is refused). Shared by every door: the same count as the web's.
+    #[serde(default)]
+    pub attempts_left: Option<u32>,
 }
 
 impl Step {
@@ -154,7 +158,17 @@ impl Step {
             refusal,
             providers,
             browser_approval: false,
+            attempts_left: None,
         }
+    }
+
+    /// This step with the attempts left of a user with `failures` wrong answers so far,
+    /// under `maxVerificationFailuresBeforeUserLockout` = `max`.
+    pub fn with_failures(mut self, failures: i64, max: u32) -> Step {
+        if self.refusal.is_none() {
+            self.attempts_left = crate::policy::rules::attempts_left(failures, max);
+        }
+        self
     }
 
     /// This step for a host that can wait for an approval in the browser: the text step
@@ -194,6 +208,9 @@ impl Step {
         let only_passkeys = providers.is_empty() && self.refusal.is_none();
         let mut step = Step::decide(self.state, self.expires_at, providers, wanted);
         step.wanted_unavailable = false;
+        if step.refusal.is_none() {
+            step.attempts_left = self.attempts_left;
+        }
         if only_passkeys {
             step.refusal = Some(Refusal::PasskeyOnly);
         }
@@ -223,11 +240,22 @@ impl Core {
 
     /// [`Core::login_step`] for a challenge the caller has just read or opened.
     pub async fn step_of(&self, c: &Challenge, wanted: Option<ProviderType>) -> Result<Step> {
-        let providers = match refusal_for(c.state) {
-            Some(_) => Vec::new(),
-            None => self.providers_of(c).await?,
-        };
-        Ok(Step::decide(c.state, c.expires_at, providers, wanted))
+        if refusal_for(c.state).is_some() {
+            return Ok(Step::decide(c.state, c.expires_at, Vec::new(), wanted));
+        }
+        let settings = self.twofa_settings().await?;
+        let providers = self.usable_providers(&c.user_id, &settings).await?;
+        let (failures,): (i64,) = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")
+            .bind(&c.user_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        Ok(
+            Step::decide(c.state, c.expires_at, providers, wanted).with_failures(
+                failures,
+                settings.max_verification_failures_before_user_lockout,
+            ),
+        )
     }
 
     /// [`Core::login_step`] for a door without a browser (a PAM text conversation): passkeys
@@ -365,6 +393,21 @@ mod tests {
         let s = Step::decide(ChallengeState::Pending, 100, listed(&[(Totp, true)]), None)
             .without_browser();
         assert!(!s.browser_approval);
+    }
+
+    #[test]
+    fn attempts_left_are_told_while_the_login_can_go_on() {
+        let list = listed(&[(Totp, true), (Webauthn, false)]);
+        let s = Step::decide(ChallengeState::Pending, 100, list, None).with_failures(2, 5);
+        assert_eq!(s.attempts_left, Some(3));
+        // Kept when the text door drops the passkey.
+        assert_eq!(s.without_browser().attempts_left, Some(3));
+        let off = Step::decide(ChallengeState::Pending, 100, listed(&[(Totp, true)]), None)
+            .with_failures(2, 0);
+        assert_eq!(off.attempts_left, None);
+        let locked =
+            Step::decide(ChallengeState::Locked, 100, Vec::new(), None).with_failures(5, 5);
+        assert_eq!(locked.attempts_left, None);
     }
 
     #[test]
