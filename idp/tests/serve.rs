@@ -8,6 +8,10 @@
 //! Only the listen address is overridden (`STEPGATE_SERVER__LISTEN`/`__ISSUER`), to a free
 //! port, so tests can run side by side.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,10 @@
 //! Needs root, like the module: the configuration and key must be root's (scripts/test.sh runs
 //! the suite as root).
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pam_stepgate::run::{run, Operation, Request};
 use pam_stepgate::{Args, Scripted, Verdict};
 use std::time::{Duration, Instant};

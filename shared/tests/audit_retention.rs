@@ -1,6 +1,10 @@
 //! `[audit] retain_days`: events past it are pruned in batches, recent ones are kept, on SQLite
 //! and PostgreSQL.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use stepgate_core::audit::{self, AuditFilter, Event, EventKind, PRUNE_BATCH};

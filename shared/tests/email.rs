@@ -1,5 +1,9 @@
 //! Email as a second factor and the notices Stepgate emails, through a real SMTP server.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use stepgate_core::challenge::CheckOutcome;

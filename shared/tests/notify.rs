@@ -3,6 +3,10 @@
 //! standing in for Twilio and an SMS webhook. Nothing is mocked: what arrives over the wire is
 //! what gets checked, read back with `mail-parser` and `form_urlencoded`.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::Router;

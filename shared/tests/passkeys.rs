@@ -3,6 +3,10 @@
 //! counter went backwards, one for another origin or relying party, or one after the
 //! challenge expired is refused like a wrong code.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use stepgate_core::challenge::CheckOutcome;

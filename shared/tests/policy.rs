@@ -1,5 +1,9 @@
 //! The 2FA policy, end to end through the core's public API, on SQLite and PostgreSQL.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use stepgate_core::challenge::{ChallengeState, CheckOutcome, SecondFactor};

@@ -4,6 +4,10 @@
 //! for an SMSC decodes the SMPP PDUs with `rusmpp` and answers them. Then the same two kinds
 //! under a real `Core`: a login code arrives, and a failed delivery spends no send counter.
 
+// An integration test crate: a failed setup step stops the test on the spot with its line.
+// clippy.toml's allow-unwrap-in-tests covers #[test] functions, not their helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use aws_credential_types::Credentials;

@@ -3,6 +3,9 @@
 //! real core ([`fixtures`]), the both-backends test macro ([`both_backends!`]) and small
 //! helpers to read what the peers received. Nothing here is a mock.
 
+// A test kit: a failed setup step should stop the test on the spot, with the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod backends;
 pub mod fixtures;
 pub mod postgres;
