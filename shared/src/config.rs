@@ -21,30 +21,45 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("configuration {source_name}: {key}: {message}")]
 pub struct ConfigError {
+    /// The file's path or the environment variable the bad value came from.
     pub source_name: String,
+    /// The `section.key` to fix.
     pub key: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
+/// The whole `stepgate.toml`. Every section has defaults (a missing file section is its
+/// defaults), except the notifiers, whose absence switches their providers off.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[server]`: the web server and its token lifetimes.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[database]`: where every counter and factor lives, shared by all processes.
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// `[secrets]`: the sealing key's file.
     #[serde(default)]
     pub secrets: SecretsConfig,
+    /// `[password]`: argon2id's cost.
     #[serde(default)]
     pub password: PasswordParams,
+    /// `[smtp]`: without it there are no email codes and no notices.
     pub smtp: Option<SmtpConfig>,
+    /// `[sms]`: without it there are no SMS codes.
     pub sms: Option<SmsConfig>,
+    /// `[audit]`: how long events are kept.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// `[twofa]`: the platform settings' defaults and the operator-only settings.
     #[serde(default)]
     pub twofa: TwofaConfig,
+    /// `[account]`: the rules for a user's own changes.
     #[serde(default)]
     pub account: AccountConfig,
+    /// `[branding]`: the pages' name and logo.
     #[serde(default)]
     pub branding: BrandingConfig,
 }
@@ -140,6 +155,8 @@ impl Default for AccountConfig {
     }
 }
 
+/// The `[server]` section: where `stepgate serve` listens, who it says it is, and how long
+/// what it hands out stays valid.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -188,11 +205,14 @@ impl Default for ServerConfig {
     }
 }
 
+/// The `[database]` section: one database for the server and every PAM process, so they
+/// enforce one policy.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
     pub url: String,
+    /// The server's pool size; bounds its load on a shared PostgreSQL.
     pub max_connections: u32,
     /// How long to wait for a connection before giving up (a PAM login waits this long when
     /// the database is down).
@@ -209,6 +229,8 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The `[secrets]` section: where the sealing key lives (apart from the database, so a
+/// stolen database alone opens no TOTP secret).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsConfig {
@@ -244,17 +266,27 @@ impl Default for AuditConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwofaConfig {
+    /// The providers on by default; one needing a notifier also needs its section.
     pub providers: Vec<ProviderType>,
+    /// See [`ProviderConfig::Totp`].
     pub totp_issuer_name: String,
+    /// See [`ProviderConfig::Sms`]; must contain `${code}`.
     pub sms_verification_message_template: String,
+    /// Seconds an SMS code stays valid.
     pub sms_verification_code_lifetime: u32,
+    /// Seconds an email code stays valid.
     pub email_verification_code_lifetime: u32,
+    /// Backup codes per new set.
     pub backup_codes_quantity: u32,
+    /// See [`TwoFaSettings::min_verification_code_send_period`].
     pub min_verification_code_send_period: u32,
     /// `"off"` or `"N:S"`.
     pub verification_code_check_rate_limit: String,
+    /// Failed checks in a row that lock the account; 0 never locks.
     pub max_verification_failures_before_user_lockout: u32,
+    /// See [`TwoFaSettings::total_allowed_time_for_verification`].
     pub total_allowed_time_for_verification: u32,
+    /// See [`TwoFaSettings::enforce_two_fa`].
     pub enforce_two_fa: bool,
     /// `"all"` or `"admins"`.
     pub enforced_users: String,
@@ -266,6 +298,7 @@ pub struct TwofaConfig {
     pub notify_user_on_provider_added: bool,
     /// Passkeys: the relying-party id (empty: the issuer's host).
     pub webauthn_rp_id: String,
+    /// The name authenticators show for the site.
     pub webauthn_rp_name: String,
     /// `"required"` or `"preferred"`.
     pub webauthn_user_verification: String,

@@ -16,12 +16,16 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
+    /// The web: sign-in pages, the OpenID Connect endpoints and the account pages.
     Oidc,
+    /// The PAM module, on the server's own machine or a fleet host.
     Pam,
+    /// An administrator acting through the admin pages or the CLI.
     Admin,
 }
 
 impl Source {
+    /// The name stored in the audit log and shown in its filters; stable across releases.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Oidc => "oidc",
@@ -34,7 +38,10 @@ impl Source {
 /// Where a request came from, for the audit log.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
+    /// The front door, so an audit reader can tell a web login from an SSH one.
     pub source: Source,
+    /// The client's address as the door trusts it (after `trusted_proxies`), or the PAM
+    /// remote host.
     pub remote_addr: Option<String>,
     /// For PAM: the service (`sshd`, `login`, `service_id=`); for the web: unused.
     pub service: Option<String>,
@@ -45,6 +52,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// A context with only its door known; the `with_*` builders add what the door has.
     pub fn new(source: Source) -> Self {
         RequestContext {
             source,
@@ -54,18 +62,22 @@ impl RequestContext {
             tty: None,
         }
     }
+    /// Records the client's address (see [`RequestContext::remote_addr`]).
     pub fn with_remote_addr(mut self, addr: impl Into<String>) -> Self {
         self.remote_addr = Some(addr.into());
         self
     }
+    /// Records the PAM service (see [`RequestContext::service`]).
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());
         self
     }
+    /// Records the host the login is at (see [`RequestContext::host`]).
     pub fn with_host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
         self
     }
+    /// Records the terminal (see [`RequestContext::tty`]).
     pub fn with_tty(mut self, tty: impl Into<String>) -> Self {
         self.tty = Some(tty.into());
         self
@@ -121,6 +133,8 @@ impl Core {
         Self::open_with_clock(config, Arc::new(SystemClock)).await
     }
 
+    /// As [`Core::open`] with the time taken from `clock`, so tests cross time limits
+    /// without sleeping.
     pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Core> {
         Self::build(config, clock, true).await
     }
@@ -169,26 +183,35 @@ impl Core {
         })
     }
 
+    /// The storage, for the front doors' own tables (OIDC clients, sessions); rules stay in
+    /// the core.
     pub fn db(&self) -> &Db {
         &self.db
     }
 
+    /// The configuration the core was opened with (fixed for its life).
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// The sealing key, for front doors that keep secrets of their own (signing keys).
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
     }
 
+    /// The current time in Unix seconds from the core's clock: the only time a rule may
+    /// read, so a test's clock governs every door alike.
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
+    /// The SMTP sender, if `[email]` is configured; `None` means email codes and notices are
+    /// off.
     pub fn mailer(&self) -> Option<&Mailer> {
         self.mailer.as_deref()
     }
 
+    /// The SMS sender, if `[sms]` is configured; `None` means SMS codes are off.
     pub fn sms_sender(&self) -> Option<&dyn SmsSender> {
         self.sms.as_deref()
     }

@@ -15,9 +15,7 @@ pub mod audit;
 #[allow(missing_docs)] // docs to write
 pub mod challenge;
 pub mod codes;
-#[allow(missing_docs)] // docs to write
 pub mod config;
-#[allow(missing_docs)] // docs to write
 pub mod core;
 #[allow(missing_docs)] // docs to write
 pub mod db;
@@ -25,7 +23,6 @@ pub mod db;
 pub mod device;
 #[allow(missing_docs)] // docs to write
 pub mod enrolment;
-#[allow(missing_docs)] // docs to write
 pub mod error;
 #[allow(missing_docs)] // docs to write
 pub mod factors;
@@ -43,20 +40,16 @@ pub mod passkeys;
 pub mod password;
 #[allow(missing_docs)] // docs to write
 pub mod policy;
-#[allow(missing_docs)] // docs to write
 pub mod providers;
 pub mod reauth;
 #[allow(missing_docs)] // docs to write
 pub mod secrets;
-#[allow(missing_docs)] // docs to write
 pub mod settings;
-#[allow(missing_docs)] // docs to write
 pub mod step;
 #[allow(missing_docs)] // docs to write
 pub mod time;
 #[allow(missing_docs)] // docs to write
 pub mod totp;
-#[allow(missing_docs)] // docs to write
 pub mod users;
 #[allow(missing_docs)] // docs to write
 pub mod words;

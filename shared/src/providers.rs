@@ -8,20 +8,26 @@ use std::str::FromStr;
 /// WEBAUTHN, and a backup code last (it is never a default while another provider exists).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ProviderType {
+    /// An authenticator app's time-based code (RFC 6238); nothing is sent, so no notifier is
+    /// needed.
     #[serde(rename = "TOTP")]
     Totp,
+    /// A code sent by text message to the user's verified phone number.
     #[serde(rename = "SMS")]
     Sms,
+    /// A code sent to the user's verified email address.
     #[serde(rename = "EMAIL")]
     Email,
     /// Passkeys and security keys (WebAuthn): several per user, in their own table.
     #[serde(rename = "WEBAUTHN")]
     Webauthn,
+    /// One of a set of single-use codes printed at enrolment, for when every device is lost.
     #[serde(rename = "BACKUP_CODE")]
     BackupCode,
 }
 
 impl ProviderType {
+    /// Every provider in declaration order, for listings and for parsing by name.
     pub const ALL: [ProviderType; 5] = [
         ProviderType::Totp,
         ProviderType::Sms,
@@ -30,6 +36,7 @@ impl ProviderType {
         ProviderType::BackupCode,
     ];
 
+    /// The name the API, the database and the configuration use; stable, never translated.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderType::Totp => "TOTP",
@@ -77,6 +84,7 @@ impl fmt::Display for ProviderType {
     }
 }
 
+/// A provider name that is none of the five; it keeps the text so the error names it.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown provider {0:?}; expected one of TOTP, SMS, EMAIL, WEBAUTHN, BACKUP_CODE")]
 pub struct UnknownProvider(pub String);

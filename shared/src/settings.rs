@@ -9,12 +9,19 @@ use crate::providers::ProviderType;
 use crate::words::{self, Said};
 use serde::{Deserialize, Serialize};
 
+/// The SMS text when none is set; `${code}` is replaced by the code.
 pub const DEFAULT_SMS_TEMPLATE: &str = "Your Stepgate verification code: ${code}";
+/// Seconds a sent code stays valid: long enough for a slow SMS, short enough that a leaked
+/// one is soon worthless.
 pub const DEFAULT_CODE_LIFETIME: u32 = 120;
+/// Backup codes per set: enough for a long trip without a phone.
 pub const DEFAULT_CODES_QUANTITY: u32 = 10;
+/// The name authenticator apps and passkey prompts show for the account.
 pub const DEFAULT_ISSUER: &str = "Stepgate";
+/// The check rate limit a config's `rate_limit = "on"` means: 3 checks per 15 minutes.
 pub const DEFAULT_RATE_LIMIT_WHEN_ON: &str = "3:900";
 
+/// One provider switched on, with its settings; ThingsBoard's JSON, tagged by `providerType`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "providerType",
@@ -22,17 +29,33 @@ pub const DEFAULT_RATE_LIMIT_WHEN_ON: &str = "3:900";
     deny_unknown_fields
 )]
 pub enum ProviderConfig {
+    /// Authenticator apps.
     #[serde(rename = "TOTP")]
-    Totp { issuer_name: String },
+    Totp {
+        /// The account's label in the app; changing it does not invalidate enrolled apps.
+        issuer_name: String,
+    },
+    /// Codes by text message.
     #[serde(rename = "SMS")]
     Sms {
+        /// The message; must contain `${code}`.
         sms_verification_message_template: String,
+        /// Seconds a sent code stays valid.
         verification_code_lifetime: u32,
     },
+    /// Codes by email.
     #[serde(rename = "EMAIL")]
-    Email { verification_code_lifetime: u32 },
+    Email {
+        /// Seconds a sent code stays valid.
+        verification_code_lifetime: u32,
+    },
+    /// Single-use backup codes.
     #[serde(rename = "BACKUP_CODE")]
-    BackupCode { codes_quantity: u32 },
+    BackupCode {
+        /// How many codes a new set has.
+        codes_quantity: u32,
+    },
+    /// Passkeys and security keys.
     #[serde(rename = "WEBAUTHN")]
     Webauthn(WebauthnSettings),
 }
@@ -57,6 +80,7 @@ pub struct WebauthnSettings {
     pub relying_party_id: String,
     /// The name authenticators show ("Stepgate").
     pub relying_party_name: String,
+    /// Whether a PIN or biometric is needed at each use.
     pub user_verification: UserVerification,
     /// Only `none`: Stepgate does not ask authenticators who made them.
     pub attestation: String,
@@ -82,6 +106,7 @@ impl Default for WebauthnSettings {
 }
 
 impl ProviderConfig {
+    /// The provider these settings belong to; a settings list holds at most one of each.
     pub fn provider_type(&self) -> ProviderType {
         match self {
             ProviderConfig::Totp { .. } => ProviderType::Totp,
@@ -117,23 +142,33 @@ impl ProviderConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EnforcedUsersFilter {
+    /// Every user must have a second factor.
     #[serde(rename = "ALL")]
     All,
+    /// Only administrators must (their accounts open everything else).
     #[serde(rename = "ADMINS")]
     Admins,
 }
 
+/// The platform's 2FA policy, as the admin API reads and writes it (ThingsBoard's JSON
+/// shape, unknown fields refused so a typo is not silently ignored).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TwoFaSettings {
+    /// The providers users may use, with their settings; one absent is off for everyone.
     pub providers: Vec<ProviderConfig>,
+    /// Seconds between two sends of a code to one user, against SMS flooding and cost.
     pub min_verification_code_send_period: u32,
     /// `"N:S"` in JSON: at most N checks per S seconds per user; `None` (null) is off.
     pub verification_code_check_rate_limit: Option<RateLimit>,
     /// 0 = never lock.
     pub max_verification_failures_before_user_lockout: u32,
+    /// Seconds from the password to the last accepted second factor; after that the login
+    /// starts again.
     pub total_allowed_time_for_verification: u32,
+    /// Whether users without a second factor must set one up before they may sign in.
     pub enforce_two_fa: bool,
+    /// Which users [`TwoFaSettings::enforce_two_fa`] applies to.
     pub enforced_users_filter: EnforcedUsersFilter,
 }
 
@@ -161,11 +196,14 @@ impl Default for TwoFaSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RateLimit {
+    /// Checks allowed in the window; never 0 (that would refuse every login).
     pub max_checks: u32,
+    /// The window's length in seconds; never 0.
     pub per_seconds: u32,
 }
 
 impl RateLimit {
+    /// Parses `"N:S"`; the refusal is in every language, for the settings page.
     pub fn parse(s: &str) -> std::result::Result<RateLimit, Said> {
         let bad = || words::SETTINGS_RATE_FORM.with("value", s);
         let (n, secs) = s.split_once(':').ok_or_else(bad)?;
@@ -208,14 +246,17 @@ impl std::fmt::Display for RateLimit {
 }
 
 impl TwoFaSettings {
+    /// A provider's settings; `None` means the provider is off.
     pub fn provider(&self, p: ProviderType) -> Option<&ProviderConfig> {
         self.providers.iter().find(|c| c.provider_type() == p)
     }
 
+    /// Whether the platform offers this provider at all (a user still needs it enrolled).
     pub fn is_available(&self, p: ProviderType) -> bool {
         self.provider(p).is_some()
     }
 
+    /// The check rate limit; `None` is off.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.verification_code_check_rate_limit
     }
@@ -243,6 +284,8 @@ impl TwoFaSettings {
         }
     }
 
+    /// Backup codes per new set; the default while the provider is off, so a set made
+    /// later is still full.
     pub fn codes_quantity(&self) -> u32 {
         match self.provider(ProviderType::BackupCode) {
             Some(ProviderConfig::BackupCode { codes_quantity }) => *codes_quantity,
@@ -250,6 +293,7 @@ impl TwoFaSettings {
         }
     }
 
+    /// The TOTP issuer label; the default while the provider is off.
     pub fn issuer_name(&self) -> &str {
         match self.provider(ProviderType::Totp) {
             Some(ProviderConfig::Totp { issuer_name }) => issuer_name,
@@ -265,6 +309,7 @@ impl TwoFaSettings {
         }
     }
 
+    /// The SMS text with `${code}` in it; the default while the provider is off.
     pub fn sms_template(&self) -> &str {
         match self.provider(ProviderType::Sms) {
             Some(ProviderConfig::Sms {

@@ -18,9 +18,15 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Prompt {
     /// A code from an app, an SMS or an email.
-    Code { digits: usize },
+    Code {
+        /// Length of the code, so a door can size its field and reject a short one early.
+        digits: usize,
+    },
     /// One of the user's single-use backup codes.
-    BackupCode { digits: usize },
+    BackupCode {
+        /// Length of a backup code (longer than a one-time code: it never expires).
+        digits: usize,
+    },
     /// A passkey or security key, through the browser (WebAuthn); nothing is typed.
     Passkey,
     /// Approve the login on the server's approval page, in a browser where any of the user's
@@ -29,6 +35,8 @@ pub enum Prompt {
 }
 
 impl Prompt {
+    /// The one place that decides what a provider makes the user do, so every door asks
+    /// alike.
     pub fn for_provider(p: ProviderType) -> Prompt {
         let digits = p.code_digits();
         match p {
@@ -38,6 +46,7 @@ impl Prompt {
         }
     }
 
+    /// How many digits the user types; 0 when nothing is typed (passkey, approval).
     pub fn digits(self) -> usize {
         match self {
             Prompt::Code { digits } | Prompt::BackupCode { digits } => digits,
@@ -50,12 +59,17 @@ impl Prompt {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
+    /// The challenge's time limit passed: the login starts again from the password.
     #[error("the time allowed for verification has run out; sign in again")]
     Expired,
+    /// The user hit the lockout; only an administrator lifts it.
     #[error("the account is locked; ask an administrator to unlock it")]
     Locked,
+    /// The challenge already passed or failed; a challenge is used once.
     #[error("this verification is already finished; sign in again")]
     Closed,
+    /// Every factor the login could use went away (removed, or its provider switched off)
+    /// while the challenge was open.
     #[error("no second factor is available for this account any more")]
     NoProvider,
     /// The user's only second factor is a passkey, and this door cannot ask for one (a text
@@ -107,6 +121,8 @@ pub fn current_provider(
 /// One step of a login's second factor.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Step {
+    /// The challenge's state when the step was built; anything but pending comes with a
+    /// refusal.
     pub state: ChallengeState,
     /// When the challenge stops accepting codes (`totalAllowedTimeForVerification`).
     pub expires_at: i64,
@@ -118,7 +134,9 @@ pub struct Step {
     pub wanted_unavailable: bool,
     /// The current provider's code is sent when the step is entered (SMS, email).
     pub send_on_entry: bool,
+    /// What the current provider asks for; `None` when refused.
     pub prompt: Option<Prompt>,
+    /// Why the login cannot go on, if it cannot; doors check it before anything else.
     pub refusal: Option<Refusal>,
     /// "Approve in your browser" may be chosen instead of a code (the host protocol only:
     /// the host waits on the server while the user approves on the approval page).

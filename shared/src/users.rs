@@ -11,14 +11,19 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// What a user may do besides signing in; stored as text so a new role needs no migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// May open the admin pages and API: users, clients, hosts, settings, the audit log.
     Admin,
+    /// Signs in and manages their own factors only.
     User,
 }
 
 impl Role {
+    /// The stored and serialized name. Anything but `admin` reads back as a plain user, so a
+    /// damaged value never grants rights.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -34,26 +39,39 @@ impl Role {
     }
 }
 
+/// A user as stored, without the password hash (which never leaves [`Core::first_factor`]'s
+/// query).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct User {
     /// Stable UUID; the OIDC `sub`.
     pub id: String,
     /// Unique; also the Linux login name PAM sees.
     pub username: String,
+    /// Where notices (and email codes, once verified as a factor) go; always present.
     pub email: String,
+    /// A contact number (E.164) on the user's record; SMS codes go to the number enrolled
+    /// with the SMS factor, not to this one.
     pub phone: Option<String>,
+    /// The name pages and ID tokens show; may be empty (the username stands in).
     pub display_name: String,
+    /// What the user may do besides signing in.
     pub role: Role,
+    /// Switched off by an administrator: every login is refused, factors untouched.
     pub disabled: bool,
+    /// Locked by too many second-factor failures; only an unlock lifts it.
     pub locked: bool,
+    /// When the lockout began (Unix seconds), for the admin pages and the audit.
     pub locked_at: Option<i64>,
     /// Second-factor failures since the last verified second factor or unlock.
     pub twofa_failures: i64,
+    /// When the user was created (Unix seconds).
     pub created_at: i64,
+    /// Last change to the row by an administrator or the user (Unix seconds).
     pub updated_at: i64,
 }
 
 impl User {
+    /// Whether the admin pages and API let this user in.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -93,11 +111,18 @@ pub(crate) fn user_from_row(r: &AnyRow) -> Result<User> {
 /// What an administrator (or the CLI) gives to create a user.
 #[derive(Clone, Debug)]
 pub struct NewUser {
+    /// Checked by [`validate_username`]; must be unused.
     pub username: String,
+    /// Checked as an address; required so the user can be told of changes to the account.
     pub email: String,
+    /// Checked as E.164 when given.
     pub phone: Option<String>,
+    /// Empty when `None`.
     pub display_name: Option<String>,
+    /// What the user may do besides signing in.
     pub role: Role,
+    /// `None` creates a user who cannot sign in until a password is set (e.g. by an
+    /// administrator's reset).
     pub password: Option<String>,
 }
 
@@ -116,6 +141,8 @@ pub fn validate_username(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// At least 8 characters (a shorter one falls to guessing despite argon2), at most 1024 bytes
+/// (so a huge body cannot make each hash expensive).
 pub fn validate_password(password: &str) -> Result<()> {
     if password.chars().count() < 8 {
         return Err(Error::refused_as("password", crate::words::PASSWORD_SHORT));
@@ -127,6 +154,8 @@ pub fn validate_password(password: &str) -> Result<()> {
 }
 
 impl Core {
+    /// Validates every field, hashes the password and inserts the user, audited; a taken
+    /// username is a [`Error::Conflict`].
     pub async fn create_user(&self, ctx: &RequestContext, new: NewUser) -> Result<User> {
         validate_username(&new.username)?;
         crate::codes::validate_email(&new.email).map_err(|w| Error::refused_as("email", w))?;
@@ -177,6 +206,7 @@ impl Core {
         self.user_by_id(&id).await?.ok_or(Error::NotFound("user"))
     }
 
+    /// The user with this id (the OIDC `sub`), if any.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
@@ -185,6 +215,7 @@ impl Core {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The user with this login name, if any.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
@@ -230,6 +261,8 @@ impl Core {
         Ok(row.is_some())
     }
 
+    /// How many users exist (a full count: for listings, not hot paths; see
+    /// [`Core::has_users`]).
     pub async fn user_count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(self.db.pool())
@@ -237,6 +270,8 @@ impl Core {
         Ok(n)
     }
 
+    /// As [`Core::user_by_username`], with a missing user as [`Error::NotFound`], for
+    /// administrative actions that name one.
     pub async fn require_user(&self, username: &str) -> Result<User> {
         self.user_by_username(username)
             .await?
@@ -323,6 +358,8 @@ impl Core {
         Ok(user)
     }
 
+    /// Replaces a user's password after the length rules, audited; the second factors stay,
+    /// so a password reset alone never opens an account.
     pub async fn set_password(
         &self,
         ctx: &RequestContext,
@@ -352,6 +389,7 @@ impl Core {
         Ok(())
     }
 
+    /// Switches an account off or on again, audited; while disabled every login is refused.
     pub async fn set_disabled(
         &self,
         ctx: &RequestContext,
@@ -383,6 +421,7 @@ impl Core {
         self.require_user(username).await
     }
 
+    /// Grants or withdraws administrator rights, audited.
     pub async fn set_role(&self, ctx: &RequestContext, username: &str, role: Role) -> Result<User> {
         let user = self.require_user(username).await?;
         let now = self.now();
