@@ -161,6 +161,7 @@ impl App {
             router = router.layer(layer);
         }
         router
+            .layer(middleware::from_fn(crate::error::log_failures))
             .layer(middleware::from_fn_with_state(
                 self.state.clone(),
                 crate::i18n::layer,

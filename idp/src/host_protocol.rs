@@ -5,9 +5,10 @@
 //! Every decision is the core's (`stepgate_core::host_login`): these handlers authenticate
 //! the host, bound its rate, bind each conversation to the host that began it, and serialize
 //! the core's answers as they are. A failed step is answered with a non-2xx status and the
-//! core's `Failure` as the body; internal causes are logged here and reach the host only as
-//! `unavailable`.
+//! core's `Failure` as the body; internal causes go to the log (see [`crate::error::Cause`])
+//! and reach the host only as `unavailable`.
 
+use crate::error::Cause;
 use crate::http::ClientAddr;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -131,8 +132,8 @@ impl HostLimits {
     }
 }
 
-/// A step that cannot be taken, as the host is told it.
-pub struct Refused(StatusCode, Failure);
+/// A step that cannot be taken, as the host is told it, and for a failure of ours its cause.
+pub struct Refused(StatusCode, Failure, Option<Cause>);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -141,6 +142,9 @@ impl IntoResponse for Refused {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
+        }
+        if let Some(cause) = self.2 {
+            cause.attach(&mut r);
         }
         r
     }
@@ -152,12 +156,15 @@ impl From<CoreError> for Refused {
         // A conversation this host did not begin (another host's, or none at all): forbidden,
         // the same for both, so a host learns nothing about other hosts' logins.
         if matches!(e, CoreError::NotFound(_)) {
-            return Refused(StatusCode::FORBIDDEN, failure);
+            return Refused(StatusCode::FORBIDDEN, failure, None);
         }
         let status = match &failure {
             Failure::Unavailable => {
-                tracing::error!(error = %e, "host protocol: internal failure");
-                StatusCode::SERVICE_UNAVAILABLE
+                return Refused(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    failure,
+                    Some(Cause::new(e)),
+                )
             }
             Failure::RateLimited { .. } | Failure::SendTooSoon { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -168,7 +175,7 @@ impl From<CoreError> for Refused {
                 StatusCode::CONFLICT
             }
         };
-        Refused(status, failure)
+        Refused(status, failure, None)
     }
 }
 
@@ -178,6 +185,7 @@ fn bad_request(message: impl Into<String>) -> Refused {
         Failure::Refused {
             message: message.into(),
         },
+        None,
     )
 }
 
@@ -201,6 +209,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(Refused(
                 StatusCode::TOO_MANY_REQUESTS,
                 Failure::RateLimited { retry_after: 1 },
+                None,
             )
             .into_response());
         }
@@ -240,6 +249,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(Refused(
                 StatusCode::TOO_MANY_REQUESTS,
                 Failure::RateLimited { retry_after },
+                None,
             )
             .into_response());
         }

@@ -33,17 +33,10 @@ pub async fn current_session(
     let Some(token) = cookies::get(jar, cookies::SESSION) else {
         return Ok(None);
     };
-    let Some(session) = sessions::find(st.core.db(), &token, st.now())
-        .await
-        .map_err(Error::internal_page)?
-    else {
+    let Some(session) = sessions::find(st.core.db(), &token, st.now()).await? else {
         return Ok(None);
     };
-    let user = st
-        .core
-        .user_by_id(&session.user_id)
-        .await
-        .map_err(Error::internal_page)?;
+    let user = st.core.user_by_id(&session.user_id).await?;
     Ok(user
         .filter(|u| !u.disabled && !u.locked)
         .map(|u| (session, u)))
@@ -70,10 +63,7 @@ pub async fn pending_request(
     let Some(id) = req.filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
-    match requests::load(st.core.db(), id, st.now())
-        .await
-        .map_err(Error::internal_page)?
-    {
+    match requests::load(st.core.db(), id, st.now()).await? {
         Some(r) => {
             crate::i18n::use_ui_locales(r.ui_locales.as_deref());
             Ok(Some(r))
@@ -150,9 +140,7 @@ async fn finish_login_with(
     // A new login replaces whatever session this browser had (no session fixation, no
     // orphaned rows).
     if let Some(previous) = cookies::get(&jar, cookies::SESSION) {
-        sessions::delete(st.core.db(), &previous)
-            .await
-            .map_err(Error::internal_page)?;
+        sessions::delete(st.core.db(), &previous).await?;
     }
     let acr = if provider.is_some() { ACR_2FA } else { ACR_PWD };
     let (token, session) = sessions::create(
@@ -164,8 +152,7 @@ async fn finish_login_with(
         now,
         st.settings.session_lifetime,
     )
-    .await
-    .map_err(Error::internal_page)?;
+    .await?;
     let secure = st.settings.secure_cookies;
     let jar = jar
         .add(cookies::build(cookies::SESSION, token, secure))
@@ -174,11 +161,7 @@ async fn finish_login_with(
     // A request is answered once, even if the same login is submitted twice: only the caller
     // that removes it goes on to a code.
     let taken = match req_id.filter(|r| !r.is_empty()) {
-        Some(id) => Some(
-            requests::take(st.core.db(), id, now)
-                .await
-                .map_err(Error::internal_page)?,
-        ),
+        Some(id) => Some(requests::take(st.core.db(), id, now).await?),
         None => None,
     };
     // The session's public id and the client it was for; never the cookie's token.
@@ -192,9 +175,7 @@ async fn finish_login_with(
     if let Some(p) = provider {
         event = event.provider(p);
     }
-    audit::record_alone(&st.core, ctx, event)
-        .await
-        .map_err(Error::internal_page)?;
+    audit::record_alone(&st.core, ctx, event).await?;
     st.metrics.logins.with_label_values(&["completed"]).inc();
     tracing::info!(user = %user.username, acr, "login completed");
     let req = match taken {
@@ -213,8 +194,7 @@ async fn finish_login_with(
         }
     };
     let client = clients::get(st.core.db(), &req.client_id)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .ok_or_else(|| {
             Error::page(
                 StatusCode::BAD_REQUEST,
@@ -286,11 +266,7 @@ pub async fn issue_code(
     user: &User,
 ) -> Result<Response, Error> {
     if !client.allowed_groups.is_empty() {
-        let member_of = st
-            .core
-            .groups_of(&user.id)
-            .await
-            .map_err(Error::internal_page)?;
+        let member_of = st.core.groups_of(&user.id).await?;
         if !client.admits(&member_of) {
             return refuse_non_member(st, ctx, client, req, user).await;
         }
@@ -315,9 +291,7 @@ pub async fn issue_code(
             },
         revoked_at: None,
     };
-    grants::create(st.core.db(), &grant)
-        .await
-        .map_err(Error::internal_page)?;
+    grants::create(st.core.db(), &grant).await?;
     let code = crypto::random_token();
     grants::insert_code(
         st.core.db(),
@@ -331,8 +305,7 @@ pub async fn issue_code(
         },
         now,
     )
-    .await
-    .map_err(Error::internal_page)?;
+    .await?;
     let mut p: Vec<(&str, &str)> = vec![("code", &code)];
     if let Some(s) = &req.state {
         p.push(("state", s));
@@ -357,9 +330,7 @@ async fn refuse_non_member(
             client.client_id,
             client.allowed_groups.join(",")
         ));
-    audit::record_alone(&st.core, ctx, event)
-        .await
-        .map_err(Error::internal_page)?;
+    audit::record_alone(&st.core, ctx, event).await?;
     st.metrics
         .logins
         .with_label_values(&["client_refused"])
@@ -389,25 +360,15 @@ pub async fn end_browser_session(
     why: &str,
 ) -> Result<CookieJar, Error> {
     if let Some(token) = cookies::get(&jar, cookies::SESSION) {
-        let ended = sessions::find(st.core.db(), &token, st.now())
-            .await
-            .map_err(Error::internal_page)?;
-        sessions::delete(st.core.db(), &token)
-            .await
-            .map_err(Error::internal_page)?;
+        let ended = sessions::find(st.core.db(), &token, st.now()).await?;
+        sessions::delete(st.core.db(), &token).await?;
         if let Some(session) = ended {
-            let user = st
-                .core
-                .user_by_id(&session.user_id)
-                .await
-                .map_err(Error::internal_page)?;
+            let user = st.core.user_by_id(&session.user_id).await?;
             let username = user.map(|u| u.username).unwrap_or_default();
             let event = Event::new(EventKind::SessionEnded)
                 .user(&session.user_id, &username)
                 .detail(format!("{why} sid={}", session.sid));
-            audit::record_alone(&st.core, ctx, event)
-                .await
-                .map_err(Error::internal_page)?;
+            audit::record_alone(&st.core, ctx, event).await?;
         }
     }
     Ok(jar.add(cookies::removal(
@@ -435,8 +396,7 @@ pub async fn checked_post_logout_uri(
     };
     let client_id = client_id.ok_or_else(refuse)?;
     let client = clients::get(st.core.db(), client_id)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .ok_or_else(refuse)?;
     if client.post_logout_redirect_uris.iter().any(|u| u == uri) {
         Ok(Some(uri.to_string()))

@@ -1,7 +1,9 @@
 //! RFC 7807 problem documents: every API error is `application/problem+json` with a stable
 //! `type`, a `title`, the `status`, a `detail` for people, and — for a bad value — the `field`
-//! to fix. Internal failures are logged with their cause and answered without it.
+//! to fix. Internal failures are answered without their cause, which goes to the log once per
+//! request (see [`crate::error::Cause`]).
 
+use crate::error::Cause;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,9 +31,19 @@ pub struct Problem {
     /// Seconds to wait, for `rate-limited` and `send-too-soon`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<i64>,
-    /// The `WWW-Authenticate` value of a 401 when it says more than "send a token" (RFC 9470).
     #[serde(skip)]
-    pub challenge: Option<Box<str>>,
+    beside: Option<Box<Beside>>,
+}
+
+/// What a problem's response carries outside its body. One field for both, since a 401 is
+/// never a failure of ours; boxed, since few problems have either and `Problem` is returned by
+/// value everywhere.
+#[derive(Debug, Clone)]
+enum Beside {
+    /// The `WWW-Authenticate` value of a 401 when it says more than "send a token" (RFC 9470).
+    Challenge(Box<str>),
+    /// A failure of ours, for the log (see [`Cause`]).
+    Cause(Cause),
 }
 
 /// `type` is `urn:stepgate:problem:<slug>`; only the slug is kept (every slug is ours).
@@ -53,7 +65,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             retry_after: None,
-            challenge: None,
+            beside: None,
         }
     }
 
@@ -96,13 +108,15 @@ impl Problem {
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Problem {
-        tracing::error!(error = %cause, "API request failed");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "the server could not complete the request",
-        )
+        Problem {
+            beside: Some(Box::new(Beside::Cause(Cause::new(cause)))),
+            ..Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the server could not complete the request",
+            )
+        }
     }
 }
 
@@ -175,7 +189,7 @@ impl From<CoreError> for Problem {
                     challenge.push_str(&format!(", acr_values=\"{}\"", crate::login::ACR_2FA));
                 }
                 Problem {
-                    challenge: Some(challenge.into()),
+                    beside: Some(Box::new(Beside::Challenge(challenge.into()))),
                     ..Problem::new(
                         StatusCode::UNAUTHORIZED,
                         "insufficient-user-authentication",
@@ -206,11 +220,11 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         if status == StatusCode::UNAUTHORIZED {
-            let challenge = self
-                .challenge
-                .as_deref()
-                .and_then(|c| HeaderValue::from_str(c).ok())
-                .unwrap_or(HeaderValue::from_static("Bearer realm=\"stepgate\""));
+            let challenge = match self.beside.as_deref() {
+                Some(Beside::Challenge(c)) => HeaderValue::from_str(c).ok(),
+                _ => None,
+            }
+            .unwrap_or(HeaderValue::from_static("Bearer realm=\"stepgate\""));
             h.insert(header::WWW_AUTHENTICATE, challenge);
         }
         if let Some(v) = self
@@ -218,6 +232,9 @@ impl IntoResponse for Problem {
             .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
         {
             h.insert(header::RETRY_AFTER, v);
+        }
+        if let Some(Beside::Cause(cause)) = self.beside.map(|b| *b) {
+            cause.attach(&mut resp);
         }
         resp
     }

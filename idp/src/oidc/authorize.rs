@@ -105,7 +105,7 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
         .ok_or_else(|| bad_page(crate::i18n::t("err-no-client-id")))?;
     let client = clients::get(st.core.db(), client_id)
         .await
-        .map_err(|e| Rejection::Page(Error::internal_page(e)))?
+        .map_err(|e| Rejection::Page(e.into()))?
         .ok_or_else(|| bad_page(crate::i18n::t("err-client-unknown")))?;
     let redirect_uri = p
         .get("redirect_uri")
@@ -367,7 +367,7 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
             )
             .await
         }
-        Err(e) => Error::internal_page(e).into_response(),
+        Err(e) => Error::from(e).into_response(),
     }
 }
 

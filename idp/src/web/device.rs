@@ -128,7 +128,7 @@ pub async fn code_post(
                 Some(retry_after),
             ));
         }
-        Err(e) => return Err(Error::internal_page(e)),
+        Err(e) => return Err(e.into()),
     };
     if let Some(error) = not_waiting(&auth) {
         return Ok(code_page(
@@ -172,7 +172,7 @@ async fn fresh_viewer(st: &AppState, jar: &CookieJar) -> Result<Option<(Session,
     match st.core.check_fresh(&user, Some(proof)).await {
         Ok(()) => Ok(Some((session, user))),
         Err(CoreError::StepUpRequired { .. }) => Ok(None),
-        Err(e) => Err(Error::internal_page(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -194,11 +194,7 @@ async fn waiting(st: &AppState, jar: &CookieJar) -> Result<Option<DeviceAuthoriz
     let Some(id) = cookies::get(jar, cookies::DEVICE) else {
         return Ok(None);
     };
-    let auth = st
-        .core
-        .device_authorization(&id)
-        .await
-        .map_err(Error::internal_page)?;
+    let auth = st.core.device_authorization(&id).await?;
     Ok(auth.filter(|a| not_waiting(a).is_none()))
 }
 
@@ -220,16 +216,13 @@ pub(super) fn gone(st: &AppState, jar: CookieJar) -> Response {
 
 async fn client_of(st: &AppState, auth: &DeviceAuthorization) -> Result<clients::Client, Error> {
     let id = auth.client_id.as_deref().unwrap_or("");
-    clients::get(st.core.db(), id)
-        .await
-        .map_err(Error::internal_page)?
-        .ok_or_else(|| {
-            Error::page(
-                StatusCode::BAD_REQUEST,
-                crate::i18n::t("device-removed-title"),
-                crate::i18n::t("device-client-removed"),
-            )
-        })
+    clients::get(st.core.db(), id).await?.ok_or_else(|| {
+        Error::page(
+            StatusCode::BAD_REQUEST,
+            crate::i18n::t("device-removed-title"),
+            crate::i18n::t("device-client-removed"),
+        )
+    })
 }
 
 pub async fn approve_get(State(st): State<AppState>, jar: CookieJar) -> Result<Response, Error> {
@@ -297,12 +290,7 @@ pub async fn approve_post(
     let decision = match form.decision.as_str() {
         "approve" => {
             let admitted = client.allowed_groups.is_empty()
-                || client.admits(
-                    &st.core
-                        .groups_of(&user.id)
-                        .await
-                        .map_err(Error::internal_page)?,
-                );
+                || client.admits(&st.core.groups_of(&user.id).await?);
             if admitted {
                 Decision::Approve {
                     amr: session.amr.clone(),
@@ -320,9 +308,7 @@ pub async fn approve_post(
                         client.allowed_groups.join(","),
                         auth.id
                     ));
-                audit::record_alone(&st.core, &ctx, event)
-                    .await
-                    .map_err(Error::internal_page)?;
+                audit::record_alone(&st.core, &ctx, event).await?;
                 Decision::Deny
             }
         }
@@ -336,7 +322,7 @@ pub async fn approve_post(
     {
         Ok(_) => {}
         Err(CoreError::Refused(_)) => return Ok(gone(&st, jar)),
-        Err(e) => return Err(Error::internal_page(e)),
+        Err(e) => return Err(e.into()),
     }
     let approved = matches!(decision, Decision::Approve { .. });
     tracing::info!(user = %user.username, client = %client.client_id,

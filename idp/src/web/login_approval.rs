@@ -34,11 +34,7 @@ pub async fn page(
     login: &LoginOrigin,
     user: &User,
 ) -> Result<Response, Error> {
-    let theirs = st
-        .core
-        .login_is_theirs(login, user)
-        .await
-        .map_err(Error::internal_page)?;
+    let theirs = st.core.login_is_theirs(login, user).await?;
     if !theirs {
         return Err(another_account());
     }
@@ -96,7 +92,7 @@ pub async fn decide(
         Err(CoreError::Locked) => "locked",
         Err(CoreError::RateLimited { .. }) => "limited",
         Err(CoreError::ProviderUnavailable(_)) => "provider-gone",
-        Err(e) => return Err(Error::internal_page(e)),
+        Err(e) => return Err(e.into()),
     };
     tracing::info!(user = %user.username, device_authorization = %auth.id, result,
         "login approval answered");

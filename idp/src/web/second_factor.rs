@@ -154,7 +154,7 @@ fn view_for(e: CoreError) -> Result<View, Error> {
             tracing::info!(%field, %message, "second-factor request refused");
             View::error(StatusCode::BAD_REQUEST, t("method-unavailable"))
         }
-        other => return Err(Error::internal_page(other)),
+        other => return Err(other.into()),
     })
 }
 
@@ -296,11 +296,7 @@ pub async fn start(
         challenge.id.clone(),
         st.settings.secure_cookies,
     ));
-    let step = st
-        .core
-        .step_of(&challenge, None)
-        .await
-        .map_err(Error::internal_page)?;
+    let step = st.core.step_of(&challenge, None).await?;
     let Some(default) = step.current else {
         return render_page(st, jar, req, None, View::default()).await;
     };
@@ -451,12 +447,11 @@ async fn after_check(
     st.metrics.count_check("oidc", provider, &result);
     match result {
         Ok(CheckOutcome::Verified(used)) => {
-            let challenge = st.core.challenge(id).await.map_err(Error::internal_page)?;
+            let challenge = st.core.challenge(id).await?;
             let user = st
                 .core
                 .user_by_id(&challenge.user_id)
-                .await
-                .map_err(Error::internal_page)?
+                .await?
                 .ok_or_else(|| Error::internal_page("the verified user vanished"))?;
             finish_login(&st, jar, ctx, req, &user, Some(used)).await
         }

@@ -98,7 +98,7 @@ pub async fn login_post(
                 ),
                 CoreError::Locked => ("locked", StatusCode::FORBIDDEN, t("this-account-locked")),
                 CoreError::Disabled => ("disabled", StatusCode::FORBIDDEN, t("account-disabled")),
-                _ => return Err(Error::internal_page(e)),
+                _ => return Err(e.into()),
             };
             st.metrics.logins.with_label_values(&[outcome]).inc();
             let name = client_name(&st, req.as_ref()).await;
@@ -120,12 +120,7 @@ pub async fn login_post(
     let for_device =
         crate::http::cookies::get(&jar, crate::http::cookies::RETURN).as_deref() == Some("device");
     let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa) || (req.is_none() && for_device);
-    match st
-        .core
-        .second_factor_for(&user)
-        .await
-        .map_err(Error::internal_page)?
-    {
+    match st.core.second_factor_for(&user).await? {
         SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
         // No session yet: the user may only enrol, then this login continues.
         SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
@@ -197,7 +192,7 @@ pub async fn passwordless_post(
                 CoreError::BadCredentials | CoreError::Refused(_) => {
                     (StatusCode::UNAUTHORIZED, t("passwordless-refused"))
                 }
-                _ => return Err(Error::internal_page(e)),
+                _ => return Err(e.into()),
             };
             st.metrics
                 .second_factor

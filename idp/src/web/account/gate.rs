@@ -82,15 +82,11 @@ pub async fn viewer(st: &AppState, jar: &CookieJar) -> Result<Option<Viewer>, Er
         let user = st
             .core
             .user_by_id(&user_id)
-            .await
-            .map_err(Error::internal_page)?
+            .await?
             .filter(|u| !u.disabled && !u.locked);
         if let Some(user) = user {
             let still_needed = !matches!(
-                st.core
-                    .second_factor_for(&user)
-                    .await
-                    .map_err(Error::internal_page)?,
+                st.core.second_factor_for(&user).await?,
                 SecondFactor::Required
             );
             if still_needed {

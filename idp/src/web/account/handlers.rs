@@ -54,7 +54,7 @@ async fn stale(st: &AppState, viewer: &Viewer) -> Result<Option<Extra>, Error> {
             reauth: Some(second_factor),
             ..Extra::default()
         })),
-        Err(e) => Err(Error::internal_page(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

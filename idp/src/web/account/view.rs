@@ -115,7 +115,7 @@ pub fn refusal(e: CoreError, default_field: &str, fields: &[(&str, &str)]) -> Re
             StatusCode::FORBIDDEN,
             t("account-locked"),
         ),
-        other => return Err(Error::internal_page(other)),
+        other => return Err(other.into()),
     };
     Ok(Extra::error(&field, message, status))
 }
@@ -181,16 +181,8 @@ pub async fn page(
     extra: Extra,
 ) -> Result<Response, Error> {
     let user = viewer.user();
-    let settings = st
-        .core
-        .twofa_settings()
-        .await
-        .map_err(Error::internal_page)?;
-    let usable = st
-        .core
-        .usable_providers(&user.id, &settings)
-        .await
-        .map_err(Error::internal_page)?;
+    let settings = st.core.twofa_settings().await?;
+    let usable = st.core.usable_providers(&user.id, &settings).await?;
     let providers: Vec<ProviderRow> = settings
         .providers
         .iter()
@@ -214,12 +206,7 @@ pub async fn page(
         .iter()
         .any(|u| u.provider == ProviderType::BackupCode)
     {
-        Some(
-            st.core
-                .backup_codes_left(&user.id)
-                .await
-                .map_err(Error::internal_page)?,
-        )
+        Some(st.core.backup_codes_left(&user.id).await?)
     } else {
         None
     };
@@ -234,8 +221,7 @@ pub async fn page(
                 ..AuditFilter::default()
             },
         )
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|r| EventRow {
             at: format_time(r.at),
@@ -254,8 +240,7 @@ pub async fn page(
     let passkeys: Vec<PasskeyRow> = if passkeys_on && !viewer.is_enrolling() {
         st.core
             .passkeys(&user.id)
-            .await
-            .map_err(Error::internal_page)?
+            .await?
             .into_iter()
             .map(|k| PasskeyRow {
                 id: k.id,

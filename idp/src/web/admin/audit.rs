@@ -80,12 +80,7 @@ pub async fn filter_for(
     let user_id = if q.user.trim().is_empty() {
         None
     } else {
-        match st
-            .core
-            .user_by_username(q.user.trim())
-            .await
-            .map_err(Error::internal_page)?
-        {
+        match st.core.user_by_username(q.user.trim()).await? {
             Some(u) => Some(u.id),
             // An unknown user has no events.
             None => return Ok(Ok(None)),
@@ -127,9 +122,7 @@ pub async fn list(
     let mut errors = super::Errors::new();
     let mut status = StatusCode::OK;
     let records = match filter_for(&st, &q, PAGE_SIZE + 1).await? {
-        Ok(Some(f)) => audit::list(st.core.db().pool(), &f)
-            .await
-            .map_err(Error::internal_page)?,
+        Ok(Some(f)) => audit::list(st.core.db().pool(), &f).await?,
         Ok(None) => Vec::new(),
         Err((field, message)) => {
             errors.insert(format!("filter-{field}"), message);

@@ -45,8 +45,7 @@ struct Shown {
 
 async fn render_list(st: &AppState, jar: CookieJar, shown: Shown) -> Result<Response, Error> {
     let rows: Vec<ClientRow> = clients::list(st.core.db())
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|c| ClientRow {
             public: c.is_public(),

@@ -63,8 +63,7 @@ async fn render_list(
     let rows: Vec<GroupRow> = st
         .core
         .list_groups()
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|g| GroupRow {
             created_at: format_time(g.created_at),
@@ -136,14 +135,13 @@ async fn render_group(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, Error> {
-    let Some(group) = st.core.group(name).await.map_err(Error::internal_page)? else {
+    let Some(group) = st.core.group(name).await? else {
         return Err(not_found());
     };
     let members: Vec<MemberRow> = st
         .core
         .group_members(name)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|u| MemberRow {
             username: u.username,

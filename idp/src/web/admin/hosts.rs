@@ -71,8 +71,7 @@ async fn render_list(
     let rows: Vec<HostRow> = st
         .core
         .list_hosts()
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|h| HostRow {
             groups: h.allowed_groups.join(", "),
@@ -176,7 +175,7 @@ async fn render_host(
     let host = match st.core.host(name).await {
         Ok(h) => h,
         Err(stepgate_core::Error::NotFound(_)) => return Err(not_found()),
-        Err(e) => return Err(Error::internal_page(e)),
+        Err(e) => return Err(e.into()),
     };
     let filter = AuditFilter {
         host: Some(host.name.clone()),
@@ -185,8 +184,7 @@ async fn render_host(
         ..Default::default()
     };
     let events: Vec<EventRow> = stepgate_core::audit::list(st.core.db().pool(), &filter)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|e| EventRow {
             at: format_time(e.at),

@@ -93,7 +93,7 @@ pub fn field_error(
             crate::i18n::t_args("notify-failed", &[("why", e.to_string().into())]),
             StatusCode::BAD_GATEWAY,
         ),
-        other => return Err(Error::internal_page(other)),
+        other => return Err(other.into()),
     })
 }
 

@@ -41,11 +41,7 @@ async fn answer(
     field: &str,
     result: Result<String, (StatusCode, String)>,
 ) -> Result<Response, Error> {
-    let settings = st
-        .core
-        .twofa_settings()
-        .await
-        .map_err(Error::internal_page)?;
+    let settings = st.core.twofa_settings().await?;
     match result {
         Ok(notice) => {
             render_overview(

@@ -113,11 +113,7 @@ pub async fn overview(
     Query(q): Query<Done>,
 ) -> Result<Response, Error> {
     admin_or_return!(&st, &jar);
-    let settings = st
-        .core
-        .twofa_settings()
-        .await
-        .map_err(Error::internal_page)?;
+    let settings = st.core.twofa_settings().await?;
     let notice = (q.done.as_deref() == Some("settings")).then(|| crate::i18n::t("settings-saved"));
     render_overview(&st, jar, &settings, Errors::new(), notice, StatusCode::OK).await
 }
@@ -243,11 +239,7 @@ pub async fn save(
             // Show what was typed, so the admin can fix the one field.
             let current = match parsed {
                 Ok(s) => s,
-                Err(_) => st
-                    .core
-                    .twofa_settings()
-                    .await
-                    .map_err(Error::internal_page)?,
+                Err(_) => st.core.twofa_settings().await?,
             };
             render_overview(&st, jar, &current, one_error(field, message), None, status).await
         }

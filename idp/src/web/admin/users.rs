@@ -80,8 +80,7 @@ async fn render_list(
     let users = st
         .core
         .list_users(q.q.trim(), PAGE_SIZE + 1, q.page.saturating_mul(PAGE_SIZE))
-        .await
-        .map_err(Error::internal_page)?;
+        .await?;
     let more = users.len() > PAGE_SIZE as usize;
     let rows: Vec<UserRow> = users.iter().take(PAGE_SIZE as usize).map(row).collect();
     let (jar, token) = csrf::ensure(st, jar);
@@ -206,12 +205,7 @@ async fn render_user(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, Error> {
-    let Some(user) = st
-        .core
-        .user_by_username(username)
-        .await
-        .map_err(Error::internal_page)?
-    else {
+    let Some(user) = st.core.user_by_username(username).await? else {
         return Err(Error::page(
             StatusCode::NOT_FOUND,
             crate::i18n::t("err-not-found-title"),
@@ -221,8 +215,7 @@ async fn render_user(
     let factors: Vec<FactorRow> = st
         .core
         .enrolled_providers(&user.id)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|p| FactorRow {
             provider: p.provider.as_str(),
@@ -232,21 +225,12 @@ async fn render_user(
             updated_at: format_time(p.updated_at),
         })
         .collect();
-    let backup_left = st
-        .core
-        .backup_codes_left(&user.id)
-        .await
-        .map_err(Error::internal_page)?;
-    let groups = st
-        .core
-        .groups_of(&user.id)
-        .await
-        .map_err(Error::internal_page)?;
+    let backup_left = st.core.backup_codes_left(&user.id).await?;
+    let groups = st.core.groups_of(&user.id).await?;
     let passkeys: Vec<(String, String, String, String)> = st
         .core
         .passkeys(&user.id)
-        .await
-        .map_err(Error::internal_page)?
+        .await?
         .into_iter()
         .map(|k| {
             let used = k.last_used_at.map_or("never".into(), format_time);
