@@ -215,7 +215,7 @@ impl Core {
                  WHERE COALESCE(completed_at, expires_at) < $1 LIMIT 1000)",
             )
             .bind(before)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?
             .rows_affected();
             total += gone;

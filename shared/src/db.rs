@@ -33,11 +33,10 @@ impl Backend {
     }
 }
 
-/// A write transaction. On SQLite it also holds this process's turn to write (see
-/// [`Db::begin`]); it derefs to the connection, so queries run on `&mut *tx`.
+/// A write transaction (see [`Db::begin`]); it derefs to the connection, so queries run on
+/// `&mut *tx`.
 pub struct Tx {
     inner: Transaction<'static, Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -69,11 +68,9 @@ impl std::ops::DerefMut for Tx {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite has one writer at a time. Writers of this process take turns here, in order,
-    /// instead of meeting at `BEGIN IMMEDIATE`, where the losers sleep in SQLite's busy
-    /// handler (1, 2, 5, 10… ms) whatever the lock's real wait. Other processes (the PAM
-    /// module, the CLI) still meet the busy timeout.
-    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where write transactions begin (see [`Db::begin`]): on SQLite in a long-lived
+    /// process, a pool of one connection; otherwise the same pool as `pool`.
+    writer: AnyPool,
 }
 
 /// Every SQLite connection: WAL lets readers run beside the one writer; the busy timeout makes
@@ -85,9 +82,6 @@ macro_rules! sqlite_pragmas {
     };
 }
 const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
-
-/// The `busy_timeout` above.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// [`SQLITE_PRAGMAS`] for a process that lives for one login (see [`Db::connect_existing`]):
 /// its commits checkpoint the log after 100 pages instead of SQLite's 1000. A PAM login writes
@@ -157,33 +151,48 @@ impl Db {
             url.to_string()
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(timeout)
-            // A SQLite connection is a file handle in this process: it cannot have gone stale
-            // the way a network connection can, so it is not pinged before each use.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // One round trip to the connection's thread for all the PRAGMAs.
-                        conn.execute(if short_lived {
-                            SQLITE_PRAGMAS_SHORT_LIVED
-                        } else {
-                            SQLITE_PRAGMAS
-                        })
-                        .await?;
-                    }
-                    Ok(())
+        let pool_of = |size: u32| {
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(timeout)
+                // A SQLite connection is a file handle in this process: it cannot have gone
+                // stale the way a network connection can, so it is not pinged before each use.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // One round trip to the connection's thread for all the PRAGMAs.
+                            conn.execute(if short_lived {
+                                SQLITE_PRAGMAS_SHORT_LIVED
+                            } else {
+                                SQLITE_PRAGMAS
+                            })
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .after_release(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
-            .connect_with(options)
+                .after_release(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
+        };
+        let pool = pool_of(max_connections)
+            .connect_with(options.clone())
             .await?;
+        // SQLite has one writer at a time. A long-lived process writes through one connection
+        // of its own: its writers queue for it in order instead of meeting at `BEGIN
+        // IMMEDIATE`, where the losers sleep in SQLite's busy handler (1, 2, 5, 10… ms)
+        // whatever the lock's real wait, and its page cache stays valid from one write to the
+        // next (SQLite drops a connection's cache whenever another connection wrote). Other
+        // processes (the PAM module, the CLI) still meet the busy timeout. A process that
+        // lives for one login keeps to its one pool.
+        let writer = if backend == Backend::Sqlite && !short_lived {
+            pool_of(1).connect_with(options).await?
+        } else {
+            pool.clone()
+        };
         Ok(Db {
             pool,
+            writer,
             backend,
-            writers: Default::default(),
         })
     }
 
@@ -207,29 +216,22 @@ impl Db {
         &self.pool
     }
 
+    /// Where a single statement that writes outside a transaction runs: the writer
+    /// connection on SQLite (see [`Db::begin`]), so it queues with the other writes of this
+    /// process instead of meeting them at the database lock.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// Starts a transaction that may write. On SQLite it takes the write lock up front, so two
     /// writers never deadlock upgrading a read lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => {
-                // As long as SQLite's own busy timeout, so a transaction begun while this task
-                // holds another fails as it did before instead of waiting for ever.
-                let turn =
-                    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.writers.clone().lock_owned())
-                        .await
-                        .map_err(|_| {
-                            crate::error::Error::Internal(
-                                "timed out waiting to write to SQLite".into(),
-                            )
-                        })?;
-                Tx {
-                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: Some(turn),
-                }
-            }
+            Backend::Sqlite => Tx {
+                inner: self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            },
             Backend::Postgres => Tx {
                 inner: self.pool.begin().await?,
-                _turn: None,
             },
         })
     }
@@ -254,6 +256,7 @@ impl Db {
 
     /// Closes every connection (the PAM module must leave no thread behind).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -658,11 +658,11 @@ impl Core {
         let now = self.now();
         sqlx::query("DELETE FROM device_authorizations WHERE expires_at < $1")
             .bind(now - 86_400)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         sqlx::query("DELETE FROM device_code_buckets WHERE full_at < $1")
             .bind(now)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }

@@ -355,7 +355,7 @@ impl Core {
         )
         .bind(self.now())
         .bind(conversation)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }

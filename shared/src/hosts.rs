@@ -403,7 +403,7 @@ impl Core {
                 .bind(now)
                 .bind(addr)
                 .bind(&host.id)
-                .execute(self.db.pool())
+                .execute(self.db.writer())
                 .await?;
             host.last_seen_at = Some(now);
             host.last_seen_addr = addr.map(str::to_string);
