@@ -33,6 +33,7 @@ pub struct ApprovalStart {
     pub verification_uri: String,
     /// The page with the code filled in (for a QR code or a click).
     pub verification_uri_complete: String,
+    /// Seconds until the wait ends without an answer (the challenge's time left).
     pub expires_in: i64,
     /// Seconds between polls.
     pub interval: i64,
@@ -43,7 +44,10 @@ pub struct ApprovalStart {
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalPoll {
     /// Nothing decided yet; poll again after `interval` seconds.
-    Pending { interval: i64 },
+    Pending {
+        /// Seconds to wait before the next poll.
+        interval: i64,
+    },
     /// Approved, counting as a verification with this provider.
     Verified(ProviderType),
     /// Denied on the page: the login is over (and the denial counted as a failure).

@@ -13,6 +13,7 @@ use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
 use crate::users::User;
 use serde::Serialize;
 
+/// Digits of a backup code: longer than a one-time code because it never expires.
 pub const BACKUP_CODE_DIGITS: usize = 8;
 /// How long a generated TOTP secret waits for its first code before it must be generated anew.
 const PENDING_TOTP_LIFETIME: i64 = 600;
@@ -20,15 +21,21 @@ const PENDING_TOTP_LIFETIME: i64 = 600;
 /// A generated TOTP secret, shown once so the user can scan or type it.
 #[derive(Clone, Debug, Serialize)]
 pub struct TotpEnrolment {
+    /// The secret for typing into an app by hand.
     pub secret_base32: String,
+    /// The same secret as an `otpauth://` URI, for the QR code.
     pub otpauth_uri: String,
 }
 
 /// A code that was sent.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SentCode {
+    /// SMS or email.
     pub provider: ProviderType,
+    /// Where it went, masked (`+4*****89`, `a***@example.org`): enough for the user to
+    /// recognise, not enough to learn a stranger's number.
     pub destination: String,
+    /// Seconds the code stays valid.
     pub expires_in: i64,
 }
 

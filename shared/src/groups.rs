@@ -21,9 +21,13 @@ pub const MAX_NAME_LEN: usize = 64;
 /// A group, with how many members it has.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Group {
+    /// Stable id; memberships, hosts and clients refer to the group by it.
     pub id: String,
+    /// Unique, shown to administrators and in the `groups` claim.
     pub name: String,
+    /// When it was created (Unix seconds).
     pub created_at: i64,
+    /// How many users are in it, for the admin listing.
     pub members: i64,
 }
 

@@ -8,7 +8,6 @@
 // Every public item of the core says why it exists (CI runs clippy with -D warnings).
 #![warn(missing_docs)]
 
-#[allow(missing_docs)] // docs to write
 pub mod approval;
 #[allow(missing_docs)] // docs to write
 pub mod audit;
@@ -21,37 +20,27 @@ pub mod core;
 pub mod db;
 #[allow(missing_docs)] // docs to write
 pub mod device;
-#[allow(missing_docs)] // docs to write
 pub mod enrolment;
 pub mod error;
 #[allow(missing_docs)] // docs to write
 pub mod factors;
-#[allow(missing_docs)] // docs to write
 pub mod groups;
 #[allow(missing_docs)] // docs to write
 pub mod host_login;
 #[allow(missing_docs)] // docs to write
 pub mod hosts;
-#[allow(missing_docs)] // docs to write
 pub mod notify;
-#[allow(missing_docs)] // docs to write
 pub mod passkeys;
-#[allow(missing_docs)] // docs to write
 pub mod password;
-#[allow(missing_docs)] // docs to write
 pub mod policy;
 pub mod providers;
 pub mod reauth;
-#[allow(missing_docs)] // docs to write
 pub mod secrets;
 pub mod settings;
 pub mod step;
-#[allow(missing_docs)] // docs to write
 pub mod time;
-#[allow(missing_docs)] // docs to write
 pub mod totp;
 pub mod users;
-#[allow(missing_docs)] // docs to write
 pub mod words;
 
 pub use crate::core::{Core, RequestContext, Source};

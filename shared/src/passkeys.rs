@@ -38,10 +38,13 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub struct PasskeyInfo {
     /// Stepgate's id of the passkey (not the authenticator's credential id).
     pub id: String,
+    /// The user's label for it ("work laptop"), so they can tell which one to remove.
     pub name: String,
     /// The authenticator keeps it (a resident key): it can sign in without a username.
     pub discoverable: bool,
+    /// When it was registered (Unix seconds).
     pub created_at: i64,
+    /// When it last passed a sign-in, so a forgotten one stands out.
     pub last_used_at: Option<i64>,
 }
 
@@ -49,7 +52,9 @@ pub struct PasskeyInfo {
 /// `navigator.credentials.create()` / `.get()`, as JSON.
 #[derive(Clone, Debug, Serialize)]
 pub struct Ceremony {
+    /// Names the server half in `webauthn_states`; the response must bring it back.
     pub id: String,
+    /// What the page passes to the browser's credentials API.
     pub options: serde_json::Value,
 }
 

@@ -17,8 +17,13 @@ use std::sync::OnceLock;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordParams {
+    /// Memory per hash in KiB: what makes a guessing rig expensive; every concurrent login
+    /// holds this much while it hashes.
     pub memory_kib: u32,
+    /// Passes over that memory; raises the time per hash without raising memory.
     pub iterations: u32,
+    /// Lanes per hash. Each stored hash records the cost it was made with, so a change to
+    /// any of these applies to new hashes and old ones still verify.
     pub parallelism: u32,
 }
 
@@ -73,10 +78,14 @@ impl PasswordParams {
     }
 }
 
+/// Why a password could not be hashed or checked (a wrong password is not an error: it is
+/// `false`).
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
+    /// The configured cost is outside argon2's (or our) limits; found at start-up.
     #[error("invalid password hashing parameters: {0}")]
     InvalidParams(String),
+    /// argon2 failed on valid parameters (e.g. memory could not be had).
     #[error("argon2 could not hash the password: {0}")]
     Hash(String),
 }
@@ -127,6 +136,7 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
+    /// Checks the parameters once, so a bad cost fails start-up instead of every login.
     pub fn new(params: &PasswordParams) -> Result<PasswordHasher, PasswordError> {
         params.validate().map_err(PasswordError::InvalidParams)?;
         let p = params
@@ -139,6 +149,7 @@ impl PasswordHasher {
         })
     }
 
+    /// The cost new hashes are made with.
     pub fn params(&self) -> &PasswordParams {
         &self.params
     }

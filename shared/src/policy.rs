@@ -52,9 +52,14 @@ pub mod rules {
         /// This failure reached the limit: lock the user.
         Lock,
         /// Not locked (again): how many attempts are left, when lockout is on.
-        Continue { attempts_left: Option<u32> },
+        Continue {
+            /// Wrong answers left before the lockout; `None` when lockout is off.
+            attempts_left: Option<u32>,
+        },
     }
 
+    /// Decides [`AfterFailure`]; an already locked user is not locked again (one lockout
+    /// event, one notice).
     pub fn after_failure(failures: i64, max: u32, already_locked: bool) -> AfterFailure {
         if max > 0 && failures >= i64::from(max) && !already_locked {
             return AfterFailure::Lock;

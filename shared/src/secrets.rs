@@ -27,11 +27,17 @@ const TAG_LEN: usize = 16;
 const AEAD_INFO: &[u8] = b"stepgate aead v1";
 const CODE_HASH_INFO: &[u8] = b"stepgate code-hash v1";
 
+/// Why a secret could not be kept or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     /// The key file could not be read, created or understood; `path` tells the operator which.
     #[error("key file {}: {message}", path.display())]
-    KeyFile { path: PathBuf, message: String },
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong with it.
+        message: String,
+    },
     /// Deliberately one error for every cause (wrong key, wrong AAD, tampering, bad encoding):
     /// telling them apart would help an attacker more than an operator.
     #[error("a stored secret could not be decrypted (wrong key file, or tampered data)")]
@@ -78,6 +84,8 @@ impl Secrets {
         }
     }
 
+    /// The keys derived from a master key already in hand (tests, and the key file once
+    /// read); each use gets its own key by HKDF, so one leaked derived key opens nothing else.
     pub fn from_bytes(master: [u8; KEY_LEN]) -> Secrets {
         let hk = Hkdf::<Sha256>::new(None, &master);
         let mut aead_key = [0u8; KEY_LEN];

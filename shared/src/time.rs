@@ -8,11 +8,13 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Where the core reads the time; a trait so tests can move it (see [`ManualClock`]).
 pub trait Clock: Send + Sync + Debug {
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
 }
 
+/// The wall clock, for every process that is not a test.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -32,12 +34,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock standing at `start` (Unix seconds).
     pub fn new(start: i64) -> Self {
         ManualClock(AtomicI64::new(start))
     }
+    /// Moves the clock forward, e.g. past a code's lifetime.
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
+    /// Puts the clock at `now`, e.g. at a TOTP step's boundary.
     pub fn set(&self, now: i64) {
         self.0.store(now, Ordering::SeqCst);
     }

@@ -10,7 +10,9 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 pub use totp_rs::Algorithm;
 use totp_rs::TOTP;
 
+/// Digits of a code: what every authenticator app shows by default.
 pub const DIGITS: usize = 6;
+/// Seconds per code (RFC 6238's default, and what the apps assume).
 pub const STEP_SECONDS: u64 = 30;
 /// Steps accepted either side of the current one.
 pub const SKEW_STEPS: i64 = 1;

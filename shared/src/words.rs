@@ -10,7 +10,10 @@
 /// One refusal: its catalogue id and its English.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Words {
+    /// The catalogue id without its `core-` prefix; stable, since every language's file
+    /// names it.
     pub id: &'static str,
+    /// The English, with `{slot}` placeholders.
     pub english: &'static str,
 }
 
@@ -31,6 +34,7 @@ impl Words {
 /// Words with the values of their slots: what a refusal carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Said {
+    /// Which refusal it is.
     pub words: Words,
     /// Each slot's value, by name, unquoted.
     pub args: Vec<(&'static str, String)>,
@@ -95,7 +99,8 @@ impl std::fmt::Display for Said {
 #[macro_export]
 macro_rules! words {
     ($($name:ident = $id:literal : $english:literal;)*) => {
-        $(pub const $name: $crate::words::Words =
+        $(#[doc = $english]
+        pub const $name: $crate::words::Words =
             $crate::words::Words { id: $id, english: $english };)*
         /// Every refusal above.
         pub const ALL: &[$crate::words::Words] = &[$($name),*];

@@ -29,13 +29,18 @@ pub enum SmtpTls {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
+    /// The SMTP server's name; with TLS it must match the server's certificate.
     pub host: String,
     /// 587 suits the default `starttls`; `tls = "tls"` usually needs 465.
     #[serde(default = "default_smtp_port")]
     pub port: u16,
+    /// How the connection is encrypted; `starttls` by default, so codes do not cross the
+    /// network in clear.
     #[serde(default)]
     pub tls: SmtpTls,
+    /// The AUTH user; set together with `password`, or neither for an open relay.
     pub username: Option<String>,
+    /// The AUTH password (never printed: see `Debug`).
     pub password: Option<String>,
     /// The `From` of every message, e.g. `Stepgate <no-reply@example.com>`.
     pub from: String,
@@ -121,6 +126,8 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// Validates the section and builds a pooled transport; nothing is sent or connected
+    /// yet, so a server that is down does not stop start-up.
     pub fn new(config: &SmtpConfig) -> Result<Mailer, NotifyError> {
         config
             .validate()

@@ -24,7 +24,12 @@ pub enum NotifyError {
     NotConfigured,
     /// A configuration value cannot work; `key` names it within its section.
     #[error("{key}: {message}")]
-    InvalidConfig { key: &'static str, message: String },
+    InvalidConfig {
+        /// The key within its section (`[smtp]` or `[sms]`).
+        key: &'static str,
+        /// Why the value cannot work.
+        message: String,
+    },
     /// The destination is not an address the channel can deliver to. The text says why and
     /// shows the address masked, because it ends up in logs.
     #[error("invalid destination address: {0}")]
@@ -37,7 +42,10 @@ pub enum NotifyError {
     /// webhooks, an SMPP command_status (e.g. 14, invalid password) for SMPP, an SMTP reply code
     /// (e.g. 550, 535) for email.
     #[error("the provider refused the message (status {status})")]
-    Rejected { status: u16 },
+    Rejected {
+        /// The provider's own code, so an operator can look it up in its documentation.
+        status: u16,
+    },
 }
 
 /// Shortens a destination for logs and error texts: enough for an operator to tell two users

@@ -25,6 +25,8 @@ const TWILIO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends one text message. Implementations must not log `message`: it carries the code.
 #[async_trait]
 pub trait SmsSender: Send + Sync {
+    /// Delivers `message` to `to_e164` or says why not; an error spends no send-period
+    /// counter, so the user may try another way.
     async fn send(&self, to_e164: &str, message: &str) -> Result<(), NotifyError>;
     /// The `kind` from the configuration, for logs and the admin status page.
     fn kind(&self) -> &'static str;
@@ -36,8 +38,11 @@ pub trait SmsSender: Send + Sync {
 #[derive(Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SmsConfig {
+    /// Twilio's Messages API, with HTTP basic auth.
     Twilio {
+        /// The account (`AC…`) the messages are billed to.
         account_sid: String,
+        /// The account's secret (never printed: see `Debug`).
         auth_token: String,
         /// A phone number in E.164 form, or a messaging service SID.
         from: String,
@@ -46,43 +51,63 @@ pub enum SmsConfig {
     },
     /// POSTs `{"to": …, "message": …}` to a gateway of your own.
     Webhook {
+        /// The gateway's `http(s)://` URL; use https off loopback, since the body carries a code.
         url: String,
+        /// Sent as `Authorization: Bearer …` when set, so the gateway can refuse strangers.
         bearer_token: Option<String>,
+        /// Limit for one delivery, so a hung gateway cannot hold a login open.
         #[serde(default = "default_timeout_seconds")]
         timeout_seconds: u64,
     },
     /// Development sink: one JSON line per message, read by people and tests.
-    File { path: PathBuf },
+    File {
+        /// The file appended to.
+        path: PathBuf,
+    },
     /// Amazon SNS `Publish` to the phone number, signed with SigV4. Without both keys here,
     /// the credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
     /// `AWS_SESSION_TOKEN`.
     #[serde(rename = "aws-sns")]
     AwsSns {
+        /// The AWS region whose SNS sends (and signs) the message.
         region: String,
+        /// With `secret_access_key`: fixed credentials instead of the environment's.
         access_key_id: Option<String>,
+        /// The secret half of `access_key_id` (never printed: see `Debug`).
         secret_access_key: Option<String>,
+        /// For temporary credentials (STS), with the two keys.
         session_token: Option<String>,
         /// Defaults to SNS's regional endpoint; tests point it at a loopback listener.
         endpoint: Option<String>,
+        /// Limit for one delivery, so a slow SNS cannot hold a login open.
         #[serde(default = "default_timeout_seconds")]
         timeout_seconds: u64,
     },
     /// An SMSC over SMPP 3.4: `bind_transmitter`, `submit_sm`, `unbind`, one session per message.
     Smpp {
+        /// The SMSC's host name (checked against its certificate with `tls`).
         host: String,
+        /// 2775 by default (SMPP's registered port).
         #[serde(default = "default_smpp_port")]
         port: u16,
+        /// The account the SMSC gave, sent in `bind_transmitter`.
         system_id: String,
+        /// The account's password (never printed: see `Debug`).
         password: String,
+        /// Some SMSCs route by it; empty unless the provider says otherwise.
         #[serde(default)]
         system_type: String,
         /// A phone number (sent as international, TON 1 / NPI 1) or an alphanumeric sender id
         /// (TON 5 / NPI 0), unless `source_ton` / `source_npi` say otherwise.
         source_address: String,
+        /// Overrides the type of number guessed from `source_address`.
         source_ton: Option<u8>,
+        /// Overrides the numbering plan guessed from `source_address`.
         source_npi: Option<u8>,
+        /// SMPP over TLS: the password and the code otherwise cross the network in clear.
         #[serde(default)]
         tls: bool,
+        /// Limit for one whole session (connect, bind, submit, unbind).
         #[serde(default = "default_timeout_seconds")]
         timeout_seconds: u64,
     },
