@@ -21,13 +21,21 @@ use base64::Engine;
 use serde::Serialize;
 use sqlx::Row;
 
+/// Where a challenge stands. Only `Pending` accepts answers; every other state is final, so a
+/// finished login cannot be replayed or continued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChallengeState {
+    /// Waiting for a second factor.
     Pending,
+    /// A second factor passed: the front door may finish the login.
     Verified,
+    /// Ended without a pass (denied on the approval page, or the user was disabled while it
+    /// waited); also what an unknown stored state reads as, so a damaged row never passes.
     Failed,
+    /// The time allowed for verification ran out.
     Expired,
+    /// The user was locked out during this challenge.
     Locked,
 }
 
@@ -52,15 +60,22 @@ impl ChallengeState {
     }
 }
 
+/// One login's second-factor step, as stored: the state every door reads before it acts.
 #[derive(Clone, Debug, Serialize)]
 pub struct Challenge {
     /// 256 random bits; whoever holds it may continue this login, so front doors keep it in an
     /// HttpOnly cookie or in the PAM handle only.
     pub id: String,
+    /// The user who passed the first factor; the challenge can only verify this user.
     pub user_id: String,
+    /// Where it stands; only `Pending` accepts answers.
     pub state: ChallengeState,
+    /// The provider that passed, once verified; the front doors record how the user proved
+    /// themselves from it.
     pub verified_provider: Option<ProviderType>,
+    /// When the first factor passed (Unix seconds).
     pub created_at: i64,
+    /// `created_at` plus the time allowed for verification; no answer counts after it.
     pub expires_at: i64,
 }
 
@@ -92,9 +107,11 @@ impl SecondFactor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckOutcome {
+    /// The answer passed with this provider; the challenge is now verified.
     Verified(ProviderType),
     /// The code was wrong; `attempts_left` before lockout, when lockout is on.
     WrongCode {
+        /// Wrong answers left before the lockout; `None` when lockout is off.
         attempts_left: Option<u32>,
     },
 }

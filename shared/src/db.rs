@@ -16,9 +16,13 @@ use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
+/// Which database engine is behind the pool: the few statements that differ (locking, the
+/// migrations) choose by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// An embedded file: one machine, writers take turns on the database lock.
     Sqlite,
+    /// A server shared by several instances and hosts; writers lock the user's row.
     Postgres,
 }
 
@@ -40,11 +44,14 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// Makes the change and its audit events durable together.
     pub async fn commit(self) -> Result<()> {
         self.inner.commit().await?;
         Ok(())
     }
 
+    /// Undoes everything in the transaction at once (dropping it does too, but this reports
+    /// a failure to do so).
     pub async fn rollback(self) -> Result<()> {
         self.inner.rollback().await?;
         Ok(())
@@ -64,6 +71,7 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
+/// The database every process of a deployment shares; cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
@@ -208,10 +216,13 @@ impl Db {
         Ok(())
     }
 
+    /// The engine, for the statements that must differ per backend.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// The pool, for reads; writes go through [`Db::begin`] or [`Db::writer`], so that on
+    /// SQLite they queue instead of meeting at the database lock.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

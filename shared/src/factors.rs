@@ -36,11 +36,15 @@ pub(crate) enum StoredConfig {
 /// An enrolled provider as people and scripts may see it: no secret, masked destination.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct EnrolledProvider {
+    /// Which provider; a user has at most one row of each.
     pub provider: ProviderType,
+    /// The one a login asks first when the user chose none (exactly one per user).
     pub is_default: bool,
     /// `+1*****1234` or `a***@example.com`; none for TOTP and backup codes.
     pub destination: Option<String>,
+    /// When it was enrolled (Unix seconds).
     pub created_at: i64,
+    /// When it last changed (a new destination, a new default).
     pub updated_at: i64,
 }
 

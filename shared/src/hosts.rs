@@ -28,15 +28,21 @@ const LAST_SEEN_RESOLUTION: i64 = 60;
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Host {
+    /// Internal id (not serialized: the API names a host by its name).
     #[serde(skip)]
     pub id: String,
+    /// Unique; what the host's `host=` and the audit log call it.
     pub name: String,
     /// Groups whose members may log in at this host, sorted.
     pub allowed_groups: Vec<String>,
+    /// When it was registered (Unix seconds).
     pub created_at: i64,
     /// When the credential was last made (at registration or rotation).
     pub rotated_at: i64,
+    /// When it last called with its credential (to within a minute), so a dead or forgotten
+    /// host stands out.
     pub last_seen_at: Option<i64>,
+    /// The address it last called from, to spot a credential used elsewhere.
     pub last_seen_addr: Option<String>,
 }
 

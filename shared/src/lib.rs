@@ -11,23 +11,19 @@
 pub mod approval;
 #[allow(missing_docs)] // docs to write
 pub mod audit;
-#[allow(missing_docs)] // docs to write
 pub mod challenge;
 pub mod codes;
 pub mod config;
 pub mod core;
-#[allow(missing_docs)] // docs to write
 pub mod db;
 #[allow(missing_docs)] // docs to write
 pub mod device;
 pub mod enrolment;
 pub mod error;
-#[allow(missing_docs)] // docs to write
 pub mod factors;
 pub mod groups;
 #[allow(missing_docs)] // docs to write
 pub mod host_login;
-#[allow(missing_docs)] // docs to write
 pub mod hosts;
 pub mod notify;
 pub mod passkeys;
