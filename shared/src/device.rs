@@ -42,9 +42,14 @@ const USER_CODE_SCOPE: &str = "stepgate device user code";
 /// `refill_seconds`. One bucket per browser and per address, and one for everyone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuessLimits {
+    /// Wrong codes one browser or address may give at once.
     pub per_source_burst: i64,
+    /// Seconds for one more wrong code to be allowed to that source.
     pub per_source_refill_seconds: i64,
+    /// Wrong codes everyone together may give at once: bounds a guesser with many
+    /// addresses.
     pub global_burst: i64,
+    /// Seconds for one more wrong code to be allowed to everyone.
     pub global_refill_seconds: i64,
 }
 
@@ -68,7 +73,9 @@ const GLOBAL_BUCKET: &str = "global";
 /// hashed before it is stored) and the address. Either may be unknown.
 #[derive(Clone, Debug, Default)]
 pub struct GuessSource {
+    /// The browser's own cookie value (hashed before it is stored).
     pub browser: Option<String>,
+    /// The client's address as the web door trusts it.
     pub address: Option<String>,
 }
 
@@ -86,16 +93,24 @@ impl GuessSource {
     }
 }
 
+/// Where a device authorization stands; each poll and decision moves it forward only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceState {
+    /// Waiting for the user on the approval page.
     Pending,
+    /// Approved; the next poll takes the tokens.
     Approved,
+    /// Refused by the user; the device hears `access_denied`.
     Denied,
+    /// Its lifetime ran out before it was used.
     Expired,
+    /// Its tokens were issued: a second poll is refused, so a stolen device code is worth
+    /// nothing afterwards.
     Consumed,
 }
 
 impl DeviceState {
+    /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceState::Pending => "pending",
@@ -127,18 +142,29 @@ impl DeviceState {
 pub struct DeviceAuthorization {
     /// Public id (random): names it in audit events and between the approval pages.
     pub id: String,
+    /// The OIDC client that asked (none for a PAM login's approval).
     pub client_id: Option<String>,
+    /// The scopes the tokens will carry.
     pub scopes: Vec<String>,
     /// `Expired` when read past `expires_at` while pending or approved.
     pub state: DeviceState,
+    /// Seconds the device must wait between polls (grows with each `slow_down`).
     pub interval: i64,
+    /// When the device asked (Unix seconds).
     pub created_at: i64,
+    /// When it stops being usable (Unix seconds).
     pub expires_at: i64,
+    /// The last poll, to tell a too-early one (`slow_down`).
     pub last_poll_at: Option<i64>,
+    /// Who approved or denied it, once decided.
     pub user_id: Option<String>,
+    /// How the approver signed in (the tokens' `amr`).
     pub amr: Vec<String>,
+    /// The approver's sign-in level (the tokens' `acr`).
     pub acr: Option<String>,
+    /// When the approver signed in (the ID token's `auth_time`).
     pub auth_time: Option<i64>,
+    /// When the user decided.
     pub decided_at: Option<i64>,
     /// A PAM login's approval (instead of a client's): the login, and where it comes from.
     pub login: Option<LoginOrigin>,
@@ -147,14 +173,20 @@ pub struct DeviceAuthorization {
 /// The login a PAM approval is for (its challenge) and where it comes from, for the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginOrigin {
+    /// The PAM login's challenge, which the approval verifies.
     pub challenge_id: String,
+    /// The registered host the login is at, so the user knows what they approve.
     pub host: Option<String>,
+    /// The PAM service (`sshd`, `sudo`).
     pub service: Option<String>,
+    /// Where the login comes from (PAM's remote host).
     pub remote_addr: Option<String>,
+    /// The terminal of the login.
     pub tty: Option<String>,
 }
 
 impl DeviceAuthorization {
+    /// Whether the authorization asked for scope `s`.
     pub fn has_scope(&self, s: &str) -> bool {
         self.scopes.iter().any(|x| x == s)
     }
@@ -172,10 +204,15 @@ pub(crate) enum Owner<'a> {
 /// What the device is given: its device code, and the user code to show (formatted).
 #[derive(Clone)]
 pub struct DeviceStart {
+    /// The authorization's public id.
     pub id: String,
+    /// The device's secret for polling; only its hash is stored.
     pub device_code: String,
+    /// What the user types on the approval page, formatted (`WDJB-MJHT`).
     pub user_code: String,
+    /// When both codes stop working (Unix seconds).
     pub expires_at: i64,
+    /// Seconds between polls.
     pub interval: i64,
 }
 
@@ -193,7 +230,10 @@ pub enum Poll {
     /// `authorization_pending`.
     Pending,
     /// `slow_down`: too soon after the last poll; the interval is now `interval`.
-    SlowDown { interval: i64 },
+    SlowDown {
+        /// The new, longer interval in seconds.
+        interval: i64,
+    },
     /// `access_denied`.
     Denied,
     /// `expired_token`.
@@ -211,11 +251,16 @@ pub enum Poll {
 /// A user's decision on the approval page, with how they signed in for it.
 #[derive(Clone, Debug)]
 pub enum Decision {
+    /// The device gets tokens as if the user had signed in there with these factors.
     Approve {
+        /// How the user signed in (the tokens' `amr`).
         amr: Vec<String>,
+        /// Their sign-in level (the tokens' `acr`).
         acr: String,
+        /// When they signed in.
         auth_time: i64,
     },
+    /// The device hears `access_denied`.
     Deny,
 }
 

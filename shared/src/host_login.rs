@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 /// What the host asks at the start of a login. (`Debug` leaves the password out.)
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Begin {
+    /// The login name PAM was given; it must be a Stepgate username.
     pub user: String,
     /// The Stepgate password, in password mode; absent when the host checked the password
     /// itself (second-factor mode).
@@ -47,19 +48,23 @@ pub enum Ending {
     UnknownUser,
     /// Password mode: a wrong password or an unknown user, alike.
     BadPassword,
+    /// An administrator switched the account off.
     Disabled,
+    /// Locked by second-factor failures; only an administrator lifts it.
     Locked,
     /// The user is in none of the host's allowed groups.
     NotAdmitted,
     /// No second factor and `nullok`: passes; `password_verified` says whether Stepgate
     /// checked a password in this login (password mode) or nothing at all.
     NoSecondFactorAllowed {
+        /// Whether Stepgate checked the password (the module then may return success).
         password_verified: bool,
     },
     /// No second factor and no `nullok`.
     NoSecondFactor,
     /// 2FA is enforced and the user has set up nothing yet; `url` is where to do it.
     MustEnrol {
+        /// The account page, for the message the host shows.
         url: String,
     },
 }
@@ -71,9 +76,12 @@ pub enum Begun {
     /// A challenge is open: `conversation` continues it (send, check, step), `step` says
     /// what to ask.
     Challenge {
+        /// The challenge's id; only the host that began it may continue it.
         conversation: String,
+        /// What to ask first.
         step: Step,
     },
+    /// The login ended (passed or refused) without a challenge.
     Ended(Ending),
 }
 
@@ -82,24 +90,43 @@ pub enum Begun {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Failure {
+    /// See [`Error::Locked`].
     #[error("the account is locked")]
     Locked,
+    /// See [`Error::RateLimited`].
     #[error("too many attempts; retry after {retry_after} s")]
-    RateLimited { retry_after: i64 },
+    RateLimited {
+        /// Seconds until the next check is accepted.
+        retry_after: i64,
+    },
+    /// See [`Error::ChallengeExpired`].
     #[error("the time allowed for verification has run out")]
     Expired,
+    /// The challenge is finished, or is not this host's (the two read alike).
     #[error("this verification is already finished")]
     Closed,
+    /// See [`Error::Disabled`].
     #[error("the account is disabled")]
     Disabled,
+    /// The notifier failed; the user may choose another provider.
     #[error("the code could not be sent")]
     SendFailed,
+    /// See [`Error::SendTooSoon`].
     #[error("a code was sent recently; retry after {retry_after} s")]
-    SendTooSoon { retry_after: i64 },
+    SendTooSoon {
+        /// Seconds until a new code may be sent.
+        retry_after: i64,
+    },
+    /// See [`Error::ProviderUnavailable`].
     #[error("that provider is not available for this user")]
     ProviderUnavailable,
+    /// A rule refused the request; `message` is the English the host shows.
     #[error("refused: {message}")]
-    Refused { message: String },
+    Refused {
+        /// The refusal, in English (a host has no catalogue).
+        message: String,
+    },
+    /// A fault on the server (storage, secrets); the module fails closed.
     #[error("verification is unavailable")]
     Unavailable,
 }
@@ -141,10 +168,15 @@ impl From<&Error> for Failure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
+    /// The account may be used at this host.
     Usable,
+    /// No Stepgate user has this name.
     UnknownUser,
+    /// An administrator switched the account off.
     Disabled,
+    /// Locked by second-factor failures.
     Locked,
+    /// The user is in none of the host's allowed groups.
     NotAdmitted,
 }
 

@@ -9,20 +9,17 @@
 #![warn(missing_docs)]
 
 pub mod approval;
-#[allow(missing_docs)] // docs to write
 pub mod audit;
 pub mod challenge;
 pub mod codes;
 pub mod config;
 pub mod core;
 pub mod db;
-#[allow(missing_docs)] // docs to write
 pub mod device;
 pub mod enrolment;
 pub mod error;
 pub mod factors;
 pub mod groups;
-#[allow(missing_docs)] // docs to write
 pub mod host_login;
 pub mod hosts;
 pub mod notify;
