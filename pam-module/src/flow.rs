@@ -533,16 +533,22 @@ impl<V: Verifier> Round<'_, V> {
         if answer.is_empty() {
             return Ok(None);
         }
-        match answer.parse::<usize>() {
-            Ok(i) if (1..=providers.len()).contains(&i) => {
-                let p = providers[i - 1].provider;
+        // Looked up with `get`, not indexed: a number out of range is a wrong choice, never a
+        // panic inside the host process.
+        let number = answer.parse::<usize>().ok();
+        let listed = number
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|k| providers.get(k));
+        match (number, listed) {
+            (_, Some(listed)) => {
+                let p = listed.provider;
                 Ok(Some(if p.is_sent() {
                     Step::Send(p)
                 } else {
                     Step::Ask(p)
                 }))
             }
-            Ok(i) if i == n && self.next.browser_approval => Ok(Some(Step::Approve)),
+            (Some(i), None) if i == n && self.next.browser_approval => Ok(Some(Step::Approve)),
             _ => {
                 let back = match from {
                     Some(p) => self.find(p).map(describe).unwrap_or_default(),
