@@ -99,7 +99,8 @@ impl std::fmt::Display for Said {
 #[macro_export]
 macro_rules! words {
     ($($name:ident = $id:literal : $english:literal;)*) => {
-        $(#[doc = $english]
+        // The English as a text block: it is no Markdown (brackets, bare URLs).
+        $(#[doc = concat!("Catalogue id `core-", $id, "`; in English:\n\n```text\n", $english, "\n```")]
         pub const $name: $crate::words::Words =
             $crate::words::Words { id: $id, english: $english };)*
         /// Every refusal above.
