@@ -220,7 +220,7 @@ impl Core {
         Ok(c)
     }
 
-    /// Deletes challenges that finished or expired over [`FINISHED_KEPT_SECONDS`] ago, a
+    /// Deletes challenges that finished or expired over ten minutes ago, a
     /// batch at a time so the write lock is never held long; returns how many went. Not at
     /// once: a host may not yet have heard that its login was approved in the browser.
     pub async fn purge_finished_challenges(&self) -> Result<u64> {

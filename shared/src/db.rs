@@ -2,7 +2,7 @@
 //!
 //! Queries are written once against sqlx's `Any` driver with `$N` placeholders, which both
 //! backends accept; types stay within what `Any` carries (TEXT, BIGINT, NULL), so no query is
-//! written twice. Only the migrations and [`lock_user`] differ per backend.
+//! written twice. Only the migrations and [`Db::begin_locked`] differ per backend.
 //!
 //! Concurrency: every policy decision runs in one transaction that first takes the user's
 //! lock — `SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` (the database write lock) on
