@@ -393,12 +393,15 @@ impl Core {
         // locked the user meanwhile. SQLite's `BEGIN IMMEDIATE` already holds the write lock;
         // PostgreSQL takes the user's row lock first, which needs the user's id.
         if self.db.backend() == Backend::Postgres {
-            let (user_id,): (String,) =
-                sqlx::query_as("SELECT user_id FROM challenges WHERE id = $1")
-                    .bind(challenge_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(Error::NotFound("challenge"))?;
+            // A host finds only its own conversations, before any lock is taken.
+            let (user_id,): (String,) = sqlx::query_as(
+                "SELECT user_id FROM challenges WHERE id = $1 AND ($2 = '' OR host = $2)",
+            )
+            .bind(challenge_id)
+            .bind(at.map_or("", |h| h.name.as_str()))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Error::NotFound("challenge"))?;
             lock_user(&mut tx, Backend::Postgres, &user_id).await?;
         }
         // The challenge, its user, and (for a host) whether the host still admits the user,

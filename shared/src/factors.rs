@@ -100,7 +100,9 @@ impl Core {
     ) -> Result<StoredConfig> {
         let json = self.secrets.decrypt_from_string(blob, &aad(user_id, p))?;
         serde_json::from_slice(&json)
-            .map_err(|e| Error::Internal(format!("stored provider config unreadable: {e}")))
+            // serde's message can quote the decrypted value (a phone number, a secret): the
+            // error names the provider only.
+            .map_err(|_| Error::Internal(format!("stored {} configuration unreadable", p.as_str())))
     }
 
     pub(crate) fn destination_of(c: &StoredConfig) -> Option<String> {

@@ -206,12 +206,10 @@ impl Core {
             return Ok(Begun::Ended(Ending::NotAdmitted));
         }
         let (user, admitted) = match (&b.password, found) {
-            (Some(pw), found) => match self.first_factor(ctx, &b.user, pw).await {
-                // The same account as read above (else its groups are read again).
-                Ok(u) => {
-                    let admitted = found.filter(|(f, _)| f.id == u.id).map(|(_, a)| a);
-                    (u, admitted)
-                }
+            (Some(pw), _) => match self.first_factor(ctx, &b.user, pw).await {
+                // Admission is read again after the hash: the user may have left the host's
+                // groups while it ran, and the `nullok` ending is not checked later.
+                Ok(u) => (u, None),
                 Err(Error::BadCredentials) => return Ok(Begun::Ended(Ending::BadPassword)),
                 Err(e) => return Err(e),
             },
