@@ -408,11 +408,9 @@ impl Core {
         // in one round trip.
         let row = sqlx::query(&format!(
             "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
-             c.host AS challenge_host, (SELECT COUNT(*) FROM group_members m \
-             JOIN groups g ON g.id = m.group_id \
-             JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
-             WHERE m.user_id = c.user_id) AS admitting_groups, {} \
+             c.host AS challenge_host, {} AS admitting_groups, {} \
              FROM challenges c JOIN users u ON u.id = c.user_id WHERE c.id = $1",
+            crate::hosts::admitting_groups("c.user_id"),
             crate::users::user_columns_of("u")
         ))
         .bind(challenge_id)

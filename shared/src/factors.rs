@@ -60,20 +60,20 @@ pub(crate) struct StoredFactor {
 /// off hides it everywhere at once; its enrolment is kept for when it returns), with exactly
 /// one marked default.
 pub(crate) fn usable<'a>(stored: &'a [StoredFactor], settings: &TwoFaSettings) -> Vec<Usable<'a>> {
-    let mut list: Vec<Usable<'a>> = stored
+    let available: Vec<&StoredFactor> = stored
         .iter()
         .filter(|f| settings.is_available(f.shown.provider))
-        .map(|f| Usable {
-            shown: f.shown.clone(),
-            factor: f,
-        })
         .collect();
-    let shown: Vec<EnrolledProvider> = list.iter().map(|u| u.shown.clone()).collect();
-    let default = effective_default(&shown);
-    for u in &mut list {
-        u.shown.is_default = Some(u.shown.provider) == default;
-    }
-    list
+    let listed: Vec<EnrolledProvider> = available.iter().map(|f| f.shown.clone()).collect();
+    let default = effective_default(&listed);
+    listed
+        .into_iter()
+        .zip(available)
+        .map(|(mut shown, factor)| {
+            shown.is_default = Some(shown.provider) == default;
+            Usable { shown, factor }
+        })
+        .collect()
 }
 
 /// One usable factor: its listing (with the effective default) and its stored form.

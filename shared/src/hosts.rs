@@ -99,6 +99,17 @@ fn parse_credential(text: &str) -> Option<(&str, &str)> {
     (prefix == CREDENTIAL_PREFIX && !id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
 
+/// SQL counting the groups of the user `user_id_column` that the host bound as `$2` (its
+/// id) allows: above zero, the host admits the user. The statement form of [`admits`], for
+/// reads that decide admission in the same round trip as the user or the challenge.
+pub(crate) fn admitting_groups(user_id_column: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM group_members m JOIN groups g ON g.id = m.group_id \
+         JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
+         WHERE m.user_id = {user_id_column})"
+    )
+}
+
 /// Whether a user in `user_groups` may log in at a host allowing `allowed`: the rule, once.
 pub fn admits(allowed: &[String], user_groups: &[String]) -> bool {
     allowed.iter().any(|g| user_groups.contains(g))
@@ -421,9 +432,8 @@ impl Core {
     /// allowed groups), in one round trip: the start of every login at a host.
     pub async fn user_at_host(&self, username: &str, host: &Host) -> Result<Option<(User, bool)>> {
         let row = sqlx::query(&format!(
-            "SELECT (SELECT COUNT(*) FROM group_members m JOIN groups g ON g.id = m.group_id \
-             JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
-             WHERE m.user_id = u.id) AS admitting_groups, {} FROM users u WHERE u.username = $1",
+            "SELECT {} AS admitting_groups, {} FROM users u WHERE u.username = $1",
+            admitting_groups("u.id"),
             crate::users::user_columns_of("u")
         ))
         .bind(username)
