@@ -4,7 +4,7 @@
 //! claim a lockout that was rolled back or miss one that happened.
 
 use crate::core::{RequestContext, Source};
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::Result;
 use crate::providers::ProviderType;
 use serde::Serialize;
@@ -199,24 +199,31 @@ pub async fn record_alone(core: &crate::Core, ctx: &RequestContext, e: Event<'_>
 /// Writes one event inside the transaction of the change it describes, so both commit or
 /// neither does.
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, at: i64, e: Event<'_>) -> Result<()> {
-    sqlx::query(
+    let mut batch = Batch::new(tx.backend());
+    push(&mut batch, ctx, at, e);
+    batch.run(tx).await
+}
+
+/// Adds the writing of one event to `batch`, to go to the database with the change it
+/// describes.
+pub fn push<'q>(batch: &mut Batch<'q>, ctx: &'q RequestContext, at: i64, e: Event<'q>) {
+    batch.push(
         "INSERT INTO audit_events (at, user_id, username, event, provider, source, remote_addr, detail, service, host, tty) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(at)
-    .bind(e.user_id)
-    .bind(e.username)
-    .bind(e.kind.as_str())
-    .bind(e.provider.map(|p| p.as_str()))
-    .bind(ctx.source.as_str())
-    .bind(ctx.remote_addr.as_deref())
-    .bind(e.detail)
-    .bind(ctx.service.as_deref())
-    .bind(ctx.host.as_deref())
-    .bind(ctx.tty.as_deref())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        |b| {
+            b.bind(at)
+                .bind(e.user_id)
+                .bind(e.username)
+                .bind(e.kind.as_str())
+                .bind(e.provider.map(|p| p.as_str()))
+                .bind(ctx.source.as_str())
+                .bind(ctx.remote_addr.as_deref())
+                .bind(e.detail)
+                .bind(ctx.service.as_deref())
+                .bind(ctx.host.as_deref())
+                .bind(ctx.tty.as_deref());
+        },
+    );
 }
 
 /// Events deleted per statement by [`prune`]. Small, so that each delete holds SQLite's write

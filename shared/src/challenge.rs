@@ -8,7 +8,7 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::{lock_user, Backend};
+use crate::db::{lock_user, Backend, Batch};
 use crate::enrolment::{SentCode, BACKUP_CODE_DIGITS};
 use crate::error::{Error, Result};
 use crate::factors::EnrolledProvider;
@@ -130,6 +130,51 @@ pub(crate) enum Answer<'a> {
     },
 }
 
+/// An [`Answer`] that owns its text, to travel to the database writer's thread.
+enum OwnedAnswer {
+    Code(String),
+    Assertion(String),
+    Approval {
+        authorization: String,
+        approve: bool,
+        browser: Option<String>,
+    },
+}
+
+impl OwnedAnswer {
+    fn of(answer: Answer<'_>) -> OwnedAnswer {
+        match answer {
+            Answer::Code(c) => OwnedAnswer::Code(c.to_string()),
+            Answer::Assertion(a) => OwnedAnswer::Assertion(a.to_string()),
+            Answer::Approval {
+                authorization,
+                approve,
+                browser,
+            } => OwnedAnswer::Approval {
+                authorization: authorization.to_string(),
+                approve,
+                browser: browser.map(str::to_string),
+            },
+        }
+    }
+
+    fn answer(&self) -> Answer<'_> {
+        match self {
+            OwnedAnswer::Code(c) => Answer::Code(c),
+            OwnedAnswer::Assertion(a) => Answer::Assertion(a),
+            OwnedAnswer::Approval {
+                authorization,
+                approve,
+                browser,
+            } => Answer::Approval {
+                authorization,
+                approve: *approve,
+                browser: browser.as_deref(),
+            },
+        }
+    }
+}
+
 /// How a check of an answer came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -196,27 +241,36 @@ impl Core {
             created_at: now,
             expires_at: now + i64::from(settings.total_allowed_time_for_verification),
         };
-        let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
-        )
-        .bind(&c.id)
-        .bind(&user.id)
-        .bind(ctx.source.as_str())
-        .bind(now)
-        .bind(c.expires_at)
-        .bind(ctx.host.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            ctx,
-            now,
-            Event::new(EventKind::ChallengeOpened).user(&user.id, &user.username),
-        )
-        .await?;
-        tx.commit().await?;
+        let db = self.db.clone();
+        let (ctx, written) = (ctx.clone(), c.clone());
+        let (user_id, username) = (user.id.clone(), user.username.clone());
+        self.db
+            .on_writer_thread(async move {
+                // One hand-off, each statement committing by itself: the event first, so
+                // that a failure between the two leaves a recorded attempt, never an
+                // unrecorded challenge (the caller hears of the failure and the login stops).
+                let mut batch = Batch::new(db.backend());
+                audit::push(
+                    &mut batch,
+                    &ctx,
+                    now,
+                    Event::new(EventKind::ChallengeOpened).user(&user_id, &username),
+                );
+                batch.push(
+                    "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
+                     VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
+                    |b| {
+                        b.bind(written.id.as_str())
+                            .bind(user_id.as_str())
+                            .bind(ctx.source.as_str())
+                            .bind(now)
+                            .bind(written.expires_at)
+                            .bind(ctx.host.as_deref());
+                    },
+                );
+                batch.run(&mut *db.writer().acquire().await?).await
+            })
+            .await?;
         Ok(c)
     }
 
@@ -387,6 +441,27 @@ impl Core {
         provider: ProviderType,
         answer: Answer<'_>,
     ) -> Result<CheckOutcome> {
+        // The whole check holds the writer (its transaction begins first): it runs where the
+        // writer's hand-offs wait for nothing else (see `Db::on_writer_thread`).
+        let core = self.clone();
+        let (ctx, at, id) = (ctx.clone(), at.cloned(), challenge_id.to_string());
+        let answer = OwnedAnswer::of(answer);
+        self.db
+            .on_writer_thread(async move {
+                core.check_here(&ctx, at.as_ref(), &id, provider, answer.answer())
+                    .await
+            })
+            .await
+    }
+
+    async fn check_here(
+        &self,
+        ctx: &RequestContext,
+        at: Option<&Host>,
+        challenge_id: &str,
+        provider: ProviderType,
+        answer: Answer<'_>,
+    ) -> Result<CheckOutcome> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         // Read under the user's lock: another process may have finished the challenge or
@@ -404,20 +479,22 @@ impl Core {
             .ok_or(Error::NotFound("challenge"))?;
             lock_user(&mut tx, Backend::Postgres, &user_id).await?;
         }
-        // The challenge, its user, and (for a host) whether the host still admits the user,
-        // in one round trip.
-        let row = sqlx::query(&format!(
+        // The challenge, its user, (for a host) whether the host still admits the user, and
+        // the user's factors (a row each), in one round trip.
+        let rows = sqlx::query(&format!(
             "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
-             c.host AS challenge_host, {} AS admitting_groups, {} \
-             FROM challenges c JOIN users u ON u.id = c.user_id WHERE c.id = $1",
+             c.host AS challenge_host, {} AS admitting_groups, {}, {} \
+             FROM challenges c JOIN users u ON u.id = c.user_id \
+             LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
             crate::hosts::admitting_groups("c.user_id"),
-            crate::users::user_columns_of("u")
+            crate::users::user_columns_of("u"),
+            crate::factors::factor_columns_of("p")
         ))
         .bind(challenge_id)
         .bind(at.map_or("", |h| h.id.as_str()))
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("challenge"))?;
+        .fetch_all(&mut *tx)
+        .await?;
+        let row = rows.first().ok_or(Error::NotFound("challenge"))?;
         if let Some(host) = at {
             let began: Option<String> = row.try_get("challenge_host")?;
             if began.as_deref() != Some(host.name.as_str()) {
@@ -429,7 +506,7 @@ impl Core {
         }
         let state: String = row.try_get("challenge_state")?;
         let expires_at: i64 = row.try_get("challenge_expires_at")?;
-        let user = crate::users::user_from_row(&row)?;
+        let user = crate::users::user_from_row(row)?;
         if let Some(refused) = crate::step::refusal_for(ChallengeState::parse(&state)) {
             return Err(refused.to_error());
         }
@@ -444,7 +521,7 @@ impl Core {
             return Err(refused);
         }
         let settings = self.twofa_settings_on(&mut tx).await?;
-        let stored = self.stored_factors_on(&mut tx, &user.id).await?;
+        let stored = self.stored_factors_of_rows(&user.id, &rows)?;
         let usable = crate::factors::usable(&stored, &settings);
         let factor = |p: ProviderType| usable.iter().find(|u| u.shown.provider == p);
         let has = |p: ProviderType| factor(p).is_some();
@@ -528,21 +605,23 @@ impl Core {
             if user.twofa_failures != 0 {
                 policy::record_success(&mut tx, &user.id).await?;
             }
-            self.set_challenge_state(
-                &mut tx,
-                challenge_id,
-                ChallengeState::Verified,
-                Some(provider),
-                now,
-            )
-            .await?;
             let mut ok = Event::new(EventKind::CodeCheckOk)
                 .user(&user.id, &user.username)
                 .provider(provider);
             if let Some(how) = approval {
                 ok = ok.detail(format!("approved {how}"));
             }
-            audit::record(&mut tx, ctx, now, ok).await?;
+            // The challenge's end and its event in one hand-off (SQLite's writer is held).
+            let mut batch = Batch::new(tx.backend());
+            push_challenge_state(
+                &mut batch,
+                challenge_id,
+                ChallengeState::Verified,
+                Some(provider),
+                now,
+            );
+            audit::push(&mut batch, ctx, now, ok);
+            batch.run(&mut tx).await?;
             tx.commit().await?;
             return Ok(CheckOutcome::Verified(provider));
         }
@@ -596,16 +675,9 @@ impl Core {
         provider: Option<ProviderType>,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE challenges SET state = $1, verified_provider = $2, completed_at = $3 WHERE id = $4",
-        )
-        .bind(state.as_str())
-        .bind(provider.map(|p| p.as_str()))
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        let mut batch = Batch::new(tx.backend());
+        push_challenge_state(&mut batch, id, state, provider, now);
+        batch.run(tx).await
     }
 
     /// Emails `[twofa] lockout_notification_email`; a failure is logged, never fatal.
@@ -633,4 +705,23 @@ impl Core {
             tracing::warn!(user = %user.username, error = %e, "could not send the lockout notification");
         }
     }
+}
+
+/// Adds the ending (or another state) of a challenge to `batch`.
+fn push_challenge_state<'q>(
+    batch: &mut Batch<'q>,
+    id: &'q str,
+    state: ChallengeState,
+    provider: Option<ProviderType>,
+    now: i64,
+) {
+    batch.push(
+        "UPDATE challenges SET state = $1, verified_provider = $2, completed_at = $3 WHERE id = $4",
+        |b| {
+            b.bind(state.as_str())
+                .bind(provider.map(|p| p.as_str()))
+                .bind(now)
+                .bind(id);
+        },
+    );
 }

@@ -9,7 +9,7 @@
 //! SQLite — so two processes checking codes for one user are serialised and counters cannot
 //! be raced past their limits.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
@@ -41,9 +41,15 @@ impl Backend {
 /// `&mut *tx`.
 pub struct Tx {
     inner: Transaction<'static, Any>,
+    backend: Backend,
 }
 
 impl Tx {
+    /// The engine the transaction runs on (for a [`Batch`] inside it).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Makes the change and its audit events durable together.
     pub async fn commit(self) -> Result<()> {
         self.inner.commit().await?;
@@ -79,6 +85,49 @@ pub struct Db {
     /// Where write transactions begin (see [`Db::begin`]): on SQLite in a long-lived
     /// process, a pool of one connection; otherwise the same pool as `pool`.
     writer: AnyPool,
+    /// Where [`Db::on_writer_thread`] runs work: SQLite in a long-lived process only.
+    writer_thread: Option<std::sync::Arc<WriterThread>>,
+}
+
+/// A thread with a runtime of its own for the work that holds SQLite's one writer.
+///
+/// While a task holds the writer connection, every statement is a hand-off to the
+/// connection's thread and back. On the server's runtime the task, once woken, waits in the
+/// run queue behind every other request's task before it sends the next statement, so the
+/// write lock stayed held ~200 µs per statement and capped the whole server at one writer's
+/// queueing delay (docs/benchmarks.md, "Fleet mode"). Here nothing but such work waits.
+#[derive(Debug)]
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the last clone of the [`Db`]: the thread's runtime then ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    fn start() -> Result<WriterThread> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::Internal(format!("cannot start the database writer's runtime: {e}"))
+            })?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("stepgate-writer".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| {
+                Error::Internal(format!("cannot start the database writer's thread: {e}"))
+            })?;
+        Ok(WriterThread {
+            handle,
+            _stop: stop,
+        })
+    }
 }
 
 /// Every SQLite connection: WAL lets readers run beside the one writer; the busy timeout makes
@@ -192,15 +241,19 @@ impl Db {
         // next (SQLite drops a connection's cache whenever another connection wrote). Other
         // processes (the PAM module, the CLI) still meet the busy timeout. A process that
         // lives for one login keeps to its one pool.
-        let writer = if backend == Backend::Sqlite && !short_lived {
-            pool_of(1).connect_with(options).await?
+        let (writer, writer_thread) = if backend == Backend::Sqlite && !short_lived {
+            (
+                pool_of(1).connect_with(options).await?,
+                Some(std::sync::Arc::new(WriterThread::start()?)),
+            )
         } else {
-            pool.clone()
+            (pool.clone(), None)
         };
         Ok(Db {
             pool,
             writer,
             backend,
+            writer_thread,
         })
     }
 
@@ -234,15 +287,35 @@ impl Db {
         &self.writer
     }
 
+    /// Runs `work` — a write transaction and the reads it decides on — where its hand-offs to
+    /// SQLite's writer connection are served at once (see [`WriterThread`]); elsewhere (on
+    /// PostgreSQL, in a process that lives for one login) it runs right here. The work runs to
+    /// its end even if the caller stops waiting, as it would on the connection's thread.
+    pub async fn on_writer_thread<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        match &self.writer_thread {
+            Some(thread) => thread
+                .handle
+                .spawn(tracing::Instrument::in_current_span(work))
+                .await
+                .map_err(|e| Error::Internal(format!("the database writer's task failed: {e}")))?,
+            None => work.await,
+        }
+    }
+
     /// Starts a transaction that may write. On SQLite it takes the write lock up front, so two
     /// writers never deadlock upgrading a read lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
             Backend::Sqlite => Tx {
                 inner: self.writer.begin_with("BEGIN IMMEDIATE").await?,
+                backend: self.backend,
             },
             Backend::Postgres => Tx {
                 inner: self.pool.begin().await?,
+                backend: self.backend,
             },
         })
     }
@@ -342,4 +415,139 @@ fn sqlite_url_with_create(url: &str) -> Result<String> {
     } else {
         format!("sqlite://{file}?{query}&mode=rwc")
     })
+}
+
+/// Writes sent to the database together, for statements whose results nobody reads: on
+/// SQLite in one hand-off to the connection's thread (sqlx runs a text of several statements
+/// in one go, binding `$N` across all of them, so each statement's placeholders are
+/// renumbered after the ones before it); on PostgreSQL, whose protocol takes one statement
+/// with parameters at a time, one after another. Every hand-off made while SQLite's writer
+/// is held is time no other write can use (docs/benchmarks.md, "Fleet mode").
+///
+/// A statement's text holds `$` in its placeholders only, numbered from `$1` up to the
+/// number of values bound to it.
+pub struct Batch<'q> {
+    backend: Backend,
+    /// SQLite: the statements as one text, and all their values in order.
+    text: String,
+    values: sqlx::any::AnyArguments<'q>,
+    /// PostgreSQL: each statement with its values.
+    statements: Vec<(String, sqlx::any::AnyArguments<'q>)>,
+    /// A value that could not be encoded: reported by [`Batch::run`], before anything runs.
+    broken: Option<String>,
+}
+
+/// The values of one statement of a [`Batch`], bound in placeholder order.
+pub struct Binds<'b, 'q> {
+    args: &'b mut sqlx::any::AnyArguments<'q>,
+    broken: &'b mut Option<String>,
+}
+
+impl<'q> Binds<'_, 'q> {
+    /// Binds the next placeholder.
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+    {
+        use sqlx::Arguments;
+        if let Err(e) = self.args.add(value) {
+            self.broken.get_or_insert_with(|| e.to_string());
+        }
+        self
+    }
+}
+
+impl<'q> Batch<'q> {
+    /// An empty batch for `backend`.
+    pub fn new(backend: Backend) -> Batch<'q> {
+        Batch {
+            backend,
+            text: String::new(),
+            values: sqlx::any::AnyArguments::default(),
+            statements: Vec::new(),
+            broken: None,
+        }
+    }
+
+    /// Adds a statement and its values.
+    pub fn push(&mut self, sql: &str, bind: impl FnOnce(&mut Binds<'_, 'q>)) -> &mut Self {
+        use sqlx::Arguments;
+        match self.backend {
+            Backend::Sqlite => {
+                let offset = self.values.len();
+                bind(&mut Binds {
+                    args: &mut self.values,
+                    broken: &mut self.broken,
+                });
+                self.text.push_str(&renumbered(sql, offset));
+                self.text.push_str(";\n");
+            }
+            Backend::Postgres => {
+                let mut args = sqlx::any::AnyArguments::default();
+                bind(&mut Binds {
+                    args: &mut args,
+                    broken: &mut self.broken,
+                });
+                self.statements.push((sql.to_string(), args));
+            }
+        }
+        self
+    }
+
+    /// Runs the statements in order on `conn`, stopping at the first that fails.
+    pub async fn run(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        if let Some(e) = self.broken {
+            return Err(Error::Internal(format!(
+                "a value could not be sent to the database: {e}"
+            )));
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                if !self.text.is_empty() {
+                    sqlx::query_with(&self.text, self.values)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Backend::Postgres => {
+                for (sql, args) in self.statements {
+                    sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sql` with every placeholder `$N` written `$(N + offset)`.
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        match after[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&format!("${}", n + offset)),
+            Err(_) => out.push('$'),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_after_the_statements_before() {
+        assert_eq!(
+            renumbered("UPDATE t SET a = $1, b = $12 WHERE c = $2", 3),
+            "UPDATE t SET a = $4, b = $15 WHERE c = $5"
+        );
+        assert_eq!(renumbered("SELECT 1", 7), "SELECT 1");
+        assert_eq!(renumbered("x = $", 2), "x = $");
+    }
 }

@@ -86,6 +86,17 @@ fn aad(user_id: &str, provider: ProviderType) -> Vec<u8> {
     format!("stepgate provider {user_id} {}", provider.as_str()).into_bytes()
 }
 
+/// The columns of a user's factor in table alias `p`, named as
+/// [`Core::stored_factors_of_rows`] reads them, so that a query can read them beside a
+/// challenge's (one round trip for a check).
+pub(crate) fn factor_columns_of(p: &str) -> String {
+    format!(
+        "{p}.provider AS factor_provider, {p}.is_default AS factor_is_default, \
+         {p}.config_enc AS factor_config_enc, {p}.last_used_step AS factor_last_used_step, \
+         {p}.created_at AS factor_created_at, {p}.updated_at AS factor_updated_at"
+    )
+}
+
 impl Core {
     pub(crate) fn seal(&self, user_id: &str, p: ProviderType, c: &StoredConfig) -> Result<String> {
         let json = serde_json::to_vec(c).map_err(|e| Error::Internal(e.to_string()))?;
@@ -142,31 +153,43 @@ impl Core {
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
     ) -> Result<Vec<StoredFactor>> {
-        let rows = sqlx::query(
-            "SELECT provider, is_default, config_enc, last_used_step, created_at, updated_at \
-             FROM user_providers WHERE user_id = $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM user_providers p WHERE p.user_id = $1",
+            factor_columns_of("p")
+        ))
         .bind(user_id)
         .fetch_all(&mut *conn)
         .await?;
+        self.stored_factors_of_rows(user_id, &rows)
+    }
+
+    /// The factors in `rows` that hold [`factor_columns_of`] (a row whose factor columns are
+    /// NULL, from a LEFT JOIN of a user with none, holds none), sorted by provider.
+    pub(crate) fn stored_factors_of_rows(
+        &self,
+        user_id: &str,
+        rows: &[sqlx::any::AnyRow],
+    ) -> Result<Vec<StoredFactor>> {
         let mut out = Vec::new();
         for r in rows {
-            let name: String = r.try_get("provider")?;
+            let Some(name) = r.try_get::<Option<String>, _>("factor_provider")? else {
+                continue;
+            };
             let Ok(provider) = name.parse::<ProviderType>() else {
                 continue;
             };
-            let blob: String = r.try_get("config_enc")?;
+            let blob: String = r.try_get("factor_config_enc")?;
             let config = self.open_sealed(user_id, provider, &blob)?;
             out.push(StoredFactor {
                 shown: EnrolledProvider {
                     provider,
-                    is_default: r.try_get::<i64, _>("is_default")? != 0,
+                    is_default: r.try_get::<i64, _>("factor_is_default")? != 0,
                     destination: Self::destination_of(&config),
-                    created_at: r.try_get("created_at")?,
-                    updated_at: r.try_get("updated_at")?,
+                    created_at: r.try_get("factor_created_at")?,
+                    updated_at: r.try_get("factor_updated_at")?,
                 },
                 config,
-                last_used_step: r.try_get("last_used_step")?,
+                last_used_step: r.try_get("factor_last_used_step")?,
             });
         }
         out.sort_by_key(|f| f.shown.provider);

@@ -191,29 +191,35 @@ impl Core {
         host: Option<&Host>,
         b: &Begin,
     ) -> Result<Begun> {
-        // The user and whether this host admits them, in one read.
+        // The user, whether this host admits them and their factors, in one read.
         let found = match (host, &b.password) {
-            (Some(h), _) => self.user_at_host(&b.user, h).await?,
+            (Some(h), _) => self
+                .user_at_host(&b.user, h)
+                .await?
+                .map(|(u, admitted, factors)| (u, admitted, Some(factors))),
             // The first factor reads the account itself.
             (None, Some(_)) => None,
-            (None, None) => self.user_by_username(&b.user).await?.map(|u| (u, true)),
+            (None, None) => self
+                .user_by_username(&b.user)
+                .await?
+                .map(|u| (u, true, None)),
         };
         // A host learns nothing about the password of a user it does not admit: the groups
         // are checked first, and the password is then not checked at all. (Whether the name
         // exists is no secret from a host: second-factor mode says so.)
-        if let (Some(host), Some(_), Some((u, false))) = (host, &b.password, &found) {
+        if let (Some(host), Some(_), Some((u, false, _))) = (host, &b.password, &found) {
             self.refuse_at_host(ctx, host, u).await?;
             return Ok(Begun::Ended(Ending::NotAdmitted));
         }
-        let (user, admitted) = match (&b.password, found) {
+        let (user, admitted, factors) = match (&b.password, found) {
             (Some(pw), _) => match self.first_factor(ctx, &b.user, pw).await {
                 // Admission is read again after the hash: the user may have left the host's
                 // groups while it ran, and the `nullok` ending is not checked later.
-                Ok(u) => (u, None),
+                Ok(u) => (u, None, None),
                 Err(Error::BadCredentials) => return Ok(Begun::Ended(Ending::BadPassword)),
                 Err(e) => return Err(e),
             },
-            (None, Some((u, admitted))) => (u, Some(admitted)),
+            (None, Some((u, admitted, factors))) => (u, Some(admitted), factors),
             (None, None) => return Ok(Begun::Ended(Ending::UnknownUser)),
         };
         if let Some(end) = self.account_ending(ctx, host, &user, admitted).await? {
@@ -221,7 +227,13 @@ impl Core {
         }
         // The user's providers are read once, for the decision, the challenge and its step.
         let settings = self.twofa_settings().await?;
-        let usable = self.usable_providers(&user.id, &settings).await?;
+        let usable = match factors {
+            Some(stored) => crate::factors::usable(&stored, &settings)
+                .into_iter()
+                .map(|f| f.shown)
+                .collect(),
+            None => self.usable_providers(&user.id, &settings).await?,
+        };
         match SecondFactor::of(&user, &settings, &usable) {
             SecondFactor::Required => {}
             SecondFactor::NotConfigured if b.nullok => {

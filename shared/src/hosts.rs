@@ -428,23 +428,32 @@ impl Core {
         Ok(Some(host))
     }
 
-    /// The user named `username` and whether `host` admits them (a member of one of its
-    /// allowed groups), in one round trip: the start of every login at a host.
-    pub async fn user_at_host(&self, username: &str, host: &Host) -> Result<Option<(User, bool)>> {
-        let row = sqlx::query(&format!(
-            "SELECT {} AS admitting_groups, {} FROM users u WHERE u.username = $1",
+    /// The user named `username`, whether `host` admits them (a member of one of its
+    /// allowed groups) and their stored factors, in one round trip: the start of every login
+    /// at a host.
+    pub(crate) async fn user_at_host(
+        &self,
+        username: &str,
+        host: &Host,
+    ) -> Result<Option<(User, bool, Vec<crate::factors::StoredFactor>)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} AS admitting_groups, {}, {} FROM users u \
+             LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
             admitting_groups("u.id"),
-            crate::users::user_columns_of("u")
+            crate::users::user_columns_of("u"),
+            crate::factors::factor_columns_of("p")
         ))
         .bind(username)
         .bind(&host.id)
-        .fetch_optional(self.db.pool())
+        .fetch_all(self.db.pool())
         .await?;
-        let Some(row) = row else {
+        let Some(row) = rows.first() else {
             return Ok(None);
         };
         let admitted = row.try_get::<i64, _>("admitting_groups")? > 0;
-        Ok(Some((crate::users::user_from_row(&row)?, admitted)))
+        let user = crate::users::user_from_row(row)?;
+        let factors = self.stored_factors_of_rows(&user.id, &rows)?;
+        Ok(Some((user, admitted, factors)))
     }
 
     /// Whether `user_id` may log in at `host` (a member of one of its allowed groups).
