@@ -1,7 +1,10 @@
 //! The audit log: who did what, through which door, from where — never with a secret in it.
 //!
 //! Events are written in the same transaction as the change they describe, so the log cannot
-//! claim a lockout that was rolled back or miss one that happened.
+//! claim a lockout that was rolled back or miss one that happened. One exception: in the
+//! server on SQLite, the opening of a challenge is its event and then the challenge, each
+//! committing alone (`Db::write`), so the log may hold an opening that failed, never miss
+//! one that happened.
 
 use crate::core::{RequestContext, Source};
 use crate::db::{Batch, Tx};

@@ -246,9 +246,8 @@ impl Core {
         let (user_id, username) = (user.id.clone(), user.username.clone());
         self.db
             .on_writer_thread(async move {
-                // One hand-off, each statement committing by itself: the event first, so
-                // that a failure between the two leaves a recorded attempt, never an
-                // unrecorded challenge (the caller hears of the failure and the login stops).
+                // The event first (see `Db::write`): a failure between the two leaves a
+                // recorded attempt, never an unrecorded challenge.
                 let mut batch = Batch::new(db.backend());
                 audit::push(
                     &mut batch,
@@ -268,7 +267,7 @@ impl Core {
                             .bind(ctx.host.as_deref());
                     },
                 );
-                batch.run(&mut *db.writer().acquire().await?).await
+                db.write(batch).await
             })
             .await?;
         Ok(c)
@@ -442,18 +441,36 @@ impl Core {
         answer: Answer<'_>,
     ) -> Result<CheckOutcome> {
         // The whole check holds the writer (its transaction begins first): it runs where the
-        // writer's hand-offs wait for nothing else (see `Db::on_writer_thread`).
+        // writer's hand-offs wait for nothing else (see `Db::on_writer_thread`). The
+        // administrator is told of a lockout here, after it, on the caller's runtime (whose
+        // mailer connections live there).
         let core = self.clone();
         let (ctx, at, id) = (ctx.clone(), at.cloned(), challenge_id.to_string());
         let answer = OwnedAnswer::of(answer);
-        self.db
+        let (outcome, locked_now) = self
+            .db
             .on_writer_thread(async move {
-                core.check_here(&ctx, at.as_ref(), &id, provider, answer.answer())
-                    .await
+                let mut locked_now = None;
+                let outcome = core
+                    .check_here(
+                        &ctx,
+                        at.as_ref(),
+                        &id,
+                        provider,
+                        answer.answer(),
+                        &mut locked_now,
+                    )
+                    .await;
+                Ok((outcome, locked_now))
             })
-            .await
+            .await?;
+        if let Some(user) = locked_now {
+            self.tell_admin_about_lockout(&user).await;
+        }
+        outcome
     }
 
+    /// [`Core::check`] itself; `locked_now`: the user, if this check locked them out.
     async fn check_here(
         &self,
         ctx: &RequestContext,
@@ -461,6 +478,7 @@ impl Core {
         challenge_id: &str,
         provider: ProviderType,
         answer: Answer<'_>,
+        locked_now: &mut Option<User>,
     ) -> Result<CheckOutcome> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -658,7 +676,7 @@ impl Core {
         tx.commit().await?;
         match after {
             policy::rules::AfterFailure::Lock => {
-                self.tell_admin_about_lockout(&user).await;
+                *locked_now = Some(user);
                 Err(Error::Locked)
             }
             policy::rules::AfterFailure::Continue { attempts_left } => {

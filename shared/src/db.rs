@@ -104,24 +104,37 @@ struct WriterThread {
 }
 
 impl WriterThread {
-    fn start() -> Result<WriterThread> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::Internal(format!("cannot start the database writer's runtime: {e}"))
-            })?;
-        let handle = runtime.handle().clone();
+    /// The runtime is built and dropped on the thread itself: a runtime must not be dropped
+    /// inside another one's async context.
+    async fn start() -> Result<WriterThread> {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (started, handle) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("stepgate-writer".into())
             .spawn(move || {
-                runtime.block_on(async {
-                    let _ = stopped.await;
-                });
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => {
+                        let _ = started.send(Ok(runtime.handle().clone()));
+                        runtime.block_on(async {
+                            let _ = stopped.await;
+                        });
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e.to_string()));
+                    }
+                }
             })
             .map_err(|e| {
                 Error::Internal(format!("cannot start the database writer's thread: {e}"))
+            })?;
+        let handle = handle
+            .await
+            .map_err(|_| Error::Internal("the database writer's thread ended at its start".into()))?
+            .map_err(|e| {
+                Error::Internal(format!("cannot start the database writer's runtime: {e}"))
             })?;
         Ok(WriterThread {
             handle,
@@ -244,7 +257,7 @@ impl Db {
         let (writer, writer_thread) = if backend == Backend::Sqlite && !short_lived {
             (
                 pool_of(1).connect_with(options).await?,
-                Some(std::sync::Arc::new(WriterThread::start()?)),
+                Some(std::sync::Arc::new(WriterThread::start().await?)),
             )
         } else {
             (pool.clone(), None)
@@ -280,17 +293,19 @@ impl Db {
         &self.pool
     }
 
-    /// Where a single statement that writes outside a transaction runs: the writer
-    /// connection on SQLite (see [`Db::begin`]), so it queues with the other writes of this
-    /// process instead of meeting them at the database lock.
+    /// Where a write outside a transaction runs (a single statement, or a [`Batch`] through
+    /// [`Db::write`]): the writer connection on SQLite (see [`Db::begin`]), so it queues with
+    /// the other writes of this process instead of meeting them at the database lock.
     pub fn writer(&self) -> &AnyPool {
         &self.writer
     }
 
     /// Runs `work` — a write transaction and the reads it decides on — where its hand-offs to
     /// SQLite's writer connection are served at once (see [`WriterThread`]); elsewhere (on
-    /// PostgreSQL, in a process that lives for one login) it runs right here. The work runs to
-    /// its end even if the caller stops waiting, as it would on the connection's thread.
+    /// PostgreSQL, in a process that lives for one login) it runs right here. On the writer
+    /// thread the work runs to its end even if the caller stops waiting (a request whose
+    /// client went away still finishes its check, bounded by the pool's acquire timeout);
+    /// here it stops with the caller, its transaction rolled back.
     pub async fn on_writer_thread<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = Result<T>> + Send + 'static,
@@ -302,6 +317,21 @@ impl Db {
                 .await
                 .map_err(|e| Error::Internal(format!("the database writer's task failed: {e}")))?,
             None => work.await,
+        }
+    }
+
+    /// Runs `batch`, writes that need no lock and whose results nobody reads. On the writer
+    /// thread (SQLite in the server) it is one hand-off and each statement commits alone, so
+    /// order them for a failure between two to leave nothing wrong (an audit event before the
+    /// change it records); elsewhere, where a hand-off costs no one else's time and the
+    /// caller may stop waiting, in one transaction.
+    pub async fn write(&self, batch: Batch<'_>) -> Result<()> {
+        if self.writer_thread.is_some() {
+            batch.run(&mut *self.writer.acquire().await?).await
+        } else {
+            let mut tx = self.begin().await?;
+            batch.run(&mut tx).await?;
+            tx.commit().await
         }
     }
 
@@ -338,7 +368,8 @@ impl Db {
         Ok(())
     }
 
-    /// Closes every connection (the PAM module must leave no thread behind).
+    /// Closes every connection (the PAM module must leave no thread behind; it has no writer
+    /// thread, which ends with the last clone of a server's [`Db`]).
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
@@ -479,6 +510,11 @@ impl<'q> Batch<'q> {
                     args: &mut self.values,
                     broken: &mut self.broken,
                 });
+                debug_assert_eq!(
+                    highest_placeholder(sql),
+                    self.values.len() - offset,
+                    "a batched statement binds one value per placeholder: {sql}"
+                );
                 self.text.push_str(&renumbered(sql, offset));
                 self.text.push_str(";\n");
             }
@@ -519,6 +555,18 @@ impl<'q> Batch<'q> {
     }
 }
 
+/// The highest `$N` in `sql` (0 for none).
+fn highest_placeholder(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            rest[..digits].parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// `sql` with every placeholder `$N` written `$(N + offset)`.
 fn renumbered(sql: &str, offset: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
@@ -529,7 +577,10 @@ fn renumbered(sql: &str, offset: usize) -> String {
         let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         match after[..digits].parse::<usize>() {
             Ok(n) => out.push_str(&format!("${}", n + offset)),
-            Err(_) => out.push('$'),
+            Err(_) => {
+                out.push('$');
+                out.push_str(&after[..digits]);
+            }
         }
         rest = &after[digits..];
     }
@@ -549,5 +600,7 @@ mod tests {
         );
         assert_eq!(renumbered("SELECT 1", 7), "SELECT 1");
         assert_eq!(renumbered("x = $", 2), "x = $");
+        assert_eq!(highest_placeholder("a = $2, b = $10, c = $3"), 10);
+        assert_eq!(highest_placeholder("SELECT 1"), 0);
     }
 }

@@ -146,8 +146,10 @@ impl Core {
             .collect())
     }
 
-    /// The user's factors with their opened configuration and TOTP step, in one read: a
-    /// login's check decides what is usable and verifies the code from the same rows.
+    /// The user's factors with their opened configuration and TOTP step, in one read. (A
+    /// login's check reads them in its own statement, beside the challenge, through
+    /// [`factor_columns_of`] and [`Core::stored_factors_of_rows`]: the same rows decide what is
+    /// usable and verify the code.)
     pub(crate) async fn stored_factors_on(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -337,8 +339,8 @@ impl Core {
         Ok(())
     }
 
-    /// Checks a code against one of the user's factors (`factor`, as read by
-    /// [`Core::stored_factors_on`] in this transaction) inside a locked transaction. For TOTP
+    /// Checks a code against one of the user's factors (`factor`, as read in this
+    /// transaction) inside a locked transaction. For TOTP
     /// the matched step is stored so the same code (or an older one) never works again,
     /// whichever door it comes through; a sent code and a backup code are consumed exactly once.
     pub(crate) async fn verify_code(

@@ -193,10 +193,8 @@ impl Core {
     ) -> Result<Begun> {
         // The user, whether this host admits them and their factors, in one read.
         let found = match (host, &b.password) {
-            (Some(h), _) => self
-                .user_at_host(&b.user, h)
-                .await?
-                .map(|(u, admitted, factors)| (u, admitted, Some(factors))),
+            // In password mode the factors are read after the hash.
+            (Some(h), _) => self.user_at_host(&b.user, h, b.password.is_none()).await?,
             // The first factor reads the account itself.
             (None, Some(_)) => None,
             (None, None) => self

@@ -429,13 +429,15 @@ impl Core {
     }
 
     /// The user named `username`, whether `host` admits them (a member of one of its
-    /// allowed groups) and their stored factors, in one round trip: the start of every login
-    /// at a host.
+    /// allowed groups) and, if it does and `with_factors`, their stored factors, in one round
+    /// trip: the start of every login at a host. (A user the host does not admit is refused
+    /// as such even if a factor of theirs could not be opened.)
     pub(crate) async fn user_at_host(
         &self,
         username: &str,
         host: &Host,
-    ) -> Result<Option<(User, bool, Vec<crate::factors::StoredFactor>)>> {
+        with_factors: bool,
+    ) -> Result<Option<(User, bool, Option<Vec<crate::factors::StoredFactor>>)>> {
         let rows = sqlx::query(&format!(
             "SELECT {} AS admitting_groups, {}, {} FROM users u \
              LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
@@ -452,7 +454,11 @@ impl Core {
         };
         let admitted = row.try_get::<i64, _>("admitting_groups")? > 0;
         let user = crate::users::user_from_row(row)?;
-        let factors = self.stored_factors_of_rows(&user.id, &rows)?;
+        let factors = if admitted && with_factors {
+            Some(self.stored_factors_of_rows(&user.id, &rows)?)
+        } else {
+            None
+        };
         Ok(Some((user, admitted, factors)))
     }
 
