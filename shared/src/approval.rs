@@ -238,9 +238,9 @@ impl Core {
             &login.challenge_id,
             provider,
             Answer::Approval {
-                authorization: &auth.id,
+                authorization: auth.id.clone(),
                 approve,
-                browser: ctx.remote_addr.as_deref(),
+                browser: ctx.remote_addr.clone(),
             },
         )
         .await

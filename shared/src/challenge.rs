@@ -118,61 +118,18 @@ pub enum CheckOutcome {
 
 /// What the user answered: a code they typed, a passkey's assertion, or their decision on
 /// the approval page (`authorization`: the approval's id, answered in the same transaction).
-#[derive(Clone, Copy)]
-pub(crate) enum Answer<'a> {
-    Code(&'a str),
-    Assertion(&'a str),
-    Approval {
-        authorization: &'a str,
-        approve: bool,
-        /// Where the browser that answered is (the check's context is the login's, at the host).
-        browser: Option<&'a str>,
-    },
-}
-
-/// An [`Answer`] that owns its text, to travel to the database writer's thread.
-enum OwnedAnswer {
+///
+/// It owns its text: a check travels to the database writer's thread (`Db::on_writer_thread`).
+#[derive(Clone)]
+pub(crate) enum Answer {
     Code(String),
     Assertion(String),
     Approval {
         authorization: String,
         approve: bool,
+        /// Where the browser that answered is (the check's context is the login's, at the host).
         browser: Option<String>,
     },
-}
-
-impl OwnedAnswer {
-    fn of(answer: Answer<'_>) -> OwnedAnswer {
-        match answer {
-            Answer::Code(c) => OwnedAnswer::Code(c.to_string()),
-            Answer::Assertion(a) => OwnedAnswer::Assertion(a.to_string()),
-            Answer::Approval {
-                authorization,
-                approve,
-                browser,
-            } => OwnedAnswer::Approval {
-                authorization: authorization.to_string(),
-                approve,
-                browser: browser.map(str::to_string),
-            },
-        }
-    }
-
-    fn answer(&self) -> Answer<'_> {
-        match self {
-            OwnedAnswer::Code(c) => Answer::Code(c),
-            OwnedAnswer::Assertion(a) => Answer::Assertion(a),
-            OwnedAnswer::Approval {
-                authorization,
-                approve,
-                browser,
-            } => Answer::Approval {
-                authorization,
-                approve: *approve,
-                browser: browser.as_deref(),
-            },
-        }
-    }
 }
 
 /// How a check of an answer came out.
@@ -242,7 +199,7 @@ impl Core {
             expires_at: now + i64::from(settings.total_allowed_time_for_verification),
         };
         let db = self.db.clone();
-        let (ctx, written) = (ctx.clone(), c.clone());
+        let ctx = ctx.clone();
         let (user_id, username) = (user.id.clone(), user.username.clone());
         self.db
             .on_writer_thread(async move {
@@ -259,18 +216,18 @@ impl Core {
                     "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
                      VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
                     |b| {
-                        b.bind(written.id.as_str())
+                        b.bind(c.id.as_str())
                             .bind(user_id.as_str())
                             .bind(ctx.source.as_str())
                             .bind(now)
-                            .bind(written.expires_at)
+                            .bind(c.expires_at)
                             .bind(ctx.host.as_deref());
                     },
                 );
-                db.write(batch).await
+                db.write(batch).await?;
+                Ok(c)
             })
-            .await?;
-        Ok(c)
+            .await
     }
 
     /// Deletes challenges that finished or expired over ten minutes ago, a
@@ -405,7 +362,7 @@ impl Core {
         code: &str,
     ) -> Result<CheckOutcome> {
         let code = crate::codes::normalize_code(code);
-        self.check(ctx, None, challenge_id, provider, Answer::Code(&code))
+        self.check(ctx, None, challenge_id, provider, Answer::Code(code))
             .await
     }
 
@@ -423,7 +380,7 @@ impl Core {
             None,
             challenge_id,
             ProviderType::Webauthn,
-            Answer::Assertion(assertion),
+            Answer::Assertion(assertion.to_string()),
         )
         .await
     }
@@ -438,7 +395,7 @@ impl Core {
         at: Option<&Host>,
         challenge_id: &str,
         provider: ProviderType,
-        answer: Answer<'_>,
+        answer: Answer,
     ) -> Result<CheckOutcome> {
         // The whole check holds the writer (its transaction begins first): it runs where the
         // writer's hand-offs wait for nothing else (see `Db::on_writer_thread`). The
@@ -446,20 +403,12 @@ impl Core {
         // mailer connections live there).
         let core = self.clone();
         let (ctx, at, id) = (ctx.clone(), at.cloned(), challenge_id.to_string());
-        let answer = OwnedAnswer::of(answer);
         let (outcome, locked_now) = self
             .db
             .on_writer_thread(async move {
                 let mut locked_now = None;
                 let outcome = core
-                    .check_here(
-                        &ctx,
-                        at.as_ref(),
-                        &id,
-                        provider,
-                        answer.answer(),
-                        &mut locked_now,
-                    )
+                    .check_here(&ctx, at.as_ref(), &id, provider, &answer, &mut locked_now)
                     .await;
                 Ok((outcome, locked_now))
             })
@@ -477,7 +426,7 @@ impl Core {
         at: Option<&Host>,
         challenge_id: &str,
         provider: ProviderType,
-        answer: Answer<'_>,
+        answer: &Answer,
         locked_now: &mut Option<User>,
     ) -> Result<CheckOutcome> {
         let now = self.now();
@@ -599,9 +548,9 @@ impl Core {
                 approve,
                 ..
             } => {
-                crate::approval::answer(&mut tx, authorization, challenge_id, &user, approve, now)
+                crate::approval::answer(&mut tx, authorization, challenge_id, &user, *approve, now)
                     .await?;
-                if approve {
+                if *approve {
                     Verdict::Ok
                 } else {
                     Verdict::Denied
@@ -615,7 +564,7 @@ impl Core {
                 ..
             } => Some(format!(
                 "in the browser: device_authorization={authorization} browser={}",
-                browser.unwrap_or("?")
+                browser.as_deref().unwrap_or("?")
             )),
             _ => None,
         };

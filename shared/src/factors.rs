@@ -76,6 +76,17 @@ pub(crate) fn usable<'a>(stored: &'a [StoredFactor], settings: &TwoFaSettings) -
         .collect()
 }
 
+/// The listing of [`usable`]: what a login offers, without the stored forms.
+pub(crate) fn usable_listing(
+    stored: &[StoredFactor],
+    settings: &TwoFaSettings,
+) -> Vec<EnrolledProvider> {
+    usable(stored, settings)
+        .into_iter()
+        .map(|f| f.shown)
+        .collect()
+}
+
 /// One usable factor: its listing (with the effective default) and its stored form.
 pub(crate) struct Usable<'a> {
     pub shown: EnrolledProvider,
@@ -217,10 +228,7 @@ impl Core {
         settings: &TwoFaSettings,
     ) -> Result<Vec<EnrolledProvider>> {
         let stored = self.stored_factors_on(conn, user_id).await?;
-        Ok(usable(&stored, settings)
-            .into_iter()
-            .map(|f| f.shown.clone())
-            .collect())
+        Ok(usable_listing(&stored, settings))
     }
 
     #[allow(clippy::too_many_arguments)]

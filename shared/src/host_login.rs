@@ -226,10 +226,7 @@ impl Core {
         // The user's providers are read once, for the decision, the challenge and its step.
         let settings = self.twofa_settings().await?;
         let usable = match factors {
-            Some(stored) => crate::factors::usable(&stored, &settings)
-                .into_iter()
-                .map(|f| f.shown)
-                .collect(),
+            Some(stored) => crate::factors::usable_listing(&stored, &settings),
             None => self.usable_providers(&user.id, &settings).await?,
         };
         match SecondFactor::of(&user, &settings, &usable) {
@@ -375,7 +372,7 @@ impl Core {
             Some(host),
             conversation,
             provider,
-            crate::challenge::Answer::Code(&code),
+            crate::challenge::Answer::Code(code),
         )
         .await
     }
