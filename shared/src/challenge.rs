@@ -656,19 +656,8 @@ impl Core {
             tracing::warn!(user = %user.username, "account locked; no [smtp] to notify the administrator");
             return;
         }
-        let body = format!(
-            "The account {:?} was locked after too many failed second-factor checks.\n\n\
-             Unlock it with: stepgate user unlock {}\n",
-            user.username, user.username
-        );
-        if let Err(e) = self
-            .send_email(
-                &to,
-                &format!("Stepgate: account {} locked", user.username),
-                &body,
-            )
-            .await
-        {
+        let mail = crate::mail::lockout(&user.username);
+        if let Err(e) = self.send_email(&to, &mail.subject, &mail.body).await {
             tracing::warn!(user = %user.username, error = %e, "could not send the lockout notification");
         }
     }

@@ -4,12 +4,12 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::factors::{backup_scope, StoredConfig};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
-use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
+use crate::settings::{TwoFaSettings, DEFAULT_CODE_LIFETIME};
+use crate::store::enrolment as store;
 use crate::users::User;
 use serde::Serialize;
 
@@ -55,7 +55,7 @@ impl Core {
         let sealed = self.seal(&user.id, ProviderType::Totp, &StoredConfig::Totp { secret })?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        self.put_pending(
+        store::put_pending(
             &mut tx,
             &user.id,
             ProviderType::Totp,
@@ -124,8 +124,7 @@ impl Core {
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, &settings, now).await?;
-        self.put_pending(&mut tx, &user.id, provider, &sealed, now + lifetime, now)
-            .await?;
+        store::put_pending(&mut tx, &user.id, provider, &sealed, now + lifetime, now).await?;
         policy::store_code(
             self,
             &mut tx,
@@ -151,134 +150,6 @@ impl Core {
         })
     }
 
-    /// Sends a code to the destination in `cfg` with the provider's message.
-    async fn deliver(
-        &self,
-        user: &User,
-        cfg: &StoredConfig,
-        code: &str,
-        settings: &TwoFaSettings,
-    ) -> Result<()> {
-        match cfg {
-            StoredConfig::Sms { phone } => {
-                let sms = self
-                    .sms
-                    .as_ref()
-                    .ok_or(Error::SendFailed(crate::notify::NotifyError::NotConfigured))?;
-                let text =
-                    render_template(settings.sms_template(), code, &user.username, &user.email);
-                sms.send(phone, &text).await.map_err(Error::SendFailed)
-            }
-            StoredConfig::Email { email } => {
-                let lifetime = settings
-                    .code_lifetime(ProviderType::Email)
-                    .unwrap_or(DEFAULT_CODE_LIFETIME);
-                let subject = format!("{} verification code", settings.issuer_name());
-                let body = format!(
-                    "Your verification code is {code}.\n\nIt is valid for {lifetime} seconds. \
-                     If you did not try to sign in, you can ignore this message; someone may \
-                     know your password, so consider changing it.\n"
-                );
-                self.send_email(email, &subject, &body).await
-            }
-            _ => Err(Error::Internal("this provider sends no code".into())),
-        }
-    }
-
-    /// Records a send in the audit log, or undoes its counters when delivery failed.
-    #[allow(clippy::too_many_arguments)]
-    async fn after_delivery(
-        &self,
-        ctx: &RequestContext,
-        user: &User,
-        provider: ProviderType,
-        purpose: Purpose,
-        reserved_at: i64,
-        previous: Option<i64>,
-        sent: Result<()>,
-    ) -> Result<()> {
-        let kind = if sent.is_ok() {
-            EventKind::CodeSent
-        } else {
-            policy::release_send(
-                self,
-                CodeSlot {
-                    user_id: &user.id,
-                    provider,
-                    purpose,
-                },
-                reserved_at,
-                previous,
-            )
-            .await?;
-            EventKind::CodeSendFailed
-        };
-        if let Err(e) = &sent {
-            tracing::warn!(user = %user.username, provider = %provider, error = %e, "code delivery failed");
-        }
-        let mut tx = self.db.begin().await?;
-        audit::record(
-            &mut tx,
-            ctx,
-            self.now(),
-            Event::new(kind)
-                .user(&user.id, &user.username)
-                .provider(provider),
-        )
-        .await?;
-        tx.commit().await?;
-        sent
-    }
-
-    pub(crate) async fn send_login_code(
-        &self,
-        ctx: &RequestContext,
-        user: &User,
-        provider: ProviderType,
-        settings: &TwoFaSettings,
-    ) -> Result<SentCode> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT config_enc FROM user_providers WHERE user_id = $1 AND provider = $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_optional(self.db.pool())
-        .await?;
-        let (blob,) = row.ok_or(Error::ProviderUnavailable(provider))?;
-        let cfg = self.open_sealed(&user.id, provider, &blob)?;
-        let lifetime = i64::from(
-            settings
-                .code_lifetime(provider)
-                .unwrap_or(DEFAULT_CODE_LIFETIME),
-        );
-        let code = crate::codes::random_digits(6);
-        let now = self.now();
-        let mut tx = self.db.begin_locked(&user.id).await?;
-        let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
-        policy::store_code(
-            self,
-            &mut tx,
-            CodeSlot {
-                user_id: &user.id,
-                provider,
-                purpose: Purpose::Login,
-            },
-            &code,
-            now,
-            lifetime,
-        )
-        .await?;
-        tx.commit().await?;
-        let sent = self.deliver(user, &cfg, &code, settings).await;
-        self.after_delivery(ctx, user, provider, Purpose::Login, now, previous, sent)
-            .await?;
-        Ok(SentCode {
-            provider,
-            destination: Self::destination_of(&cfg).unwrap_or_default(),
-            expires_in: lifetime,
-        })
-    }
-
     /// Verifies the code of a pending enrolment and, when right, saves the provider. Checks are
     /// rate-limited like login checks; a wrong code here does not count towards lockout (the
     /// user is already signed in, so it protects nothing).
@@ -293,13 +164,7 @@ impl Core {
         let code = crate::codes::normalize_code(code);
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        let pending: Option<(String, i64)> = sqlx::query_as(
-            "SELECT config_enc, expires_at FROM pending_enrolments WHERE user_id = $1 AND provider = $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let pending = store::pending(&mut tx, &user.id, provider).await?;
         let Some((blob, _)) = pending.filter(|(_, expires_at)| *expires_at > now) else {
             return Err(Error::refused(crate::words::ENROLMENT_GONE));
         };
@@ -343,11 +208,7 @@ impl Core {
             tx.commit().await?;
             return Err(Error::refused_as("code", crate::words::CODE_WRONG));
         }
-        sqlx::query("DELETE FROM pending_enrolments WHERE user_id = $1 AND provider = $2")
-            .bind(&user.id)
-            .bind(provider.as_str())
-            .execute(&mut *tx)
-            .await?;
+        store::delete_pending(&mut tx, &user.id, provider).await?;
         self.save_provider(&mut tx, ctx, user, provider, &cfg, step, now)
             .await?;
         tx.commit().await?;
@@ -408,20 +269,12 @@ impl Core {
         }
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
-        for c in &codes {
-            sqlx::query(
-                "INSERT INTO backup_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(&user.id)
-            .bind(self.secrets.code_hash(&backup_scope(&user.id), c))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let scope = backup_scope(&user.id);
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| self.secrets.code_hash(&scope, c))
+            .collect();
+        store::replace_backup_codes(&mut tx, &user.id, &hashes, now).await?;
         self.save_provider(
             &mut tx,
             ctx,
@@ -450,13 +303,7 @@ impl Core {
 
     /// How many unused backup codes the user has left.
     pub async fn backup_codes_left(&self, user_id: &str) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(user_id)
-        .fetch_one(self.db.pool())
-        .await?;
-        Ok(n)
+        store::unused_backup_codes(self.db.pool(), user_id).await
     }
 
     /// Marks one provider as the default; the others are cleared.
@@ -468,21 +315,9 @@ impl Core {
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        let found: Option<(String,)> = sqlx::query_as(
-            "SELECT provider FROM user_providers WHERE user_id = $1 AND provider = $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if found.is_none() {
+        if !store::make_default(&mut tx, &user.id, provider).await? {
             return Err(Error::ProviderUnavailable(provider));
         }
-        sqlx::query("UPDATE user_providers SET is_default = CASE WHEN provider = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
-            .bind(&user.id)
-            .bind(provider.as_str())
-            .execute(&mut *tx)
-            .await?;
         audit::record(
             &mut tx,
             ctx,
@@ -508,12 +343,7 @@ impl Core {
         let settings = self.twofa_settings().await?;
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT provider FROM user_providers WHERE user_id = $1")
-                .bind(&user.id)
-                .fetch_all(&mut *tx)
-                .await?;
-        let enrolled: Vec<ProviderType> = rows.iter().filter_map(|(p,)| p.parse().ok()).collect();
+        let enrolled = store::enrolled(&mut tx, &user.id).await?;
         if !enrolled.contains(&provider) {
             return Err(Error::ProviderUnavailable(provider));
         }
@@ -563,12 +393,7 @@ impl Core {
         for p in ProviderType::ALL {
             self.delete_provider(&mut tx, &user.id, p).await?;
         }
-        for table in ["pending_enrolments", "verification_codes"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        store::delete_pending_and_sent_codes(&mut tx, &user.id).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -592,23 +417,9 @@ impl Core {
         {
             return;
         }
-        let what = if added == ProviderType::BackupCode {
-            "new backup codes were generated"
-        } else {
-            "a second factor was set up"
-        };
-        let body = format!(
-            "Hello {},\n\n{what} on your account: {}.\n\n\
-             If you did not do this, contact your administrator at once.\n",
-            user.username,
-            added.label()
-        );
+        let mail = crate::mail::provider_added(&user.username, added);
         if let Err(e) = self
-            .send_email(
-                &user.email,
-                "A second factor was added to your account",
-                &body,
-            )
+            .send_email(&user.email, &mail.subject, &mail.body)
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not email the user about an added second factor");
@@ -621,19 +432,9 @@ impl Core {
         if !self.config.twofa.notify_user_on_provider_removal || self.mailer.is_none() {
             return;
         }
-        let names: Vec<&str> = removed.iter().map(|p| p.label()).collect();
-        let body = format!(
-            "Hello {},\n\ntwo-factor authentication was turned off on your account for: {}.\n\n\
-             If you did not do this, contact your administrator at once.\n",
-            user.username,
-            names.join(", ")
-        );
+        let mail = crate::mail::providers_removed(&user.username, removed);
         if let Err(e) = self
-            .send_email(
-                &user.email,
-                "Two-factor authentication was turned off",
-                &body,
-            )
+            .send_email(&user.email, &mail.subject, &mail.body)
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not email the user about a removed second factor");
@@ -646,33 +447,5 @@ impl Core {
             return Err(Error::ProviderUnavailable(provider));
         }
         Ok(settings)
-    }
-
-    async fn put_pending(
-        &self,
-        tx: &mut Tx,
-        user_id: &str,
-        provider: ProviderType,
-        sealed: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM pending_enrolments WHERE user_id = $1 AND provider = $2")
-            .bind(user_id)
-            .bind(provider.as_str())
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO pending_enrolments (user_id, provider, config_enc, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user_id)
-        .bind(provider.as_str())
-        .bind(sealed)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
     }
 }

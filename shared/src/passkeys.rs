@@ -588,17 +588,9 @@ impl Core {
         if !self.config.twofa.notify_user_on_provider_removal || self.mailer.is_none() {
             return;
         }
-        let body = format!(
-            "Hello {},\n\nthe passkey {name:?} was removed from your account.\n\n\
-             If you did not do this, contact your administrator at once.\n",
-            user.username
-        );
+        let mail = crate::mail::passkey_removed(&user.username, name);
         if let Err(e) = self
-            .send_email(
-                &user.email,
-                "A passkey was removed from your account",
-                &body,
-            )
+            .send_email(&user.email, &mail.subject, &mail.body)
             .await
         {
             tracing::warn!(user = %user.username, error = %e, "could not email the user about a removed passkey");

@@ -1,0 +1,134 @@
+//! Sending a one-time code by SMS or email — for a login or for an enrolment: the message
+//! through its provider, the send period and counters reserved before it goes, and undone
+//! when delivery fails, so a failed send spends nothing.
+
+use crate::audit::{self, Event, EventKind};
+use crate::core::{Core, RequestContext};
+use crate::enrolment::SentCode;
+use crate::error::{Error, Result};
+use crate::factors::StoredConfig;
+use crate::policy::{self, CodeSlot, Purpose};
+use crate::providers::ProviderType;
+use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
+use crate::store::enrolment as store;
+use crate::users::User;
+
+impl Core {
+    /// Sends a code to the destination in `cfg` with the provider's message.
+    pub(crate) async fn deliver(
+        &self,
+        user: &User,
+        cfg: &StoredConfig,
+        code: &str,
+        settings: &TwoFaSettings,
+    ) -> Result<()> {
+        match cfg {
+            StoredConfig::Sms { phone } => {
+                let sms = self
+                    .sms
+                    .as_ref()
+                    .ok_or(Error::SendFailed(crate::notify::NotifyError::NotConfigured))?;
+                let text =
+                    render_template(settings.sms_template(), code, &user.username, &user.email);
+                sms.send(phone, &text).await.map_err(Error::SendFailed)
+            }
+            StoredConfig::Email { email } => {
+                let lifetime = settings
+                    .code_lifetime(ProviderType::Email)
+                    .unwrap_or(DEFAULT_CODE_LIFETIME);
+                let mail = crate::mail::code(settings.issuer_name(), code, lifetime);
+                self.send_email(email, &mail.subject, &mail.body).await
+            }
+            _ => Err(Error::Internal("this provider sends no code".into())),
+        }
+    }
+
+    /// Records a send in the audit log, or undoes its counters when delivery failed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn after_delivery(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        provider: ProviderType,
+        purpose: Purpose,
+        reserved_at: i64,
+        previous: Option<i64>,
+        sent: Result<()>,
+    ) -> Result<()> {
+        let kind = if sent.is_ok() {
+            EventKind::CodeSent
+        } else {
+            policy::release_send(
+                self,
+                CodeSlot {
+                    user_id: &user.id,
+                    provider,
+                    purpose,
+                },
+                reserved_at,
+                previous,
+            )
+            .await?;
+            EventKind::CodeSendFailed
+        };
+        if let Err(e) = &sent {
+            tracing::warn!(user = %user.username, provider = %provider, error = %e, "code delivery failed");
+        }
+        let mut tx = self.db.begin().await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            self.now(),
+            Event::new(kind)
+                .user(&user.id, &user.username)
+                .provider(provider),
+        )
+        .await?;
+        tx.commit().await?;
+        sent
+    }
+
+    pub(crate) async fn send_login_code(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        provider: ProviderType,
+        settings: &TwoFaSettings,
+    ) -> Result<SentCode> {
+        let blob = store::sealed_config(self.db.pool(), &user.id, provider)
+            .await?
+            .ok_or(Error::ProviderUnavailable(provider))?;
+        let cfg = self.open_sealed(&user.id, provider, &blob)?;
+        let lifetime = i64::from(
+            settings
+                .code_lifetime(provider)
+                .unwrap_or(DEFAULT_CODE_LIFETIME),
+        );
+        let code = crate::codes::random_digits(6);
+        let now = self.now();
+        let mut tx = self.db.begin_locked(&user.id).await?;
+        let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
+        policy::store_code(
+            self,
+            &mut tx,
+            CodeSlot {
+                user_id: &user.id,
+                provider,
+                purpose: Purpose::Login,
+            },
+            &code,
+            now,
+            lifetime,
+        )
+        .await?;
+        tx.commit().await?;
+        let sent = self.deliver(user, &cfg, &code, settings).await;
+        self.after_delivery(ctx, user, provider, Purpose::Login, now, previous, sent)
+            .await?;
+        Ok(SentCode {
+            provider,
+            destination: Self::destination_of(&cfg).unwrap_or_default(),
+            expires_in: lifetime,
+        })
+    }
+}
