@@ -88,6 +88,7 @@ impl Core {
         sent
     }
 
+    /// Sends a login code to the user's enrolled `provider`.
     pub(crate) async fn send_login_code(
         &self,
         ctx: &RequestContext,
@@ -99,6 +100,25 @@ impl Core {
             .await?
             .ok_or(Error::ProviderUnavailable(provider))?;
         let cfg = self.open_sealed(&user.id, provider, &blob)?;
+        self.send_fresh_code(ctx, user, provider, &cfg, settings, Purpose::Login, None)
+            .await
+    }
+
+    /// Sends a fresh code for `purpose` to the destination in `cfg`. The send is reserved
+    /// (send period) and the code stored under the user's lock — with `pending`, the sealed
+    /// configuration an enrolment's code will confirm — before it goes; a failed delivery
+    /// gives the reservation back.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_fresh_code(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        provider: ProviderType,
+        cfg: &StoredConfig,
+        settings: &TwoFaSettings,
+        purpose: Purpose,
+        pending: Option<&str>,
+    ) -> Result<SentCode> {
         let lifetime = i64::from(
             settings
                 .code_lifetime(provider)
@@ -108,13 +128,16 @@ impl Core {
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
+        if let Some(sealed) = pending {
+            store::put_pending(&mut tx, &user.id, provider, sealed, now + lifetime, now).await?;
+        }
         policy::store_code(
             self,
             &mut tx,
             CodeSlot {
                 user_id: &user.id,
                 provider,
-                purpose: Purpose::Login,
+                purpose,
             },
             &code,
             now,
@@ -122,12 +145,12 @@ impl Core {
         )
         .await?;
         tx.commit().await?;
-        let sent = self.deliver(user, &cfg, &code, settings).await;
-        self.after_delivery(ctx, user, provider, Purpose::Login, now, previous, sent)
+        let sent = self.deliver(user, cfg, &code, settings).await;
+        self.after_delivery(ctx, user, provider, purpose, now, previous, sent)
             .await?;
         Ok(SentCode {
             provider,
-            destination: Self::destination_of(&cfg).unwrap_or_default(),
+            destination: Self::destination_of(cfg).unwrap_or_default(),
             expires_in: lifetime,
         })
     }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::factors::{backup_scope, StoredConfig};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
-use crate::settings::{TwoFaSettings, DEFAULT_CODE_LIFETIME};
+use crate::settings::TwoFaSettings;
 use crate::store::enrolment as store;
 use crate::users::User;
 use serde::Serialize;
@@ -114,40 +114,17 @@ impl Core {
         cfg: StoredConfig,
     ) -> Result<SentCode> {
         let settings = self.require_available(provider).await?;
-        let lifetime = i64::from(
-            settings
-                .code_lifetime(provider)
-                .unwrap_or(DEFAULT_CODE_LIFETIME),
-        );
         let sealed = self.seal(&user.id, provider, &cfg)?;
-        let code = crate::codes::random_digits(6);
-        let now = self.now();
-        let mut tx = self.db.begin_locked(&user.id).await?;
-        let previous = policy::reserve_send(&mut tx, &user.id, &settings, now).await?;
-        store::put_pending(&mut tx, &user.id, provider, &sealed, now + lifetime, now).await?;
-        policy::store_code(
-            self,
-            &mut tx,
-            CodeSlot {
-                user_id: &user.id,
-                provider,
-                purpose: Purpose::Enrol,
-            },
-            &code,
-            now,
-            lifetime,
-        )
-        .await?;
-        tx.commit().await?;
-        let destination = Self::destination_of(&cfg).unwrap_or_default();
-        let sent = self.deliver(user, &cfg, &code, &settings).await;
-        self.after_delivery(ctx, user, provider, Purpose::Enrol, now, previous, sent)
-            .await?;
-        Ok(SentCode {
+        self.send_fresh_code(
+            ctx,
+            user,
             provider,
-            destination,
-            expires_in: lifetime,
-        })
+            &cfg,
+            &settings,
+            Purpose::Enrol,
+            Some(&sealed),
+        )
+        .await
     }
 
     /// Verifies the code of a pending enrolment and, when right, saves the provider. Checks are
