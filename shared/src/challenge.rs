@@ -448,19 +448,11 @@ impl Core {
         }
         // The challenge, its user, (for a host) whether the host still admits the user, and
         // the user's factors (a row each), in one round trip.
-        let rows = sqlx::query(&format!(
-            "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
-             c.host AS challenge_host, {} AS admitting_groups, {}, {} \
-             FROM challenges c JOIN users u ON u.id = c.user_id \
-             LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
-            crate::hosts::admitting_groups("c.user_id"),
-            crate::users::user_columns_of("u"),
-            crate::factors::factor_columns_of("p")
-        ))
-        .bind(challenge_id)
-        .bind(at.map_or("", |h| h.id.as_str()))
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(&CHECK_READ)
+            .bind(challenge_id)
+            .bind(at.map_or("", |h| h.id.as_str()))
+            .fetch_all(&mut *tx)
+            .await?;
         let row = rows.first().ok_or(Error::NotFound("challenge"))?;
         if let Some(host) = at {
             let began: Option<String> = row.try_get("challenge_host")?;
@@ -662,6 +654,21 @@ impl Core {
         }
     }
 }
+
+/// What a check reads first (`Core::check_here`): the challenge `$1`, its user, the user's
+/// admission at the host `$2` (its id, or empty for no host) and the user's factors, a row
+/// each. Made once: every check sends it.
+static CHECK_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
+         c.host AS challenge_host, {} AS admitting_groups, {}, {} \
+         FROM challenges c JOIN users u ON u.id = c.user_id \
+         LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
+        crate::hosts::admitting_groups("c.user_id"),
+        crate::users::user_columns_of("u"),
+        crate::factors::factor_columns_of("p")
+    )
+});
 
 /// Adds the ending (or another state) of a challenge to `batch`.
 fn push_challenge_state<'q>(

@@ -14,12 +14,14 @@ use crate::store::enrolment as store;
 use crate::users::User;
 
 impl Core {
-    /// Sends a code to the destination in `cfg` with the provider's message.
-    pub(crate) async fn deliver(
+    /// Sends a code, valid `lifetime` seconds, to the destination in `cfg` with the
+    /// provider's message.
+    async fn deliver(
         &self,
         user: &User,
         cfg: &StoredConfig,
         code: &str,
+        lifetime: u32,
         settings: &TwoFaSettings,
     ) -> Result<()> {
         match cfg {
@@ -33,9 +35,6 @@ impl Core {
                 sms.send(phone, &text).await.map_err(Error::SendFailed)
             }
             StoredConfig::Email { email } => {
-                let lifetime = settings
-                    .code_lifetime(ProviderType::Email)
-                    .unwrap_or(DEFAULT_CODE_LIFETIME);
                 let mail = crate::mail::code(settings.issuer_name(), code, lifetime);
                 self.send_email(email, &mail.subject, &mail.body).await
             }
@@ -45,7 +44,7 @@ impl Core {
 
     /// Records a send in the audit log, or undoes its counters when delivery failed.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn after_delivery(
+    async fn after_delivery(
         &self,
         ctx: &RequestContext,
         user: &User,
@@ -119,17 +118,16 @@ impl Core {
         purpose: Purpose,
         pending: Option<&str>,
     ) -> Result<SentCode> {
-        let lifetime = i64::from(
-            settings
-                .code_lifetime(provider)
-                .unwrap_or(DEFAULT_CODE_LIFETIME),
-        );
+        let lifetime = settings
+            .code_lifetime(provider)
+            .unwrap_or(DEFAULT_CODE_LIFETIME);
+        let seconds = i64::from(lifetime);
         let code = crate::codes::random_digits(6);
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
         if let Some(sealed) = pending {
-            store::put_pending(&mut tx, &user.id, provider, sealed, now + lifetime, now).await?;
+            store::put_pending(&mut tx, &user.id, provider, sealed, now + seconds, now).await?;
         }
         policy::store_code(
             self,
@@ -141,17 +139,17 @@ impl Core {
             },
             &code,
             now,
-            lifetime,
+            seconds,
         )
         .await?;
         tx.commit().await?;
-        let sent = self.deliver(user, cfg, &code, settings).await;
+        let sent = self.deliver(user, cfg, &code, lifetime, settings).await;
         self.after_delivery(ctx, user, provider, purpose, now, previous, sent)
             .await?;
         Ok(SentCode {
             provider,
             destination: Self::destination_of(cfg).unwrap_or_default(),
-            expires_in: lifetime,
+            expires_in: seconds,
         })
     }
 }

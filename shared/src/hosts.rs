@@ -110,6 +110,19 @@ pub(crate) fn admitting_groups(user_id_column: &str) -> String {
     )
 }
 
+/// What the start of a login at a host reads (`Core::user_at_host`): the user named `$1`,
+/// their admission at the host `$2` and their factors, a row each. Made once: every login at
+/// a host sends it.
+static USER_AT_HOST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} AS admitting_groups, {}, {} FROM users u \
+         LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
+        admitting_groups("u.id"),
+        crate::users::user_columns_of("u"),
+        crate::factors::factor_columns_of("p")
+    )
+});
+
 /// Whether a user in `user_groups` may log in at a host allowing `allowed`: the rule, once.
 pub fn admits(allowed: &[String], user_groups: &[String]) -> bool {
     allowed.iter().any(|g| user_groups.contains(g))
@@ -438,17 +451,11 @@ impl Core {
         host: &Host,
         with_factors: bool,
     ) -> Result<Option<(User, bool, Option<Vec<crate::factors::StoredFactor>>)>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} AS admitting_groups, {}, {} FROM users u \
-             LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
-            admitting_groups("u.id"),
-            crate::users::user_columns_of("u"),
-            crate::factors::factor_columns_of("p")
-        ))
-        .bind(username)
-        .bind(&host.id)
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = sqlx::query(&USER_AT_HOST)
+            .bind(username)
+            .bind(&host.id)
+            .fetch_all(self.db.pool())
+            .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
