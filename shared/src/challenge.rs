@@ -196,7 +196,7 @@ impl Core {
             state: ChallengeState::Pending,
             verified_provider: None,
             created_at: now,
-            expires_at: now + i64::from(settings.total_allowed_time_for_verification),
+            expires_at: settings.total_allowed_time_for_verification.after(now),
         };
         let db = self.db.clone();
         let ctx = ctx.clone();

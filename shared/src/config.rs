@@ -11,9 +11,10 @@ use crate::notify::{SmsConfig, SmtpConfig};
 use crate::password::PasswordParams;
 use crate::providers::ProviderType;
 use crate::settings::{
-    EnforcedUsersFilter, ProviderConfig, TwoFaSettings, DEFAULT_CODES_QUANTITY,
+    EnforcedUsersFilter, LockoutLimit, ProviderConfig, TwoFaSettings, DEFAULT_CODES_QUANTITY,
     DEFAULT_CODE_LIFETIME, DEFAULT_ISSUER, DEFAULT_SMS_TEMPLATE,
 };
+use crate::time::Seconds;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -272,20 +273,20 @@ pub struct TwofaConfig {
     pub totp_issuer_name: String,
     /// See [`ProviderConfig::Sms`]; must contain `${code}`.
     pub sms_verification_message_template: String,
-    /// Seconds an SMS code stays valid.
-    pub sms_verification_code_lifetime: u32,
-    /// Seconds an email code stays valid.
-    pub email_verification_code_lifetime: u32,
+    /// How long an SMS code stays valid (seconds).
+    pub sms_verification_code_lifetime: Seconds,
+    /// How long an email code stays valid (seconds).
+    pub email_verification_code_lifetime: Seconds,
     /// Backup codes per new set.
     pub backup_codes_quantity: u32,
     /// See [`TwoFaSettings::min_verification_code_send_period`].
-    pub min_verification_code_send_period: u32,
+    pub min_verification_code_send_period: Seconds,
     /// `"off"` or `"N:S"`.
     pub verification_code_check_rate_limit: String,
     /// Failed checks in a row that lock the account; 0 never locks.
-    pub max_verification_failures_before_user_lockout: u32,
+    pub max_verification_failures_before_user_lockout: LockoutLimit,
     /// See [`TwoFaSettings::total_allowed_time_for_verification`].
-    pub total_allowed_time_for_verification: u32,
+    pub total_allowed_time_for_verification: Seconds,
     /// See [`TwoFaSettings::enforce_two_fa`].
     pub enforce_two_fa: bool,
     /// `"all"` or `"admins"`.
@@ -933,7 +934,10 @@ mod tests {
         )
         .unwrap();
         let s = c.default_settings();
-        assert_eq!(s.max_verification_failures_before_user_lockout, 7);
+        assert_eq!(
+            s.max_verification_failures_before_user_lockout.failures(),
+            7
+        );
         assert_eq!(
             s.verification_code_check_rate_limit.map(|r| r.to_string()),
             Some("3:900".to_string())

@@ -238,14 +238,9 @@ impl Core {
         if let Some(s) = self.remembered_settings() {
             return s.map_err(Error::Internal);
         }
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM platform_settings WHERE name = $1")
-                .bind(SETTINGS_NAME)
-                .fetch_optional(conn)
-                .await?;
-        let read = match row {
+        let read = match crate::store::settings::value(conn, SETTINGS_NAME).await? {
             // Through serde_path_to_error so the message names the field to repair.
-            Some((json,)) => serde_path_to_error::deserialize::<_, TwoFaSettings>(
+            Some(json) => serde_path_to_error::deserialize::<_, TwoFaSettings>(
                 &mut serde_json::Deserializer::from_str(&json),
             )
             .map_err(|e| {
@@ -298,16 +293,7 @@ impl Core {
             .map_err(|e| Error::Internal(format!("cannot encode settings: {e}")))?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM platform_settings WHERE name = $1")
-            .bind(SETTINGS_NAME)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO platform_settings (name, value, updated_at) VALUES ($1, $2, $3)")
-            .bind(SETTINGS_NAME)
-            .bind(&json)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        crate::store::settings::put(&mut tx, SETTINGS_NAME, &json, now).await?;
         let mut ev = crate::audit::Event::new(crate::audit::EventKind::SettingsChanged);
         if let Some(a) = actor {
             ev = ev.user(&a.id, &a.username);

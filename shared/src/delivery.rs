@@ -11,17 +11,18 @@ use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
 use crate::settings::{render_template, TwoFaSettings, DEFAULT_CODE_LIFETIME};
 use crate::store::enrolment as store;
+use crate::time::Seconds;
 use crate::users::User;
 
 impl Core {
-    /// Sends a code, valid `lifetime` seconds, to the destination in `cfg` with the
+    /// Sends a code, valid for `lifetime`, to the destination in `cfg` with the
     /// provider's message.
     async fn deliver(
         &self,
         user: &User,
         cfg: &StoredConfig,
         code: &str,
-        lifetime: u32,
+        lifetime: Seconds,
         settings: &TwoFaSettings,
     ) -> Result<()> {
         match cfg {
@@ -121,13 +122,20 @@ impl Core {
         let lifetime = settings
             .code_lifetime(provider)
             .unwrap_or(DEFAULT_CODE_LIFETIME);
-        let seconds = i64::from(lifetime);
         let code = crate::codes::random_digits(6);
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
         let previous = policy::reserve_send(&mut tx, &user.id, settings, now).await?;
         if let Some(sealed) = pending {
-            store::put_pending(&mut tx, &user.id, provider, sealed, now + seconds, now).await?;
+            store::put_pending(
+                &mut tx,
+                &user.id,
+                provider,
+                sealed,
+                lifetime.after(now),
+                now,
+            )
+            .await?;
         }
         policy::store_code(
             self,
@@ -139,7 +147,7 @@ impl Core {
             },
             &code,
             now,
-            seconds,
+            lifetime,
         )
         .await?;
         tx.commit().await?;
@@ -149,7 +157,7 @@ impl Core {
         Ok(SentCode {
             provider,
             destination: Self::destination_of(cfg).unwrap_or_default(),
-            expires_in: seconds,
+            expires_in: i64::from(lifetime.get()),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! subject and body. (The sentences a page or a refusal says are in [`crate::words`].)
 
 use crate::providers::ProviderType;
+use crate::time::Seconds;
 
 /// An email: its subject and its plain-text body.
 pub(crate) struct Mail {
@@ -9,8 +10,8 @@ pub(crate) struct Mail {
     pub body: String,
 }
 
-/// A one-time code sent by email, valid `lifetime` seconds.
-pub(crate) fn code(issuer: &str, code: &str, lifetime: u32) -> Mail {
+/// A one-time code sent by email, valid for `lifetime`.
+pub(crate) fn code(issuer: &str, code: &str, lifetime: Seconds) -> Mail {
     Mail {
         subject: format!("{issuer} verification code"),
         body: format!(
@@ -79,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_code_email_names_the_code_and_its_lifetime() {
-        let m = code("Acme", "123456", 300);
+        let m = code("Acme", "123456", Seconds(300));
         assert_eq!(m.subject, "Acme verification code");
         assert!(m.body.contains("123456") && m.body.contains("300 seconds"));
     }

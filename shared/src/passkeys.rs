@@ -756,7 +756,9 @@ impl Core {
                 None,
                 None,
                 &StoredState::Passwordless { auth },
-                self.now() + i64::from(settings.total_allowed_time_for_verification),
+                settings
+                    .total_allowed_time_for_verification
+                    .after(self.now()),
             )
             .await?;
         tx.commit().await?;

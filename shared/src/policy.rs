@@ -8,18 +8,21 @@ use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
+use crate::store::policy as store;
+use crate::time::Seconds;
 use crate::users::User;
 
 /// The rules themselves, over values and a clock reading: the functions below read and
 /// write the counters, these decide. No database, so each is unit-tested on its own.
 pub mod rules {
-    use crate::settings::RateLimit;
+    use crate::settings::{LockoutLimit, RateLimit};
+    use crate::time::Seconds;
 
     /// `minVerificationCodeSendPeriod`: `Err(retry_after)` while the previous send to this
     /// user (`last`) is less than `period` seconds old.
-    pub fn send_allowed(last: Option<i64>, period: u32, now: i64) -> Result<(), i64> {
+    pub fn send_allowed(last: Option<i64>, period: Seconds, now: i64) -> Result<(), i64> {
         match last {
-            Some(last) if now < last + i64::from(period) => Err(last + i64::from(period) - now),
+            Some(last) if now < period.after(last) => Err(period.after(last) - now),
             _ => Ok(()),
         }
     }
@@ -37,16 +40,16 @@ pub mod rules {
             return Ok(());
         }
         let oldest = oldest.unwrap_or(now);
-        Err((oldest + i64::from(limit.per_seconds) - now).max(1))
+        Err((limit.per_seconds.after(oldest) - now).max(1))
     }
 
     /// The first moment still inside the rate-limit window.
     pub fn window_start(limit: RateLimit, now: i64) -> i64 {
-        now - i64::from(limit.per_seconds)
+        limit.per_seconds.before(now)
     }
 
     /// What a failed check does, given the user's failure count after it
-    /// (`maxVerificationFailuresBeforeUserLockout`, 0 = never lock).
+    /// (`maxVerificationFailuresBeforeUserLockout`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum AfterFailure {
         /// This failure reached the limit: lock the user.
@@ -60,9 +63,11 @@ pub mod rules {
 
     /// Decides [`AfterFailure`]; an already locked user is not locked again (one lockout
     /// event, one notice).
-    pub fn after_failure(failures: i64, max: u32, already_locked: bool) -> AfterFailure {
-        if max > 0 && failures >= i64::from(max) && !already_locked {
-            return AfterFailure::Lock;
+    pub fn after_failure(failures: i64, max: LockoutLimit, already_locked: bool) -> AfterFailure {
+        if let LockoutLimit::After(max) = max {
+            if failures >= i64::from(max.get()) && !already_locked {
+                return AfterFailure::Lock;
+            }
         }
         AfterFailure::Continue {
             attempts_left: attempts_left(failures, max),
@@ -70,10 +75,14 @@ pub mod rules {
     }
 
     /// Wrong codes the user may still give before lockout, after `failures`; `None` when
-    /// lockout is off (`max` = 0).
-    pub fn attempts_left(failures: i64, max: u32) -> Option<u32> {
-        let max = i64::from(max);
-        (max > 0).then(|| u32::try_from((max - failures).max(0)).unwrap_or(0))
+    /// lockout is off.
+    pub fn attempts_left(failures: i64, max: LockoutLimit) -> Option<u32> {
+        match max {
+            LockoutLimit::Never => None,
+            LockoutLimit::After(max) => {
+                Some(u32::try_from((i64::from(max.get()) - failures).max(0)).unwrap_or(0))
+            }
+        }
     }
 
     #[cfg(test)]
@@ -82,18 +91,18 @@ pub mod rules {
 
         #[test]
         fn a_send_waits_for_the_period_after_the_last_one() {
-            assert_eq!(send_allowed(None, 30, 1000), Ok(()));
-            assert_eq!(send_allowed(Some(1000), 30, 1000), Err(30));
-            assert_eq!(send_allowed(Some(1000), 30, 1029), Err(1));
-            assert_eq!(send_allowed(Some(1000), 30, 1030), Ok(()));
-            assert_eq!(send_allowed(Some(1000), 0, 1000), Ok(()));
+            assert_eq!(send_allowed(None, Seconds(30), 1000), Ok(()));
+            assert_eq!(send_allowed(Some(1000), Seconds(30), 1000), Err(30));
+            assert_eq!(send_allowed(Some(1000), Seconds(30), 1029), Err(1));
+            assert_eq!(send_allowed(Some(1000), Seconds(30), 1030), Ok(()));
+            assert_eq!(send_allowed(Some(1000), Seconds(0), 1000), Ok(()));
         }
 
         #[test]
         fn the_check_after_the_limit_waits_until_the_oldest_leaves_the_window() {
             let limit = RateLimit {
                 max_checks: 3,
-                per_seconds: 900,
+                per_seconds: Seconds(900),
             };
             assert_eq!(check_admitted(limit, 2, Some(100), 200), Ok(()));
             assert_eq!(check_admitted(limit, 3, Some(100), 200), Err(800));
@@ -105,28 +114,31 @@ pub mod rules {
         #[test]
         fn the_failure_that_reaches_the_limit_locks_once() {
             assert_eq!(
-                after_failure(4, 5, false),
+                after_failure(4, LockoutLimit::after(5), false),
                 AfterFailure::Continue {
                     attempts_left: Some(1)
                 }
             );
-            assert_eq!(after_failure(5, 5, false), AfterFailure::Lock);
+            assert_eq!(
+                after_failure(5, LockoutLimit::after(5), false),
+                AfterFailure::Lock
+            );
             // Already locked by another process: not locked (or audited) again.
             assert_eq!(
-                after_failure(6, 5, true),
+                after_failure(6, LockoutLimit::after(5), true),
                 AfterFailure::Continue {
                     attempts_left: Some(0)
                 }
             );
             // Lockout off: never locks, and no count is shown.
             assert_eq!(
-                after_failure(1000, 0, false),
+                after_failure(1000, LockoutLimit::after(0), false),
                 AfterFailure::Continue {
                     attempts_left: None
                 }
             );
-            assert_eq!(attempts_left(0, 5), Some(5));
-            assert_eq!(attempts_left(7, 5), Some(0));
+            assert_eq!(attempts_left(0, LockoutLimit::after(5)), Some(5));
+            assert_eq!(attempts_left(7, LockoutLimit::after(5)), Some(0));
         }
     }
 }
@@ -163,18 +175,10 @@ pub(crate) async fn reserve_send(
     settings: &TwoFaSettings,
     now: i64,
 ) -> Result<Option<i64>> {
-    let (last,): (Option<i64>,) =
-        sqlx::query_as("SELECT last_code_sent_at FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let last = store::last_code_sent_at(tx, user_id).await?;
     rules::send_allowed(last, settings.min_verification_code_send_period, now)
         .map_err(|retry_after| Error::SendTooSoon { retry_after })?;
-    sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+    store::set_code_sent_at(tx, user_id, now).await?;
     Ok(last)
 }
 
@@ -192,22 +196,9 @@ pub(crate) async fn release_send(
         purpose,
     } = slot;
     let mut tx = core.db.begin_locked(user_id).await?;
-    sqlx::query("UPDATE users SET last_code_sent_at = $1 WHERE id = $2 AND last_code_sent_at = $3")
-        .bind(previous)
-        .bind(user_id)
-        .bind(reserved_at)
-        .execute(&mut *tx)
+    store::restore_code_sent_at(&mut tx, user_id, reserved_at, previous).await?;
+    store::delete_code_created_at(&mut tx, user_id, provider, purpose.as_str(), reserved_at)
         .await?;
-    sqlx::query(
-        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3 \
-         AND created_at = $4",
-    )
-    .bind(user_id)
-    .bind(provider.as_str())
-    .bind(purpose.as_str())
-    .bind(reserved_at)
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -223,24 +214,11 @@ pub(crate) async fn admit_check(
     let Some(limit) = settings.rate_limit() else {
         return Ok(());
     };
-    sqlx::query("DELETE FROM code_checks WHERE user_id = $1 AND at <= $2")
-        .bind(user_id)
-        .bind(rules::window_start(limit, now))
-        .execute(&mut **tx)
-        .await?;
-    let (count, oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM code_checks WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (count, oldest) =
+        store::checks_in_window(tx, user_id, rules::window_start(limit, now)).await?;
     rules::check_admitted(limit, count, oldest, now)
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
-    sqlx::query("INSERT INTO code_checks (user_id, at) VALUES ($1, $2)")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    store::count_check(tx, user_id, now).await
 }
 
 /// Counts a failed second-factor check; locks the user when the count reaches
@@ -252,23 +230,14 @@ pub(crate) async fn record_failure(
     settings: &TwoFaSettings,
     now: i64,
 ) -> Result<rules::AfterFailure> {
-    let (failures,): (i64,) = sqlx::query_as(
-        "UPDATE users SET twofa_failures = twofa_failures + 1 WHERE id = $1 RETURNING twofa_failures",
-    )
-    .bind(&user.id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let failures = store::add_failure(tx, &user.id).await?;
     let after = rules::after_failure(
         failures,
         settings.max_verification_failures_before_user_lockout,
         user.locked,
     );
     if after == rules::AfterFailure::Lock {
-        sqlx::query("UPDATE users SET locked = 1, locked_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut **tx)
-            .await?;
+        store::lock(tx, &user.id, now).await?;
         audit::record(
             tx,
             ctx,
@@ -284,11 +253,7 @@ pub(crate) async fn record_failure(
 
 /// A verified second factor is the only thing (besides an admin unlock) that clears failures.
 pub(crate) async fn record_success(tx: &mut Tx, user_id: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET twofa_failures = 0 WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    store::clear_failures(tx, user_id).await
 }
 
 fn code_scope(slot: CodeSlot<'_>) -> String {
@@ -307,7 +272,7 @@ pub(crate) async fn store_code(
     slot: CodeSlot<'_>,
     code: &str,
     now: i64,
-    lifetime: i64,
+    lifetime: Seconds,
 ) -> Result<()> {
     let hash = core.secrets.code_hash(&code_scope(slot), code);
     let CodeSlot {
@@ -315,27 +280,16 @@ pub(crate) async fn store_code(
         provider,
         purpose,
     } = slot;
-    sqlx::query(
-        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3",
+    store::put_code(
+        tx,
+        user_id,
+        provider,
+        purpose.as_str(),
+        &hash,
+        lifetime.after(now),
+        now,
     )
-    .bind(user_id)
-    .bind(provider.as_str())
-    .bind(purpose.as_str())
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO verification_codes (user_id, provider, purpose, code_hash, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(user_id)
-    .bind(provider.as_str())
-    .bind(purpose.as_str())
-    .bind(hash)
-    .bind(now + lifetime)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Checks a sent code; a match that has not expired is consumed (single use).
@@ -351,31 +305,13 @@ pub(crate) async fn consume_code(
         provider,
         purpose,
     } = slot;
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT code_hash, expires_at FROM verification_codes \
-         WHERE user_id = $1 AND provider = $2 AND purpose = $3",
-    )
-    .bind(user_id)
-    .bind(provider.as_str())
-    .bind(purpose.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((stored, expires_at)) = row else {
+    let Some((stored, expires_at)) = store::code(tx, user_id, provider, purpose.as_str()).await?
+    else {
         return Ok(false);
     };
     let given = core.secrets.code_hash(&code_scope(slot), code);
     if now >= expires_at || !crate::secrets::hashes_equal(&stored, &given) {
         return Ok(false);
     }
-    let done = sqlx::query(
-        "DELETE FROM verification_codes WHERE user_id = $1 AND provider = $2 AND purpose = $3 \
-         AND code_hash = $4",
-    )
-    .bind(user_id)
-    .bind(provider.as_str())
-    .bind(purpose.as_str())
-    .bind(&stored)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    store::take_code(tx, user_id, provider, purpose.as_str(), &stored).await
 }

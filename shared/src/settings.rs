@@ -6,14 +6,16 @@
 
 use crate::error::{Error, Result};
 use crate::providers::ProviderType;
+use crate::time::Seconds;
 use crate::words::{self, Said};
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
 
 /// The SMS text when none is set; `${code}` is replaced by the code.
 pub const DEFAULT_SMS_TEMPLATE: &str = "Your Stepgate verification code: ${code}";
-/// Seconds a sent code stays valid: long enough for a slow SMS, short enough that a leaked
+/// How long a sent code stays valid: long enough for a slow SMS, short enough that a leaked
 /// one is soon worthless.
-pub const DEFAULT_CODE_LIFETIME: u32 = 120;
+pub const DEFAULT_CODE_LIFETIME: Seconds = Seconds(120);
 /// Backup codes per set: enough for a long trip without a phone.
 pub const DEFAULT_CODES_QUANTITY: u32 = 10;
 /// The name authenticator apps and passkey prompts show for the account.
@@ -40,14 +42,14 @@ pub enum ProviderConfig {
     Sms {
         /// The message; must contain `${code}`.
         sms_verification_message_template: String,
-        /// Seconds a sent code stays valid.
-        verification_code_lifetime: u32,
+        /// How long a sent code stays valid.
+        verification_code_lifetime: Seconds,
     },
     /// Codes by email.
     #[serde(rename = "EMAIL")]
     Email {
-        /// Seconds a sent code stays valid.
-        verification_code_lifetime: u32,
+        /// How long a sent code stays valid.
+        verification_code_lifetime: Seconds,
     },
     /// Single-use backup codes.
     #[serde(rename = "BACKUP_CODE")]
@@ -157,15 +159,15 @@ pub enum EnforcedUsersFilter {
 pub struct TwoFaSettings {
     /// The providers users may use, with their settings; one absent is off for everyone.
     pub providers: Vec<ProviderConfig>,
-    /// Seconds between two sends of a code to one user, against SMS flooding and cost.
-    pub min_verification_code_send_period: u32,
+    /// The time between two sends of a code to one user, against SMS flooding and cost.
+    pub min_verification_code_send_period: Seconds,
     /// `"N:S"` in JSON: at most N checks per S seconds per user; `None` (null) is off.
     pub verification_code_check_rate_limit: Option<RateLimit>,
-    /// 0 = never lock.
-    pub max_verification_failures_before_user_lockout: u32,
-    /// Seconds from the password to the last accepted second factor; after that the login
+    /// When failed checks lock the user (`0` in JSON: never).
+    pub max_verification_failures_before_user_lockout: LockoutLimit,
+    /// The time from the password to the last accepted second factor; after that the login
     /// starts again.
-    pub total_allowed_time_for_verification: u32,
+    pub total_allowed_time_for_verification: Seconds,
     /// Whether users without a second factor must set one up before they may sign in.
     pub enforce_two_fa: bool,
     /// Which users [`TwoFaSettings::enforce_two_fa`] applies to.
@@ -179,13 +181,68 @@ impl Default for TwoFaSettings {
                 ProviderConfig::default_for(ProviderType::Totp),
                 ProviderConfig::default_for(ProviderType::BackupCode),
             ],
-            min_verification_code_send_period: 30,
+            min_verification_code_send_period: Seconds(30),
             verification_code_check_rate_limit: None,
-            max_verification_failures_before_user_lockout: 30,
-            total_allowed_time_for_verification: 3600,
+            max_verification_failures_before_user_lockout: LockoutLimit::after(30),
+            total_allowed_time_for_verification: Seconds(3600),
             enforce_two_fa: true,
             enforced_users_filter: EnforcedUsersFilter::All,
         }
+    }
+}
+
+/// `maxVerificationFailuresBeforeUserLockout`: how many failed second-factor checks lock a
+/// user. In JSON, TOML and forms a plain number, `0` meaning never, as in ThingsBoard; here
+/// "never" is its own case so no rule compares a count with a zero that means "off".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "u32", into = "u32")]
+pub enum LockoutLimit {
+    /// Failed checks never lock the user.
+    Never,
+    /// The failure that brings the count to this locks the user.
+    After(NonZeroU32),
+}
+
+impl LockoutLimit {
+    /// The limit at `failures` failures; `0` is [`LockoutLimit::Never`].
+    pub const fn after(failures: u32) -> LockoutLimit {
+        match NonZeroU32::new(failures) {
+            Some(n) => LockoutLimit::After(n),
+            None => LockoutLimit::Never,
+        }
+    }
+
+    /// The number as the settings carry it (`0` = never).
+    pub const fn failures(self) -> u32 {
+        match self {
+            LockoutLimit::Never => 0,
+            LockoutLimit::After(n) => n.get(),
+        }
+    }
+}
+
+impl From<u32> for LockoutLimit {
+    fn from(failures: u32) -> LockoutLimit {
+        LockoutLimit::after(failures)
+    }
+}
+
+impl From<LockoutLimit> for u32 {
+    fn from(limit: LockoutLimit) -> u32 {
+        limit.failures()
+    }
+}
+
+impl std::fmt::Display for LockoutLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.failures(), f)
+    }
+}
+
+impl std::str::FromStr for LockoutLimit {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> std::result::Result<LockoutLimit, Self::Err> {
+        s.parse().map(LockoutLimit::after)
     }
 }
 
@@ -198,8 +255,8 @@ impl Default for TwoFaSettings {
 pub struct RateLimit {
     /// Checks allowed in the window; never 0 (that would refuse every login).
     pub max_checks: u32,
-    /// The window's length in seconds; never 0.
-    pub per_seconds: u32,
+    /// The window's length; never 0.
+    pub per_seconds: Seconds,
 }
 
 impl RateLimit {
@@ -208,8 +265,8 @@ impl RateLimit {
         let bad = || words::SETTINGS_RATE_FORM.with("value", s);
         let (n, secs) = s.split_once(':').ok_or_else(bad)?;
         let max_checks: u32 = n.trim().parse().map_err(|_| bad())?;
-        let per_seconds: u32 = secs.trim().parse().map_err(|_| bad())?;
-        if max_checks == 0 || per_seconds == 0 {
+        let per_seconds: Seconds = secs.trim().parse().map_err(|_| bad())?;
+        if max_checks == 0 || per_seconds.get() == 0 {
             return Err(words::SETTINGS_RATE_ZERO.into());
         }
         Ok(RateLimit {
@@ -270,8 +327,8 @@ impl TwoFaSettings {
             }
     }
 
-    /// Lifetime in seconds of a sent code (SMS/EMAIL); `None` for other providers.
-    pub fn code_lifetime(&self, p: ProviderType) -> Option<u32> {
+    /// The lifetime of a sent code (SMS/EMAIL); `None` for other providers.
+    pub fn code_lifetime(&self, p: ProviderType) -> Option<Seconds> {
         match self.provider(p)? {
             ProviderConfig::Sms {
                 verification_code_lifetime,
@@ -381,19 +438,23 @@ impl TwoFaSettings {
                 ProviderConfig::Webauthn(w) => w.validate(&at)?,
             }
         }
-        if !(5..=86_400).contains(&self.min_verification_code_send_period) {
+        if !(5..=86_400).contains(&self.min_verification_code_send_period.get()) {
             return Err(Error::refused_as(
                 "minVerificationCodeSendPeriod",
                 words::SETTINGS_SEND_PERIOD,
             ));
         }
-        if self.max_verification_failures_before_user_lockout > 65_535 {
+        if self
+            .max_verification_failures_before_user_lockout
+            .failures()
+            > 65_535
+        {
             return Err(Error::refused_as(
                 "maxVerificationFailuresBeforeUserLockout",
                 words::SETTINGS_LOCKOUT,
             ));
         }
-        if !(60..=86_400).contains(&self.total_allowed_time_for_verification) {
+        if !(60..=86_400).contains(&self.total_allowed_time_for_verification.get()) {
             return Err(Error::refused_as(
                 "totalAllowedTimeForVerification",
                 words::SETTINGS_VERIFICATION_TIME,
@@ -442,8 +503,8 @@ impl WebauthnSettings {
     }
 }
 
-fn check_lifetime(v: u32, field: &str) -> Result<()> {
-    if !(30..=86_400).contains(&v) {
+fn check_lifetime(v: Seconds, field: &str) -> Result<()> {
+    if !(30..=86_400).contains(&v.get()) {
         return Err(Error::refused_as(field, words::SETTINGS_CODE_LIFETIME));
     }
     Ok(())
@@ -472,16 +533,19 @@ mod tests {
     fn defaults_are_thingsboards_and_valid() {
         let s = TwoFaSettings::default();
         s.validate().unwrap();
-        assert_eq!(s.min_verification_code_send_period, 30);
-        assert_eq!(s.max_verification_failures_before_user_lockout, 30);
-        assert_eq!(s.total_allowed_time_for_verification, 3600);
+        assert_eq!(s.min_verification_code_send_period, Seconds(30));
+        assert_eq!(
+            s.max_verification_failures_before_user_lockout.failures(),
+            30
+        );
+        assert_eq!(s.total_allowed_time_for_verification, Seconds(3600));
         assert_eq!(s.verification_code_check_rate_limit, None);
         assert_eq!(s.codes_quantity(), 10);
         assert_eq!(s.issuer_name(), "Stepgate");
         assert_eq!(
             ProviderConfig::default_for(ProviderType::Email),
             ProviderConfig::Email {
-                verification_code_lifetime: 120
+                verification_code_lifetime: Seconds(120)
             }
         );
     }
@@ -505,13 +569,13 @@ mod tests {
         let s: TwoFaSettings = serde_json::from_value(json.clone()).unwrap();
         s.validate().unwrap();
         assert_eq!(serde_json::to_value(&s).unwrap(), json);
-        assert_eq!(s.code_lifetime(ProviderType::Sms), Some(60));
+        assert_eq!(s.code_lifetime(ProviderType::Sms), Some(Seconds(60)));
         assert!(s.enforced_for(true) && !s.enforced_for(false));
         assert_eq!(
             s.rate_limit(),
             Some(RateLimit {
                 max_checks: 3,
-                per_seconds: 900
+                per_seconds: Seconds(900)
             })
         );
     }
@@ -523,13 +587,15 @@ mod tests {
             f(&mut s);
             s
         };
-        let s = with(&|s| s.min_verification_code_send_period = 4);
+        let s = with(&|s| s.min_verification_code_send_period = Seconds(4));
         assert_eq!(field_of(s.validate()), "minVerificationCodeSendPeriod");
 
-        let s = with(&|s| s.total_allowed_time_for_verification = 59);
+        let s = with(&|s| s.total_allowed_time_for_verification = Seconds(59));
         assert_eq!(field_of(s.validate()), "totalAllowedTimeForVerification");
 
-        let s = with(&|s| s.max_verification_failures_before_user_lockout = 65_536);
+        let s = with(&|s| {
+            s.max_verification_failures_before_user_lockout = LockoutLimit::after(65_536)
+        });
         assert_eq!(
             field_of(s.validate()),
             "maxVerificationFailuresBeforeUserLockout"
@@ -546,7 +612,7 @@ mod tests {
         let mut s = TwoFaSettings::default();
         s.providers.push(ProviderConfig::Sms {
             sms_verification_message_template: "no placeholder".into(),
-            verification_code_lifetime: 120,
+            verification_code_lifetime: Seconds(120),
         });
         assert_eq!(
             field_of(s.validate()),

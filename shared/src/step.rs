@@ -10,6 +10,7 @@ use crate::challenge::{Challenge, ChallengeState};
 use crate::error::{Error, Result};
 use crate::factors::EnrolledProvider;
 use crate::providers::ProviderType;
+use crate::settings::LockoutLimit;
 use crate::Core;
 use serde::{Deserialize, Serialize};
 
@@ -182,7 +183,7 @@ impl Step {
 
     /// This step with the attempts left of a user with `failures` wrong answers so far,
     /// under `maxVerificationFailuresBeforeUserLockout` = `max`.
-    pub fn with_failures(mut self, failures: i64, max: u32) -> Step {
+    pub fn with_failures(mut self, failures: i64, max: LockoutLimit) -> Step {
         if self.refusal.is_none() {
             self.attempts_left = crate::policy::rules::attempts_left(failures, max);
         }
@@ -416,15 +417,16 @@ mod tests {
     #[test]
     fn attempts_left_are_told_while_the_login_can_go_on() {
         let list = listed(&[(Totp, true), (Webauthn, false)]);
-        let s = Step::decide(ChallengeState::Pending, 100, list, None).with_failures(2, 5);
+        let s = Step::decide(ChallengeState::Pending, 100, list, None)
+            .with_failures(2, LockoutLimit::after(5));
         assert_eq!(s.attempts_left, Some(3));
         // Kept when the text door drops the passkey.
         assert_eq!(s.without_browser().attempts_left, Some(3));
         let off = Step::decide(ChallengeState::Pending, 100, listed(&[(Totp, true)]), None)
-            .with_failures(2, 0);
+            .with_failures(2, LockoutLimit::Never);
         assert_eq!(off.attempts_left, None);
-        let locked =
-            Step::decide(ChallengeState::Locked, 100, Vec::new(), None).with_failures(5, 5);
+        let locked = Step::decide(ChallengeState::Locked, 100, Vec::new(), None)
+            .with_failures(5, LockoutLimit::after(5));
         assert_eq!(locked.attempts_left, None);
     }
 

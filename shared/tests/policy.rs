@@ -209,7 +209,7 @@ both_backends! {
 
     async fn lockout_after_max_failures_and_admin_unlock(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| s.max_verification_failures_before_user_lockout = 3).await;
+        settings(&env, |s| s.max_verification_failures_before_user_lockout = 3.into()).await;
         let u = env.user("gina").await;
         let secret = env.totp_secret(&u).await;
         let c = login(&env, &u).await;
@@ -232,7 +232,7 @@ both_backends! {
 
     async fn a_correct_password_never_resets_the_second_factor_failure_counter(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| s.max_verification_failures_before_user_lockout = 3).await;
+        settings(&env, |s| s.max_verification_failures_before_user_lockout = 3.into()).await;
         let u = env.user("hank").await;
         env.totp_secret(&u).await;
         // The attacker knows the password and alternates logins to guess codes.
@@ -246,7 +246,7 @@ both_backends! {
 
     async fn the_challenge_expires_after_the_total_allowed_time(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| s.total_allowed_time_for_verification = 60).await;
+        settings(&env, |s| s.total_allowed_time_for_verification = 60.into()).await;
         let u = env.user("ivy").await;
         let secret = env.totp_secret(&u).await;
         let c = login(&env, &u).await;
@@ -325,8 +325,8 @@ both_backends! {
         let env = env_with(b, "").await;
         let before = env.core.twofa_settings().await.unwrap();
         let mut bad = before.clone();
-        bad.min_verification_code_send_period = 1;
-        bad.max_verification_failures_before_user_lockout = 7;
+        bad.min_verification_code_send_period = 1.into();
+        bad.max_verification_failures_before_user_lockout = 7.into();
         match env.core.update_twofa_settings(&ctx(), None, &bad).await {
             Err(Error::Invalid { field, .. }) => assert_eq!(field, "minVerificationCodeSendPeriod"),
             other => panic!("{other:?}"),
@@ -405,7 +405,7 @@ both_backends! {
 
     async fn two_processes_share_one_rate_limit_and_lockout(b) {
         let env = env_with(b, "").await;
-        settings(&env, |s| { s.verification_code_check_rate_limit = Some("4:900".parse().unwrap()); s.max_verification_failures_before_user_lockout = 100; }).await;
+        settings(&env, |s| { s.verification_code_check_rate_limit = Some("4:900".parse().unwrap()); s.max_verification_failures_before_user_lockout = 100.into(); }).await;
         let u = env.user("quinn").await;
         let secret = env.totp_secret(&u).await;
         let other = env.second_core().await;

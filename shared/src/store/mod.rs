@@ -5,3 +5,5 @@
 //! (Moved here so far: enrolment's tables. Other modules still hold their own statements.)
 
 pub(crate) mod enrolment;
+pub(crate) mod policy;
+pub(crate) mod settings;

@@ -183,7 +183,12 @@ async fn settings_are_validated_by_the_core_and_a_refusal_changes_nothing() {
         .await;
     assert!(saved.text().contains("Settings saved."), "{}", saved.text());
     let after = server.core.twofa_settings().await.expect("settings");
-    assert_eq!(after.max_verification_failures_before_user_lockout, 3);
+    assert_eq!(
+        after
+            .max_verification_failures_before_user_lockout
+            .failures(),
+        3
+    );
     assert_eq!(after.providers, before.providers);
 }
 

@@ -571,7 +571,7 @@ async fn admin_settings_and_users(backend: Backend) {
             .await
             .expect("settings")
             .max_verification_failures_before_user_lockout,
-        4
+        4.into()
     );
     // Users.
     let count = server.core.user_count().await.expect("count");

@@ -31,7 +31,7 @@ struct ProviderView {
     enabled: bool,
     issuer_name: String,
     sms_template: String,
-    lifetime: u32,
+    lifetime: stepgate_core::time::Seconds,
     codes_quantity: u32,
     webauthn: stepgate_core::settings::WebauthnSettings,
 }
@@ -49,7 +49,7 @@ fn provider_views(s: &TwoFaSettings) -> Vec<ProviderView> {
                 enabled,
                 issuer_name: String::new(),
                 sms_template: String::new(),
-                lifetime: 0,
+                lifetime: Default::default(),
                 codes_quantity: 0,
                 webauthn: Default::default(),
             };
@@ -118,7 +118,10 @@ pub async fn overview(
     render_overview(&st, jar, &settings, Errors::new(), notice, StatusCode::OK).await
 }
 
-fn number(form: &HashMap<String, String>, name: &str) -> Result<u32, CoreError> {
+fn number<T: std::str::FromStr>(
+    form: &HashMap<String, String>,
+    name: &str,
+) -> Result<T, CoreError> {
     let raw = form.get(name).map(|s| s.trim()).unwrap_or("");
     raw.parse()
         .map_err(|_| CoreError::invalid(name, crate::i18n::t("settings-whole-number")))
