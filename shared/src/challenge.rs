@@ -465,7 +465,7 @@ impl Core {
         }
         let state: String = row.try_get("challenge_state")?;
         let expires_at: i64 = row.try_get("challenge_expires_at")?;
-        let user = crate::users::user_from_row(row)?;
+        let user = crate::store::users::user_from_row(row)?;
         if let Some(refused) = crate::step::refusal_for(ChallengeState::parse(&state)) {
             return Err(refused.to_error());
         }
@@ -664,8 +664,8 @@ static CHECK_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          c.host AS challenge_host, {} AS admitting_groups, {}, {} \
          FROM challenges c JOIN users u ON u.id = c.user_id \
          LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
-        crate::hosts::admitting_groups("c.user_id"),
-        crate::users::user_columns_of("u"),
+        crate::store::hosts::admitting_groups("c.user_id"),
+        crate::store::users::user_columns_of("u"),
         crate::factors::factor_columns_of("p")
     )
 });

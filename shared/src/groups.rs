@@ -11,9 +11,9 @@
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::error::{Error, Result};
+use crate::store::groups as store;
 use crate::users::User;
 use serde::Serialize;
-use sqlx::Row;
 
 /// The longest group name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -72,7 +72,7 @@ pub async fn check_names(pool: &sqlx::AnyPool, field: &str, names: &[String]) ->
                 crate::words::GROUP_LISTED_TWICE.with("name", name),
             ));
         }
-        if !exists(pool, name).await? {
+        if !store::exists(pool, name).await? {
             return Err(Error::refused_as(
                 field,
                 crate::words::GROUP_MISSING.with("name", name),
@@ -80,26 +80,6 @@ pub async fn check_names(pool: &sqlx::AnyPool, field: &str, names: &[String]) ->
         }
     }
     Ok(())
-}
-
-async fn exists(pool: &sqlx::AnyPool, name: &str) -> Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM groups WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.is_some())
-}
-
-const GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at, \
-     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members FROM groups g";
-
-fn group_from_row(r: &sqlx::any::AnyRow) -> Result<Group> {
-    Ok(Group {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        created_at: r.try_get("created_at")?,
-        members: r.try_get("members")?,
-    })
 }
 
 /// What an error shows of a typed name: at most a line's worth.
@@ -129,21 +109,12 @@ impl Core {
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
+        if store::id_by_name(&mut tx, name).await?.is_some() {
             return Err(Error::conflict(
                 crate::words::GROUP_EXISTS.with("name", name),
             ));
         }
-        sqlx::query("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        store::insert(&mut tx, &id, name, now).await?;
         let mut ev = event(EventKind::GroupCreated, name, actor);
         if let Some(a) = actor {
             ev = ev.user(&a.id, &a.username);
@@ -167,22 +138,13 @@ impl Core {
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((id,)) = found else {
+        let Some(id) = store::id_by_name(&mut tx, name).await? else {
             return Err(Error::NotFound("group"));
         };
         // A client's allowed groups are names in a list; dropping this one from it would open
         // the client to everyone, and keeping it would bind the client to whatever group is
         // made under this name later. So the administrator decides first.
-        let clients: Vec<(String, String)> = sqlx::query_as(
-            "SELECT client_id, allowed_groups FROM oidc_clients WHERE allowed_groups <> '[]' \
-             ORDER BY client_id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let clients = store::clients_with_allowed_groups(&mut tx).await?;
         let using: Vec<String> = clients
             .into_iter()
             .filter(|(_, list)| {
@@ -198,15 +160,8 @@ impl Core {
             ));
         }
         // Also cascaded by the schema; deleted here so the count below is what was removed.
-        let members = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM groups WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        let members = store::delete_members(&mut tx, &id).await?;
+        store::delete(&mut tx, &id).await?;
         let mut ev = event(EventKind::GroupRemoved, name, actor);
         ev.detail = Some(format!(
             "{} members={members}",
@@ -222,50 +177,28 @@ impl Core {
 
     /// Every group with its member count, by name.
     pub async fn list_groups(&self) -> Result<Vec<Group>> {
-        let rows = sqlx::query(&format!("{GROUP_SELECT} ORDER BY g.name"))
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(group_from_row).collect()
+        store::list(self.db.pool()).await
     }
 
     /// One group with its member count.
     pub async fn group(&self, name: &str) -> Result<Option<Group>> {
-        let row = sqlx::query(&format!("{GROUP_SELECT} WHERE g.name = $1"))
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.as_ref().map(group_from_row).transpose()
+        store::by_name(self.db.pool(), name).await
     }
 
     /// Whether a group of this name exists.
     pub async fn group_exists(&self, name: &str) -> Result<bool> {
-        exists(self.db.pool(), name).await
+        store::exists(self.db.pool(), name).await
     }
 
     /// The members of a group, by username; an unknown group is [`Error::NotFound`].
     pub async fn group_members(&self, name: &str) -> Result<Vec<User>> {
         let group = self.group(name).await?.ok_or(Error::NotFound("group"))?;
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM users WHERE id IN \
-             (SELECT user_id FROM group_members WHERE group_id = $1) ORDER BY username",
-            crate::users::USER_COLUMNS
-        ))
-        .bind(&group.id)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter().map(crate::users::user_from_row).collect()
+        store::members(self.db.pool(), &group.id).await
     }
 
     /// The names of the groups a user is in, sorted (empty for an unknown user).
     pub async fn groups_of(&self, user_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id \
-             WHERE m.user_id = $1 ORDER BY g.name",
-        )
-        .bind(user_id)
-        .fetch_all(self.db.pool())
-        .await?;
-        Ok(rows.into_iter().map(|(n,)| n).collect())
+        store::names_of(self.db.pool(), user_id).await
     }
 
     /// Makes `username` a member of `group`; `Ok(false)` when they already were (nothing is
@@ -280,20 +213,10 @@ impl Core {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (group_id, user) = self.group_and_user(&mut tx, group, username).await?;
-        let already: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(&group_id)
-                .bind(&user.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if already.is_some() {
+        if store::is_member(&mut tx, &group_id, &user.id).await? {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)")
-            .bind(&group_id)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::add_member(&mut tx, &group_id, &user.id).await?;
         let ev = event(EventKind::GroupMemberAdded, group, actor).user(&user.id, &user.username);
         audit::record(&mut tx, ctx, now, ev).await?;
         tx.commit().await?;
@@ -312,12 +235,7 @@ impl Core {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (group_id, user) = self.group_and_user(&mut tx, group, username).await?;
-        let removed = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(&group_id)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let removed = store::remove_member(&mut tx, &group_id, &user.id).await?;
         if removed == 0 {
             return Err(Error::NotFound("group member"));
         }
@@ -333,16 +251,12 @@ impl Core {
         group: &str,
         username: &str,
     ) -> Result<(String, User)> {
-        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
-            .bind(group)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let (group_id,) = found.ok_or(Error::NotFound("group"))?;
-        let user_id: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let (user_id,) = user_id.ok_or(Error::NotFound("user"))?;
+        let group_id = store::id_by_name(tx, group)
+            .await?
+            .ok_or(Error::NotFound("group"))?;
+        let user_id = crate::store::users::id_by_username(tx, username)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
         let user = self.user_by_id_tx(tx, &user_id).await?;
         Ok((group_id, user))
     }

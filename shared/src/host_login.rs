@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::hosts::Host;
 use crate::providers::ProviderType;
 use crate::step::Step;
+use crate::store::hosts as store;
 use crate::users::User;
 use serde::{Deserialize, Serialize};
 
@@ -323,18 +324,9 @@ impl Core {
     /// Refuses a conversation that `host` did not begin, exactly as one that does not exist,
     /// and one whose user the host no longer admits (taken out of its groups mid-login).
     pub async fn check_host_conversation(&self, host: &Host, conversation: &str) -> Result<()> {
-        // The conversation's host and its user's groups in one round trip (a row per group).
-        let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT c.host, g.name FROM challenges c \
-             LEFT JOIN group_members m ON m.user_id = c.user_id \
-             LEFT JOIN groups g ON g.id = m.group_id WHERE c.id = $1",
-        )
-        .bind(conversation)
-        .fetch_all(self.db.pool())
-        .await?;
-        match rows.first() {
-            Some((Some(h), _)) if *h == host.name => {
-                let groups: Vec<String> = rows.into_iter().filter_map(|(_, g)| g).collect();
+        // The conversation's host and its user's groups in one round trip.
+        match store::conversation_host_and_groups(self.db.pool(), conversation).await? {
+            Some((Some(h), groups)) if h == host.name => {
                 if crate::hosts::admits(&host.allowed_groups, &groups) {
                     Ok(())
                 } else {
@@ -386,15 +378,7 @@ impl Core {
     /// Ends a host's conversation that the person gave up on; a finished one stays as it is.
     pub async fn host_cancel(&self, host: &Host, conversation: &str) -> Result<()> {
         self.check_host_conversation(host, conversation).await?;
-        sqlx::query(
-            "UPDATE challenges SET state = 'failed', completed_at = $1 \
-             WHERE id = $2 AND state = 'pending'",
-        )
-        .bind(self.now())
-        .bind(conversation)
-        .execute(self.db.writer())
-        .await?;
-        Ok(())
+        store::fail_pending_challenge(self.db.writer(), conversation, self.now()).await
     }
 }
 

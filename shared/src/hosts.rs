@@ -10,11 +10,11 @@
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::error::{Error, Result};
+use crate::store::hosts as store;
 use crate::users::User;
 use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 /// How a credential starts; the version lets a later format coexist.
@@ -99,30 +99,6 @@ fn parse_credential(text: &str) -> Option<(&str, &str)> {
     (prefix == CREDENTIAL_PREFIX && !id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
 
-/// SQL counting the groups of the user `user_id_column` that the host bound as `$2` (its
-/// id) allows: above zero, the host admits the user. The statement form of [`admits`], for
-/// reads that decide admission in the same round trip as the user or the challenge.
-pub(crate) fn admitting_groups(user_id_column: &str) -> String {
-    format!(
-        "(SELECT COUNT(*) FROM group_members m JOIN groups g ON g.id = m.group_id \
-         JOIN host_groups hg ON hg.group_name = g.name AND hg.host_id = $2 \
-         WHERE m.user_id = {user_id_column})"
-    )
-}
-
-/// What the start of a login at a host reads (`Core::user_at_host`): the user named `$1`,
-/// their admission at the host `$2` and their factors, a row each. Made once: every login at
-/// a host sends it.
-static USER_AT_HOST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT {} AS admitting_groups, {}, {} FROM users u \
-         LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
-        admitting_groups("u.id"),
-        crate::users::user_columns_of("u"),
-        crate::factors::factor_columns_of("p")
-    )
-});
-
 /// Whether a user in `user_groups` may log in at a host allowing `allowed`: the rule, once.
 pub fn admits(allowed: &[String], user_groups: &[String]) -> bool {
     allowed.iter().any(|g| user_groups.contains(g))
@@ -150,34 +126,17 @@ impl Core {
         let (credential, hash) = new_credential(&id);
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM hosts WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
+        if store::name_taken(&mut tx, name).await? {
             return Err(Error::conflict(
                 crate::words::HOST_EXISTS.with("name", name),
             ));
         }
-        sqlx::query(
-            "INSERT INTO hosts (id, name, credential_hash, created_at, rotated_at) \
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(name)
-        .bind(&hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        store::insert(&mut tx, &id, name, &hash, now).await?;
         let mut sorted: Vec<String> = groups.to_vec();
         sorted.sort();
         sorted.dedup();
         for g in &sorted {
-            sqlx::query("INSERT INTO host_groups (host_id, group_name) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(g)
-                .execute(&mut *tx)
-                .await?;
+            store::insert_group(&mut tx, &id, g).await?;
         }
         audit::record(
             &mut tx,
@@ -201,51 +160,16 @@ impl Core {
 
     /// Every registered host, by name.
     pub async fn list_hosts(&self) -> Result<Vec<Host>> {
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, rotated_at, last_seen_at, last_seen_addr \
-             FROM hosts ORDER BY name",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        let groups = sqlx::query("SELECT host_id, group_name FROM host_groups ORDER BY group_name")
-            .fetch_all(self.db.pool())
-            .await?;
-        let mut hosts = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut h = host_of_row(&r)?;
-            for g in &groups {
-                if g.try_get::<String, _>("host_id")? == h.id {
-                    h.allowed_groups.push(g.try_get("group_name")?);
-                }
-            }
-            hosts.push(h);
-        }
-        Ok(hosts)
+        store::list(self.db.pool()).await
     }
 
     /// One host by name (`NotFound` when not registered).
     pub async fn host(&self, name: &str) -> Result<Host> {
-        let row = sqlx::query(
-            "SELECT id, name, created_at, rotated_at, last_seen_at, last_seen_addr \
-             FROM hosts WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(Error::NotFound("host"))?;
-        let mut h = host_of_row(&row)?;
-        h.allowed_groups = self.host_groups(&h.id).await?;
+        let mut h = store::by_name(self.db.pool(), name)
+            .await?
+            .ok_or(Error::NotFound("host"))?;
+        h.allowed_groups = store::allowed_groups(self.db.pool(), &h.id).await?;
         Ok(h)
-    }
-
-    async fn host_groups(&self, host_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT group_name FROM host_groups WHERE host_id = $1 ORDER BY group_name",
-        )
-        .bind(host_id)
-        .fetch_all(self.db.pool())
-        .await?;
-        Ok(rows.into_iter().map(|(g,)| g).collect())
     }
 
     /// Unregisters a host: its credential stops working at once, its logins in progress end.
@@ -253,22 +177,9 @@ impl Core {
         let host = self.host(name).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM host_groups WHERE host_id = $1")
-            .bind(&host.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM hosts WHERE id = $1")
-            .bind(&host.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE challenges SET state = 'failed', completed_at = $1 \
-             WHERE host = $2 AND state = 'pending'",
-        )
-        .bind(now)
-        .bind(&host.name)
-        .execute(&mut *tx)
-        .await?;
+        store::delete_groups(&mut tx, &host.id).await?;
+        store::delete(&mut tx, &host.id).await?;
+        store::fail_pending_challenges_at(&mut tx, &host.name, now).await?;
         audit::record(
             &mut tx,
             &ctx.clone().with_host(name),
@@ -290,12 +201,7 @@ impl Core {
         let (credential, hash) = new_credential(&host.id);
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE hosts SET credential_hash = $1, rotated_at = $2 WHERE id = $3")
-            .bind(&hash)
-            .bind(now)
-            .bind(&host.id)
-            .execute(&mut *tx)
-            .await?;
+        store::set_credential(&mut tx, &host.id, &hash, now).await?;
         audit::record(
             &mut tx,
             &ctx.clone().with_host(name),
@@ -322,14 +228,7 @@ impl Core {
             ));
         }
         if !host.allowed_groups.iter().any(|g| g == group) {
-            self.write_host_group(
-                ctx,
-                &host,
-                group,
-                "INSERT INTO host_groups (host_id, group_name) VALUES ($1, $2)",
-                EventKind::HostGroupAllowed,
-            )
-            .await?;
+            self.write_host_group(ctx, &host, group, true).await?;
         }
         self.host(name).await
     }
@@ -351,32 +250,27 @@ impl Core {
                     .with("group", group),
             ));
         }
-        self.write_host_group(
-            ctx,
-            &host,
-            group,
-            "DELETE FROM host_groups WHERE host_id = $1 AND group_name = $2",
-            EventKind::HostGroupDenied,
-        )
-        .await?;
+        self.write_host_group(ctx, &host, group, false).await?;
         self.host(name).await
     }
 
-    /// One change to a host's groups (`sql` over host id and group) with its audit event.
+    /// One change to a host's groups (`allow`: `group` added, else taken off) with its audit
+    /// event.
     async fn write_host_group(
         &self,
         ctx: &RequestContext,
         host: &Host,
         group: &str,
-        sql: &'static str,
-        kind: EventKind,
+        allow: bool,
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        sqlx::query(sql)
-            .bind(&host.id)
-            .bind(group)
-            .execute(&mut *tx)
-            .await?;
+        let kind = if allow {
+            store::insert_group(&mut tx, &host.id, group).await?;
+            EventKind::HostGroupAllowed
+        } else {
+            store::delete_group(&mut tx, &host.id, group).await?;
+            EventKind::HostGroupDenied
+        };
         audit::record(
             &mut tx,
             &ctx.clone().with_host(&host.name),
@@ -398,43 +292,24 @@ impl Core {
         let Some((id, secret)) = parse_credential(credential) else {
             return Ok(None);
         };
-        // The host and its allowed groups in one round trip: a row per group (one row with a
-        // NULL group for a host allowing none). This runs on every host-protocol request.
-        let rows = sqlx::query(
-            "SELECT h.id, h.name, h.credential_hash, h.created_at, h.rotated_at, h.last_seen_at, \
-             h.last_seen_addr, g.group_name FROM hosts h \
-             LEFT JOIN host_groups g ON g.host_id = h.id WHERE h.id = $1 ORDER BY g.group_name",
-        )
-        .bind(id)
-        .fetch_all(self.db.pool())
-        .await?;
-        let Some(row) = rows.first() else {
+        // The host and its allowed groups in one round trip. This runs on every host-protocol
+        // request.
+        let Some((mut host, stored)) = store::with_credential_hash(self.db.pool(), id).await?
+        else {
             // The same hashing work as a known host, so timing does not tell ids apart.
             let _ = secret_hash(secret);
             return Ok(None);
         };
-        let stored: String = row.try_get("credential_hash")?;
         let given = secret_hash(secret);
         if !bool::from(given.as_bytes().ct_eq(stored.as_bytes())) {
             return Ok(None);
-        }
-        let mut host = host_of_row(row)?;
-        for r in &rows {
-            if let Some(g) = r.try_get::<Option<String>, _>("group_name")? {
-                host.allowed_groups.push(g);
-            }
         }
         let now = self.now();
         let stale = host
             .last_seen_at
             .is_none_or(|t| now - t >= LAST_SEEN_RESOLUTION);
         if stale || host.last_seen_addr.as_deref() != addr {
-            sqlx::query("UPDATE hosts SET last_seen_at = $1, last_seen_addr = $2 WHERE id = $3")
-                .bind(now)
-                .bind(addr)
-                .bind(&host.id)
-                .execute(self.db.writer())
-                .await?;
+            store::set_last_seen(self.db.writer(), &host.id, now, addr).await?;
             host.last_seen_at = Some(now);
             host.last_seen_addr = addr.map(str::to_string);
         }
@@ -451,16 +326,12 @@ impl Core {
         host: &Host,
         with_factors: bool,
     ) -> Result<Option<(User, bool, Option<Vec<crate::factors::StoredFactor>>)>> {
-        let rows = sqlx::query(&USER_AT_HOST)
-            .bind(username)
-            .bind(&host.id)
-            .fetch_all(self.db.pool())
-            .await?;
-        let Some(row) = rows.first() else {
+        let Some((user, admitting_groups, rows)) =
+            store::user_at_host(self.db.pool(), username, &host.id).await?
+        else {
             return Ok(None);
         };
-        let admitted = row.try_get::<i64, _>("admitting_groups")? > 0;
-        let user = crate::users::user_from_row(row)?;
+        let admitted = admitting_groups > 0;
         let factors = if admitted && with_factors {
             Some(self.stored_factors_of_rows(&user.id, &rows)?)
         } else {
@@ -479,18 +350,6 @@ impl Core {
             &self.groups_of(user_id).await?,
         ))
     }
-}
-
-fn host_of_row(r: &sqlx::any::AnyRow) -> Result<Host> {
-    Ok(Host {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        allowed_groups: Vec::new(),
-        created_at: r.try_get("created_at")?,
-        rotated_at: r.try_get("rotated_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-        last_seen_addr: r.try_get("last_seen_addr")?,
-    })
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@ use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::db::Tx;
 use crate::error::{Error, Result};
+use crate::store::users as store;
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// What a user may do besides signing in; stored as text so a new role needs no migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -30,7 +29,8 @@ impl Role {
             Role::User => "user",
         }
     }
-    fn parse(s: &str) -> Role {
+    /// The role a stored name stands for (see [`Role::as_str`]).
+    pub(crate) fn parse(s: &str) -> Role {
         if s == "admin" {
             Role::Admin
         } else {
@@ -75,37 +75,6 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-}
-
-pub(crate) const USER_COLUMNS: &str =
-    "id, username, email, phone, display_name, role, disabled, locked, \
-                            locked_at, twofa_failures, created_at, updated_at";
-
-/// [`USER_COLUMNS`] of the users table under alias `alias`, for a join that reads a user with
-/// another row in one round trip (the names stay unprefixed, so [`user_from_row`] reads them).
-pub(crate) fn user_columns_of(alias: &str) -> String {
-    USER_COLUMNS
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(crate) fn user_from_row(r: &AnyRow) -> Result<User> {
-    Ok(User {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        email: r.try_get("email")?,
-        phone: r.try_get("phone")?,
-        display_name: r.try_get("display_name")?,
-        role: Role::parse(&r.try_get::<String, _>("role")?),
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        locked: r.try_get::<i64, _>("locked")? != 0,
-        locked_at: r.try_get("locked_at")?,
-        twofa_failures: r.try_get("twofa_failures")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 /// What an administrator (or the CLI) gives to create a user.
@@ -172,29 +141,15 @@ impl Core {
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
-            .bind(&new.username)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
+        if store::id_by_username(&mut tx, &new.username)
+            .await?
+            .is_some()
+        {
             return Err(Error::conflict(
                 crate::words::USER_EXISTS.with("name", &new.username),
             ));
         }
-        sqlx::query(
-            "INSERT INTO users (id, username, email, phone, display_name, role, password_hash, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(&id)
-        .bind(&new.username)
-        .bind(&new.email)
-        .bind(new.phone.as_deref())
-        .bind(new.display_name.as_deref().unwrap_or(""))
-        .bind(new.role.as_str())
-        .bind(hash.as_deref())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        store::insert(&mut tx, &id, &new, hash.as_deref(), now).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -208,66 +163,41 @@ impl Core {
 
     /// The user with this id (the OIDC `sub`), if any.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.as_ref().map(user_from_row).transpose()
+        store::by_id(self.db.pool(), id).await
     }
 
     /// The user with this login name, if any.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(self.db.pool())
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        store::by_username(self.db.pool(), username).await
     }
 
     pub(crate) async fn user_by_id_tx(&self, tx: &mut Tx, id: &str) -> Result<User> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        row.as_ref()
-            .map(user_from_row)
-            .transpose()?
+        store::by_id_in(tx, id)
+            .await?
             .ok_or(Error::NotFound("user"))
     }
 
     /// Users whose username, email or name contains `query` (all when empty), by username.
     pub async fn list_users(&self, query: &str, limit: u32, offset: u32) -> Result<Vec<User>> {
-        let pattern = format!("%{}%", query.to_lowercase());
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE LOWER(username) LIKE $1 OR LOWER(email) LIKE $1 \
-             OR LOWER(display_name) LIKE $1 ORDER BY username LIMIT $2 OFFSET $3"
-        ))
-        .bind(pattern)
-        .bind(i64::from(limit.clamp(1, 1000)))
-        .bind(i64::from(offset))
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        store::search(
+            self.db.pool(),
+            query,
+            i64::from(limit.clamp(1, 1000)),
+            i64::from(offset),
+        )
+        .await
     }
 
     /// Whether any user exists; reads one row, where a count would read a whole index (and
     /// keep it in the page cache) on a large database at every start.
     pub async fn has_users(&self) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM users LIMIT 1")
-            .fetch_optional(self.db.pool())
-            .await?;
-        Ok(row.is_some())
+        store::any(self.db.pool()).await
     }
 
     /// How many users exist (a full count: for listings, not hot paths; see
     /// [`Core::has_users`]).
     pub async fn user_count(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(n)
+        store::count(self.db.pool()).await
     }
 
     /// As [`Core::user_by_username`], with a missing user as [`Error::NotFound`], for
@@ -289,11 +219,7 @@ impl Core {
         username: &str,
         password: &str,
     ) -> Result<User> {
-        let found: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(self.db.pool())
-                .await?;
+        let found = store::password_hash(self.db.pool(), username).await?;
         let pw = password.to_string();
         let ok = match found.clone() {
             Some((_, Some(hash))) => {
@@ -321,10 +247,7 @@ impl Core {
         };
         let user = self.user_by_id_tx(&mut tx, &id).await?;
         if !ok {
-            sqlx::query("UPDATE users SET password_failures = password_failures + 1 WHERE id = $1")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            store::count_password_failure(&mut tx, &id).await?;
             audit::record(
                 &mut tx,
                 ctx,
@@ -337,10 +260,7 @@ impl Core {
             tx.commit().await?;
             return Err(Error::BadCredentials);
         }
-        sqlx::query("UPDATE users SET password_failures = 0 WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        store::clear_password_failures(&mut tx, &id).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -372,12 +292,7 @@ impl Core {
         let hash = self.blocking(move |h, _| h.hash(&pw)).await??;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(hash)
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::set_password_hash(&mut tx, &user.id, &hash, now).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -399,12 +314,7 @@ impl Core {
         let user = self.require_user(username).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(disabled))
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::set_disabled(&mut tx, &user.id, disabled, now).await?;
         let kind = if disabled {
             EventKind::UserDisabled
         } else {
@@ -426,12 +336,7 @@ impl Core {
         let user = self.require_user(username).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
-            .bind(role.as_str())
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::set_role(&mut tx, &user.id, role, now).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -451,19 +356,9 @@ impl Core {
         let user = self.require_user(username).await?;
         let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        sqlx::query(
-            "UPDATE users SET locked = 0, locked_at = NULL, twofa_failures = 0, updated_at = $1 \
-             WHERE id = $2",
-        )
-        .bind(now)
-        .bind(&user.id)
-        .execute(&mut *tx)
-        .await?;
+        store::clear_lockout(&mut tx, &user.id, now).await?;
         // Old rate-limit entries would otherwise still count against the unlocked user.
-        sqlx::query("DELETE FROM code_checks WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::delete_code_checks(&mut tx, &user.id).await?;
         audit::record(
             &mut tx,
             ctx,
