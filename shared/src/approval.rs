@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::hosts::Host;
 use crate::providers::ProviderType;
 use crate::step::refusal_for;
+use crate::store::approval as store;
 use crate::users::User;
 use serde::{Deserialize, Serialize};
 
@@ -64,18 +65,13 @@ pub(crate) async fn answer(
     approve: bool,
     now: i64,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE device_authorizations SET state = $1, user_id = $2, decided_at = $3 \
-         WHERE id = $4 AND state = 'pending' AND expires_at > $3 AND challenge_id = $5",
-    )
-    .bind(if approve { "approved" } else { "denied" })
-    .bind(&user.id)
-    .bind(now)
-    .bind(authorization)
-    .bind(challenge_id)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    let state = if approve {
+        DeviceState::Approved
+    } else {
+        DeviceState::Denied
+    };
+    let done = store::decide(tx, authorization, challenge_id, &user.id, state, now).await?;
+    if !done {
         return Err(Error::refused(crate::words::DEVICE_ANSWERED));
     }
     Ok(())
@@ -111,13 +107,7 @@ impl Core {
             tty: ctx.tty.clone(),
         };
         let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "UPDATE device_authorizations SET state = 'expired' \
-             WHERE challenge_id = $1 AND state = 'pending'",
-        )
-        .bind(conversation)
-        .execute(&mut *tx)
-        .await?;
+        store::expire_pending(&mut tx, conversation).await?;
         let start = self
             .insert_authorization(&mut tx, Owner::Login(&origin), c.expires_at, POLL_INTERVAL)
             .await?;
@@ -157,14 +147,7 @@ impl Core {
             Some(_) => {}
             None => return Err(Error::ChallengeClosed),
         }
-        let decided: Option<(String,)> = sqlx::query_as(
-            "SELECT state FROM device_authorizations WHERE challenge_id = $1 \
-             AND state IN ('approved', 'denied') ORDER BY decided_at DESC LIMIT 1",
-        )
-        .bind(conversation)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let decided = decided.map(|(s,)| s);
+        let decided = store::latest_decision(self.db.pool(), conversation).await?;
         match c.state {
             ChallengeState::Verified if decided.as_deref() == Some("approved") => {
                 let by = c.verified_provider.ok_or_else(|| {

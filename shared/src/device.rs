@@ -20,12 +20,11 @@
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
 use crate::error::{Error, Result};
+use crate::store::device as store;
 use crate::users::User;
 use base64::Engine;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// The letters of user codes: consonants only (no words, no O/0, no I/1), upper case.
 pub const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -121,7 +120,7 @@ impl DeviceState {
         }
     }
 
-    fn parse(s: &str) -> Result<DeviceState> {
+    pub(crate) fn parse(s: &str) -> Result<DeviceState> {
         Ok(match s {
             "pending" => DeviceState::Pending,
             "approved" => DeviceState::Approved,
@@ -307,51 +306,17 @@ fn device_code_hash(code: &str) -> String {
     sha256_hex(code)
 }
 
-const COLUMNS: &str = "id, client_id, scope, state, poll_interval, created_at, expires_at, \
-                       last_poll_at, user_id, amr, acr, auth_time, decided_at, challenge_id, \
-                       host, service, remote_addr, tty";
-
-fn from_row(r: &AnyRow, now: i64) -> Result<DeviceAuthorization> {
-    let scope: String = r.try_get("scope")?;
-    let amr: Option<String> = r.try_get("amr")?;
-    let expires_at: i64 = r.try_get("expires_at")?;
-    let mut state = DeviceState::parse(&r.try_get::<String, _>("state")?)?;
-    if matches!(state, DeviceState::Pending | DeviceState::Approved) && now >= expires_at {
-        state = DeviceState::Expired;
+/// `auth` as of `now`: a pending or approved one past `expires_at` is `Expired`.
+fn as_of(mut auth: DeviceAuthorization, now: i64) -> DeviceAuthorization {
+    if matches!(auth.state, DeviceState::Pending | DeviceState::Approved) && now >= auth.expires_at
+    {
+        auth.state = DeviceState::Expired;
     }
-    Ok(DeviceAuthorization {
-        id: r.try_get("id")?,
-        client_id: r.try_get("client_id")?,
-        scopes: scope.split_whitespace().map(str::to_string).collect(),
-        state,
-        interval: r.try_get("poll_interval")?,
-        created_at: r.try_get("created_at")?,
-        expires_at,
-        last_poll_at: r.try_get("last_poll_at")?,
-        user_id: r.try_get("user_id")?,
-        amr: match amr {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| Error::Internal(format!("stored amr unreadable: {e}")))?,
-            None => Vec::new(),
-        },
-        acr: r.try_get("acr")?,
-        auth_time: r.try_get("auth_time")?,
-        decided_at: r.try_get("decided_at")?,
-        login: match r.try_get::<Option<String>, _>("challenge_id")? {
-            Some(challenge_id) => Some(LoginOrigin {
-                challenge_id,
-                host: r.try_get("host")?,
-                service: r.try_get("service")?,
-                remote_addr: r.try_get("remote_addr")?,
-                tty: r.try_get("tty")?,
-            }),
-            None => None,
-        },
-    })
+    auth
 }
 
 /// Whether a bucket whose `full_at` is this admits one more wrong code now: the rule the
-/// upsert of [`Core::device_by_user_code`] applies in SQL, stated here for its unit test.
+/// upsert of `store::device::charge_bucket` applies in SQL, stated here for its unit test.
 #[cfg(test)]
 fn bucket_admits(full_at: Option<i64>, now: i64, burst: i64, refill: i64) -> bool {
     let full_at = full_at.unwrap_or(now).max(now);
@@ -403,29 +368,22 @@ impl Core {
         // A collision of user codes is refused by the UNIQUE index; another draw then.
         for _ in 0..5 {
             let user_code = new_user_code();
-            let inserted = sqlx::query(
-                "INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, \
-                 client_id, scope, state, poll_interval, created_at, expires_at, challenge_id, \
-                 host, service, remote_addr, tty) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13) \
-                 ON CONFLICT (user_code_hash) DO NOTHING",
+            let inserted = store::insert(
+                &mut *conn,
+                &store::NewAuthorization {
+                    id: &id,
+                    device_code_hash: &device_code_hash(&device_code),
+                    user_code_hash: &self.user_code_hash(&user_code),
+                    client_id,
+                    scope: &scope,
+                    interval,
+                    created_at: now,
+                    expires_at,
+                    login,
+                },
             )
-            .bind(&id)
-            .bind(device_code_hash(&device_code))
-            .bind(self.user_code_hash(&user_code))
-            .bind(client_id)
-            .bind(&scope)
-            .bind(interval)
-            .bind(now)
-            .bind(expires_at)
-            .bind(login.map(|l| l.challenge_id.as_str()))
-            .bind(login.and_then(|l| l.host.as_deref()))
-            .bind(login.and_then(|l| l.service.as_deref()))
-            .bind(login.and_then(|l| l.remote_addr.as_deref()))
-            .bind(login.and_then(|l| l.tty.as_deref()))
-            .execute(&mut *conn)
             .await?;
-            if inserted.rows_affected() == 1 {
+            if inserted {
                 return Ok(DeviceStart {
                     id,
                     device_code,
@@ -442,14 +400,9 @@ impl Core {
 
     /// A device authorization by its public id.
     pub async fn device_authorization(&self, id: &str) -> Result<Option<DeviceAuthorization>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM device_authorizations WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?;
+        let auth = store::by_id(self.db.pool(), id).await?;
         let now = self.now();
-        row.as_ref().map(|r| from_row(r, now)).transpose()
+        Ok(auth.map(|a| as_of(a, now)))
     }
 
     /// The device authorization a person typed the user code of. A wrong code (unknown, or
@@ -481,28 +434,12 @@ impl Core {
         for (bucket, global) in &buckets {
             let (burst, refill) = limit(*global);
             // One more wrong code, unless the bucket would overflow (`bucket_admits`).
-            let charged = sqlx::query(
-                "INSERT INTO device_code_buckets (bucket, full_at) VALUES ($1, $2 + $3) \
-                 ON CONFLICT (bucket) DO UPDATE SET full_at = \
-                 (CASE WHEN device_code_buckets.full_at > $2 THEN device_code_buckets.full_at \
-                 ELSE $2 END) + $3 \
-                 WHERE (CASE WHEN device_code_buckets.full_at > $2 \
-                 THEN device_code_buckets.full_at ELSE $2 END) + $3 - $2 <= $4",
-            )
-            .bind(bucket)
-            .bind(now)
-            .bind(refill)
-            .bind(burst * refill)
-            .execute(&mut *tx)
-            .await?;
-            if charged.rows_affected() == 1 {
+            let charged =
+                store::charge_bucket(&mut tx, bucket, now, refill, burst * refill).await?;
+            if charged {
                 continue;
             }
-            let (full_at,): (i64,) =
-                sqlx::query_as("SELECT full_at FROM device_code_buckets WHERE bucket = $1")
-                    .bind(bucket)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let full_at = store::bucket_full_at(&mut tx, bucket).await?;
             tx.rollback().await?;
             let mut tx = self.db.begin().await?;
             audit::record(
@@ -525,16 +462,11 @@ impl Core {
             });
         }
         if let Some(code) = normalize_user_code(typed) {
-            let row = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM device_authorizations WHERE user_code_hash = $1"
-            ))
-            .bind(self.user_code_hash(&code))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = row {
+            let found = store::by_user_code_hash(&mut tx, &self.user_code_hash(&code)).await?;
+            if let Some(auth) = found {
                 // The right code: undo its charge.
                 tx.rollback().await?;
-                return from_row(&r, now);
+                return Ok(as_of(auth, now));
             }
         }
         audit::record(
@@ -566,38 +498,37 @@ impl Core {
                 acr,
                 auth_time,
             } => (
-                "approved",
+                DeviceState::Approved,
                 Some(serde_json::to_string(amr).unwrap_or_else(|_| "[]".into())),
                 Some(acr.as_str()),
                 Some(*auth_time),
                 EventKind::DeviceApproved,
             ),
-            Decision::Deny => ("denied", None, None, None, EventKind::DeviceDenied),
+            Decision::Deny => (
+                DeviceState::Denied,
+                None,
+                None,
+                None,
+                EventKind::DeviceDenied,
+            ),
         };
-        let done = sqlx::query(
-            "UPDATE device_authorizations SET state = $1, user_id = $2, amr = $3, acr = $4, \
-             auth_time = $5, decided_at = $6 \
-             WHERE id = $7 AND state = 'pending' AND expires_at > $6 AND challenge_id IS NULL",
+        let decided = store::decide(
+            &mut tx,
+            id,
+            store::DecisionRow {
+                state,
+                user_id: &user.id,
+                amr,
+                acr,
+                auth_time,
+                decided_at: now,
+            },
         )
-        .bind(state)
-        .bind(&user.id)
-        .bind(amr)
-        .bind(acr)
-        .bind(auth_time)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
+        if !decided {
             return Err(Error::refused(crate::words::DEVICE_ANSWERED));
         }
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM device_authorizations WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let auth = from_row(&row, now)?;
+        let auth = as_of(store::by_id_tx(&mut tx, id).await?, now);
         let mut detail = format!("device_authorization={id}");
         if let Some(c) = &auth.client_id {
             detail.push_str(&format!(" client={c}"));
@@ -624,16 +555,10 @@ impl Core {
         let now = self.now();
         let hash = device_code_hash(device_code);
         let mut tx = self.db.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM device_authorizations WHERE device_code_hash = $1"
-        ))
-        .bind(&hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        let Some(auth) = store::by_device_code_hash(&mut tx, &hash).await? else {
             return Ok(Poll::Unknown);
         };
-        let auth = from_row(&row, now)?;
+        let auth = as_of(auth, now);
         if auth.client_id.as_deref() != Some(client_id) {
             return Ok(Poll::OtherClient);
         }
@@ -641,26 +566,12 @@ impl Core {
             DeviceState::Consumed => Poll::AlreadyUsed,
             DeviceState::Denied => Poll::Denied,
             DeviceState::Expired => {
-                sqlx::query(
-                    "UPDATE device_authorizations SET state = 'expired', last_poll_at = $1 \
-                     WHERE id = $2 AND state IN ('pending', 'approved')",
-                )
-                .bind(now)
-                .bind(&auth.id)
-                .execute(&mut *tx)
-                .await?;
+                store::expire(&mut tx, &auth.id, now).await?;
                 Poll::Expired
             }
             DeviceState::Approved => {
-                let spent = sqlx::query(
-                    "UPDATE device_authorizations SET state = 'consumed', last_poll_at = $1 \
-                     WHERE id = $2 AND state = 'approved'",
-                )
-                .bind(now)
-                .bind(&auth.id)
-                .execute(&mut *tx)
-                .await?;
-                if spent.rows_affected() == 1 {
+                let spent = store::consume(&mut tx, &auth.id, now).await?;
+                if spent {
                     Poll::Approved(Box::new(DeviceAuthorization {
                         state: DeviceState::Consumed,
                         last_poll_at: Some(now),
@@ -677,15 +588,7 @@ impl Core {
                 } else {
                     auth.interval
                 };
-                sqlx::query(
-                    "UPDATE device_authorizations SET last_poll_at = $1, poll_interval = $2 \
-                     WHERE id = $3",
-                )
-                .bind(now)
-                .bind(interval)
-                .bind(&auth.id)
-                .execute(&mut *tx)
-                .await?;
+                store::record_poll(&mut tx, &auth.id, now, interval).await?;
                 if too_soon {
                     Poll::SlowDown { interval }
                 } else {
@@ -701,14 +604,7 @@ impl Core {
     /// still hears `expired_token` rather than `invalid_grant`), and full guess buckets.
     pub async fn purge_device_authorizations(&self) -> Result<()> {
         let now = self.now();
-        sqlx::query("DELETE FROM device_authorizations WHERE expires_at < $1")
-            .bind(now - 86_400)
-            .execute(self.db.writer())
-            .await?;
-        sqlx::query("DELETE FROM device_code_buckets WHERE full_at < $1")
-            .bind(now)
-            .execute(self.db.writer())
-            .await?;
+        store::purge(self.db.writer(), now - 86_400, now).await?;
         Ok(())
     }
 }

@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
+use crate::store::factors as store;
 use crate::users::User;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 /// What is stored (encrypted, bound to user and provider) for an enrolled provider.
 #[derive(Serialize, Deserialize)]
@@ -97,16 +97,9 @@ fn aad(user_id: &str, provider: ProviderType) -> Vec<u8> {
     format!("stepgate provider {user_id} {}", provider.as_str()).into_bytes()
 }
 
-/// The columns of a user's factor in table alias `p`, named as
-/// [`Core::stored_factors_of_rows`] reads them, so that a query can read them beside a
-/// challenge's (one round trip for a check).
-pub(crate) fn factor_columns_of(p: &str) -> String {
-    format!(
-        "{p}.provider AS factor_provider, {p}.is_default AS factor_is_default, \
-         {p}.config_enc AS factor_config_enc, {p}.last_used_step AS factor_last_used_step, \
-         {p}.created_at AS factor_created_at, {p}.updated_at AS factor_updated_at"
-    )
-}
+/// The columns of a user's factor, for a query that reads them beside a challenge's (see
+/// [`Core::stored_factors_of_rows`]).
+pub(crate) use crate::store::factors::factor_columns_of;
 
 impl Core {
     pub(crate) fn seal(&self, user_id: &str, p: ProviderType, c: &StoredConfig) -> Result<String> {
@@ -166,14 +159,8 @@ impl Core {
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
     ) -> Result<Vec<StoredFactor>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM user_providers p WHERE p.user_id = $1",
-            factor_columns_of("p")
-        ))
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        self.stored_factors_of_rows(user_id, &rows)
+        let rows = store::factors(conn, user_id).await?;
+        self.open_factors(user_id, rows)
     }
 
     /// The factors in `rows` that hold [`factor_columns_of`] (a row whose factor columns are
@@ -183,26 +170,28 @@ impl Core {
         user_id: &str,
         rows: &[sqlx::any::AnyRow],
     ) -> Result<Vec<StoredFactor>> {
+        self.open_factors(user_id, store::factors_of_rows(rows)?)
+    }
+
+    /// Opens each factor's sealed configuration; sorted by provider.
+    fn open_factors(
+        &self,
+        user_id: &str,
+        rows: Vec<store::FactorRow>,
+    ) -> Result<Vec<StoredFactor>> {
         let mut out = Vec::new();
         for r in rows {
-            let Some(name) = r.try_get::<Option<String>, _>("factor_provider")? else {
-                continue;
-            };
-            let Ok(provider) = name.parse::<ProviderType>() else {
-                continue;
-            };
-            let blob: String = r.try_get("factor_config_enc")?;
-            let config = self.open_sealed(user_id, provider, &blob)?;
+            let config = self.open_sealed(user_id, r.provider, &r.config_enc)?;
             out.push(StoredFactor {
                 shown: EnrolledProvider {
-                    provider,
-                    is_default: r.try_get::<i64, _>("factor_is_default")? != 0,
+                    provider: r.provider,
+                    is_default: r.is_default,
                     destination: Self::destination_of(&config),
-                    created_at: r.try_get("factor_created_at")?,
-                    updated_at: r.try_get("factor_updated_at")?,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
                 },
                 config,
-                last_used_step: r.try_get("factor_last_used_step")?,
+                last_used_step: r.last_used_step,
             });
         }
         out.sort_by_key(|f| f.shown.provider);
@@ -243,43 +232,27 @@ impl Core {
         now: i64,
     ) -> Result<()> {
         let sealed = self.seal(&user.id, provider, cfg)?;
-        let (others,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM user_providers WHERE user_id = $1 AND provider <> $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
-        let existing: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT is_default, created_at FROM user_providers WHERE user_id = $1 AND provider = $2",
-        )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+        let others = store::count_others(tx, &user.id, provider).await?;
+        let existing = store::default_and_created(tx, &user.id, provider).await?;
         // The first provider a user enrols becomes the default; backup codes never do.
         let is_default = match existing {
             Some((d, _)) => d,
             None => i64::from(others == 0 && provider != ProviderType::BackupCode),
         };
         let created_at = existing.map_or(now, |(_, c)| c);
-        sqlx::query("DELETE FROM user_providers WHERE user_id = $1 AND provider = $2")
-            .bind(&user.id)
-            .bind(provider.as_str())
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO user_providers (user_id, provider, is_default, config_enc, last_used_step, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        store::delete(tx, &user.id, provider).await?;
+        store::insert(
+            tx,
+            &store::NewFactor {
+                user_id: &user.id,
+                provider,
+                is_default,
+                config_enc: &sealed,
+                last_used_step,
+                created_at,
+                updated_at: now,
+            },
         )
-        .bind(&user.id)
-        .bind(provider.as_str())
-        .bind(is_default)
-        .bind(sealed)
-        .bind(last_used_step)
-        .bind(created_at)
-        .bind(now)
-        .execute(&mut **tx)
         .await?;
         audit::record(
             tx,
@@ -298,35 +271,19 @@ impl Core {
         user_id: &str,
         p: ProviderType,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM user_providers WHERE user_id = $1 AND provider = $2")
-            .bind(user_id)
-            .bind(p.as_str())
-            .execute(&mut **tx)
-            .await?;
+        store::delete(tx, user_id, p).await?;
         if p == ProviderType::BackupCode {
-            sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
+            store::delete_backup_codes(tx, user_id).await?;
         }
         if p == ProviderType::Webauthn {
-            for table in ["webauthn_credentials", "webauthn_states"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                    .bind(user_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
+            crate::store::passkeys::delete_all_of_user(tx, user_id).await?;
         }
         Ok(())
     }
 
     /// Keeps exactly one stored default: the next non-backup provider in TOTP < SMS < EMAIL.
     pub(crate) async fn repair_default(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT provider, is_default FROM user_providers WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&mut **tx)
-                .await?;
+        let rows = store::defaults(tx, user_id).await?;
         if rows.iter().any(|(_, d)| *d != 0) {
             return Ok(());
         }
@@ -336,13 +293,7 @@ impl Core {
             .filter(|p| *p != ProviderType::BackupCode)
             .min();
         if let Some(p) = next {
-            sqlx::query(
-                "UPDATE user_providers SET is_default = 1 WHERE user_id = $1 AND provider = $2",
-            )
-            .bind(user_id)
-            .bind(p.as_str())
-            .execute(&mut **tx)
-            .await?;
+            store::set_default(tx, user_id, p).await?;
         }
         Ok(())
     }
@@ -372,15 +323,7 @@ impl Core {
                 };
                 // Conditional on the step read: a concurrent check of the same code (another
                 // process, PostgreSQL) finds it already used.
-                let updated = sqlx::query(
-                    "UPDATE user_providers SET last_used_step = $1 WHERE user_id = $2 AND provider = 'TOTP' \
-                     AND (last_used_step IS NULL OR last_used_step < $1)",
-                )
-                .bind(step)
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(updated.rows_affected() == 1)
+                store::use_totp_step(tx, user_id, step).await
             }
             ProviderType::Sms | ProviderType::Email => {
                 policy::consume_code(
@@ -398,16 +341,7 @@ impl Core {
             }
             ProviderType::BackupCode => {
                 let hash = self.secrets.code_hash(&backup_scope(user_id), code);
-                let used = sqlx::query(
-                    "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 \
-                     AND used_at IS NULL",
-                )
-                .bind(now)
-                .bind(user_id)
-                .bind(hash)
-                .execute(&mut **tx)
-                .await?;
-                Ok(used.rows_affected() == 1)
+                store::use_backup_code(tx, user_id, &hash, now).await
             }
             // A passkey answers with an assertion (`Core::check_passkey`), never a code.
             ProviderType::Webauthn => Ok(false),

@@ -17,9 +17,9 @@ use crate::policy;
 use crate::providers::ProviderType;
 use crate::reauth::Proof;
 use crate::settings::{TwoFaSettings, UserVerification, WebauthnSettings};
+use crate::store::passkeys as store;
 use crate::users::User;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use webauthn_rs::prelude::{
     Credential, CredentialID, DiscoverableAuthentication, DiscoverableKey, Passkey,
     PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
@@ -215,24 +215,7 @@ impl Core {
 
     /// The user's passkeys, oldest first.
     pub async fn passkeys(&self, user_id: &str) -> Result<Vec<PasskeyInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, name, discoverable, created_at, last_used_at FROM webauthn_credentials \
-             WHERE user_id = $1 ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PasskeyInfo {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    discoverable: r.try_get::<i64, _>("discoverable")? != 0,
-                    created_at: r.try_get("created_at")?,
-                    last_used_at: r.try_get("last_used_at")?,
-                })
-            })
-            .collect()
+        store::list(self.db.pool(), user_id).await
     }
 
     async fn credentials_on(
@@ -240,11 +223,7 @@ impl Core {
         tx: &mut Tx,
         user_id: &str,
     ) -> Result<Vec<(String, Credential)>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, credential FROM webauthn_credentials WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&mut **tx)
-                .await?;
+        let rows = store::credentials(tx, user_id).await?;
         rows.into_iter()
             .map(|(id, c)| Ok((id, from_json::<Credential>(&c, "passkey")?)))
             .collect()
@@ -260,23 +239,20 @@ impl Core {
         expires_at: i64,
     ) -> Result<String> {
         let now = self.now();
-        sqlx::query("DELETE FROM webauthn_states WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        store::delete_expired_states(tx, now).await?;
         let id = new_challenge_id();
-        sqlx::query(
-            "INSERT INTO webauthn_states (id, purpose, user_id, challenge_id, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        store::insert_state(
+            tx,
+            &store::NewState {
+                id: &id,
+                purpose,
+                user_id,
+                challenge_id,
+                state: &to_json(state)?,
+                created_at: now,
+                expires_at,
+            },
         )
-        .bind(&id)
-        .bind(purpose)
-        .bind(user_id)
-        .bind(challenge_id)
-        .bind(to_json(state)?)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut **tx)
         .await?;
         Ok(id)
     }
@@ -286,28 +262,21 @@ impl Core {
     async fn take_state(
         &self,
         tx: &mut Tx,
-        query: &str,
+        of: store::StateOf,
         key: &str,
         user_id: Option<&str>,
     ) -> Result<Option<StoredState>> {
-        let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(query)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some((id, state, owner, expires_at)) = row else {
+        let Some(row) = store::state(tx, of, key).await? else {
             return Ok(None);
         };
-        if user_id.is_some() && owner.as_deref() != user_id {
+        if user_id.is_some() && row.user_id.as_deref() != user_id {
             return Ok(None);
         }
-        sqlx::query("DELETE FROM webauthn_states WHERE id = $1")
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-        if expires_at <= self.now() {
+        store::delete_state(tx, &row.id).await?;
+        if row.expires_at <= self.now() {
             return Ok(None);
         }
-        Ok(Some(from_json(&state, "passkey ceremony")?))
+        Ok(Some(from_json(&row.state, "passkey ceremony")?))
     }
 
     /// Starts adding a passkey: the options for `navigator.credentials.create()`. The caller
@@ -383,7 +352,7 @@ impl Core {
         let state = self
             .take_state(
                 &mut tx,
-                "SELECT id, state, user_id, expires_at FROM webauthn_states WHERE id = $1 AND purpose = 'register'",
+                store::StateOf::Registration,
                 ceremony_id,
                 Some(&user.id),
             )
@@ -421,35 +390,26 @@ impl Core {
             }
         };
         let cred_id = credential_id_text(&cred.cred_id);
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM webauthn_credentials WHERE credential_id = $1")
-                .bind(&cred_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_some() {
+        let taken = store::credential_id_taken(&mut tx, &cred_id).await?;
+        if taken {
             tx.commit().await?;
             return Err(refuse(crate::words::PASSKEY_KNOWN));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
-            "INSERT INTO webauthn_credentials (id, user_id, credential_id, name, credential, \
-             discoverable, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        store::insert(
+            &mut tx,
+            &store::NewPasskey {
+                id: &id,
+                user_id: &user.id,
+                credential_id: &cred_id,
+                name: &name,
+                credential: &to_json(&cred)?,
+                discoverable,
+                created_at: now,
+            },
         )
-        .bind(&id)
-        .bind(&user.id)
-        .bind(&cred_id)
-        .bind(&name)
-        .bind(to_json(&cred)?)
-        .bind(i64::from(discoverable))
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
-        let (had,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM user_providers WHERE user_id = $1 AND provider = 'WEBAUTHN'",
-        )
-        .bind(&user.id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let had = store::webauthn_enrolments(&mut tx, &user.id).await?;
         if had == 0 {
             self.save_provider(
                 &mut tx,
@@ -495,14 +455,7 @@ impl Core {
         let name = validate_name(name)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let done =
-            sqlx::query("UPDATE webauthn_credentials SET name = $1 WHERE id = $2 AND user_id = $3")
-                .bind(&name)
-                .bind(passkey_id)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
-        if done.rows_affected() != 1 {
+        if !store::rename(&mut tx, passkey_id, &user.id, &name).await? {
             return Err(Error::NotFound("passkey"));
         }
         audit::record(
@@ -545,20 +498,10 @@ impl Core {
         // Counted under the user's lock: two removals at once of the last two must not both
         // take the "not the last" path and leave the provider on with no passkey.
         let mut tx = self.db.begin_locked(&user.id).await?;
-        let named: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
-                .bind(passkey_id)
-                .bind(&user.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((name,)) = named else {
+        let Some(name) = store::name_of(&mut tx, passkey_id, &user.id).await? else {
             return Err(Error::NotFound("passkey"));
         };
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1")
-                .bind(&user.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let count = store::count(&mut tx, &user.id).await?;
         let removed = Event::new(EventKind::PasskeyRemoved)
             .user(&user.id, &user.username)
             .provider(ProviderType::Webauthn)
@@ -571,11 +514,7 @@ impl Core {
                 .await?;
             return audit::record_alone(self, ctx, removed).await;
         }
-        sqlx::query("DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2")
-            .bind(passkey_id)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        store::delete(&mut tx, passkey_id, &user.id).await?;
         audit::record(&mut tx, ctx, self.now(), removed).await?;
         tx.commit().await?;
         self.tell_user_passkey_removed(user, &name).await;
@@ -632,10 +571,7 @@ impl Core {
                 (rcr, StoredState::LoginKey { auth })
             }
         };
-        sqlx::query("DELETE FROM webauthn_states WHERE challenge_id = $1")
-            .bind(challenge_id)
-            .execute(&mut *tx)
-            .await?;
+        store::delete_states_of_challenge(&mut tx, challenge_id).await?;
         let id = self
             .put_state(
                 &mut tx,
@@ -668,7 +604,7 @@ impl Core {
         let state = self
             .take_state(
                 tx,
-                "SELECT id, state, user_id, expires_at FROM webauthn_states WHERE challenge_id = $1 AND purpose = 'login'",
+                store::StateOf::LoginChallenge,
                 challenge_id,
                 Some(&user.id),
             )
@@ -706,26 +642,13 @@ impl Core {
             }
         };
         let cred_id = credential_id_text(res.cred_id());
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, credential FROM webauthn_credentials WHERE credential_id = $1 AND user_id = $2",
-        )
-        .bind(&cred_id)
-        .bind(&user.id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let row = store::credential_of_user(tx, &cred_id, &user.id).await?;
         let Some((id, stored)) = row else {
             return Ok(Verdict::Bad);
         };
         let mut key = Passkey::from(from_json::<Credential>(&stored, "passkey")?);
         key.update_credential(&res);
-        sqlx::query(
-            "UPDATE webauthn_credentials SET credential = $1, last_used_at = $2 WHERE id = $3",
-        )
-        .bind(to_json(&Credential::from(key))?)
-        .bind(now)
-        .bind(&id)
-        .execute(&mut **tx)
-        .await?;
+        store::update_credential(tx, &id, &to_json(&Credential::from(key))?, now).await?;
         Ok(Verdict::Ok)
     }
 
@@ -793,12 +716,7 @@ impl Core {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let state = self
-            .take_state(
-                &mut tx,
-                "SELECT id, state, user_id, expires_at FROM webauthn_states WHERE id = $1 AND purpose = 'passwordless'",
-                ceremony_id,
-                None,
-            )
+            .take_state(&mut tx, store::StateOf::Passwordless, ceremony_id, None)
             .await?;
         tx.commit().await?;
         let Some(StoredState::Passwordless { auth }) = state else {

@@ -264,9 +264,7 @@ impl Core {
         }
         let settings = self.twofa_settings().await?;
         let providers = self.usable_providers(&c.user_id, &settings).await?;
-        let (failures,): (i64,) = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")
-            .bind(&c.user_id)
-            .fetch_optional(self.db.pool())
+        let failures = crate::store::users::twofa_failures(self.db.pool(), &c.user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;
         Ok(

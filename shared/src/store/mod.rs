@@ -2,13 +2,16 @@
 //! with no rule in them. The modules beside `store` decide; these read and write what they
 //! decided on, so a rule can be read without SQL and a table's statements without the rules.
 //!
-//! (Moved here so far: enrolment's tables; groups, hosts (with a login at a host) and users;
-//! the policy counters and sent codes; the platform settings. Other modules still hold their
-//! own statements.)
+//! Two modules keep their own statements because storage is what they are: `audit` (the
+//! audit log: write, list, prune) and `db` (connections, locks, migrations).
 
+pub(crate) mod approval;
+pub(crate) mod device;
 pub(crate) mod enrolment;
+pub(crate) mod factors;
 pub(crate) mod groups;
 pub(crate) mod hosts;
+pub(crate) mod passkeys;
 pub(crate) mod policy;
 pub(crate) mod settings;
 pub(crate) mod users;

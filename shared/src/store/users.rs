@@ -139,6 +139,15 @@ pub(crate) async fn count(pool: &sqlx::AnyPool) -> Result<i64> {
     Ok(n)
 }
 
+/// The user's count of failed second-factor checks, if the user exists.
+pub(crate) async fn twofa_failures(pool: &sqlx::AnyPool, id: &str) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT twofa_failures FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|(n,)| n))
+}
+
 /// Reads the id and password hash (none if unset) of the user named `username`, if any.
 pub(crate) async fn password_hash(
     pool: &sqlx::AnyPool,
