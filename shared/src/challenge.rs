@@ -16,10 +16,10 @@ use crate::hosts::Host;
 use crate::policy;
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
+use crate::store::challenge as store;
 use crate::users::User;
 use base64::Engine;
 use serde::Serialize;
-use sqlx::Row;
 
 /// Where a challenge stands. Only `Pending` accepts answers; every other state is final, so a
 /// finished login cannot be replayed or continued.
@@ -40,7 +40,7 @@ pub enum ChallengeState {
 }
 
 impl ChallengeState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ChallengeState::Pending => "pending",
             ChallengeState::Verified => "verified",
@@ -49,7 +49,7 @@ impl ChallengeState {
             ChallengeState::Locked => "locked",
         }
     }
-    fn parse(s: &str) -> ChallengeState {
+    pub(crate) fn parse(s: &str) -> ChallengeState {
         match s {
             "pending" => ChallengeState::Pending,
             "verified" => ChallengeState::Verified,
@@ -212,17 +212,14 @@ impl Core {
                     now,
                     Event::new(EventKind::ChallengeOpened).user(&user_id, &username),
                 );
-                batch.push(
-                    "INSERT INTO challenges (id, user_id, source, state, created_at, expires_at, host) \
-                     VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
-                    |b| {
-                        b.bind(c.id.as_str())
-                            .bind(user_id.as_str())
-                            .bind(ctx.source.as_str())
-                            .bind(now)
-                            .bind(c.expires_at)
-                            .bind(ctx.host.as_deref());
-                    },
+                store::push_open(
+                    &mut batch,
+                    &c.id,
+                    &user_id,
+                    ctx.source.as_str(),
+                    now,
+                    c.expires_at,
+                    ctx.host.as_deref(),
                 );
                 db.write(batch).await?;
                 Ok(c)
@@ -237,14 +234,7 @@ impl Core {
         let before = self.now() - FINISHED_KEPT_SECONDS;
         let mut total = 0;
         loop {
-            let gone = sqlx::query(
-                "DELETE FROM challenges WHERE id IN (SELECT id FROM challenges \
-                 WHERE COALESCE(completed_at, expires_at) < $1 LIMIT 1000)",
-            )
-            .bind(before)
-            .execute(self.db.writer())
-            .await?
-            .rows_affected();
+            let gone = store::delete_finished_before(self.db.writer(), before, 1000).await?;
             total += gone;
             if gone < 1000 {
                 return Ok(total);
@@ -254,23 +244,9 @@ impl Core {
 
     /// Reads a challenge (unknown ids are `NotFound`).
     pub async fn challenge(&self, id: &str) -> Result<Challenge> {
-        let row = sqlx::query(
-            "SELECT id, user_id, state, verified_provider, created_at, expires_at FROM challenges WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(Error::NotFound("challenge"))?;
-        let mut c = Challenge {
-            id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            state: ChallengeState::parse(&row.try_get::<String, _>("state")?),
-            verified_provider: row
-                .try_get::<Option<String>, _>("verified_provider")?
-                .and_then(|p| p.parse().ok()),
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-        };
+        let mut c = store::by_id(self.db.pool(), id)
+            .await?
+            .ok_or(Error::NotFound("challenge"))?;
         if c.state == ChallengeState::Pending && self.now() >= c.expires_at {
             c.state = ChallengeState::Expired;
         }
@@ -436,37 +412,32 @@ impl Core {
         // PostgreSQL takes the user's row lock first, which needs the user's id.
         if self.db.backend() == Backend::Postgres {
             // A host finds only its own conversations, before any lock is taken.
-            let (user_id,): (String,) = sqlx::query_as(
-                "SELECT user_id FROM challenges WHERE id = $1 AND ($2 = '' OR host = $2)",
-            )
-            .bind(challenge_id)
-            .bind(at.map_or("", |h| h.name.as_str()))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound("challenge"))?;
+            let user_id =
+                store::user_id_at_host(&mut tx, challenge_id, at.map_or("", |h| h.name.as_str()))
+                    .await?
+                    .ok_or(Error::NotFound("challenge"))?;
             lock_user(&mut tx, Backend::Postgres, &user_id).await?;
         }
         // The challenge, its user, (for a host) whether the host still admits the user, and
         // the user's factors (a row each), in one round trip.
-        let rows = sqlx::query(&CHECK_READ)
-            .bind(challenge_id)
-            .bind(at.map_or("", |h| h.id.as_str()))
-            .fetch_all(&mut *tx)
-            .await?;
-        let row = rows.first().ok_or(Error::NotFound("challenge"))?;
+        let read =
+            store::check_read(&mut tx, challenge_id, at.map_or("", |h| h.id.as_str())).await?;
         if let Some(host) = at {
-            let began: Option<String> = row.try_get("challenge_host")?;
-            if began.as_deref() != Some(host.name.as_str()) {
+            if read.host.as_deref() != Some(host.name.as_str()) {
                 return Err(Error::NotFound("conversation"));
             }
-            if row.try_get::<i64, _>("admitting_groups")? == 0 {
+            if read.admitting_groups == 0 {
                 return Err(Error::refused(crate::words::HOST_LOGIN_NO_LONGER));
             }
         }
-        let state: String = row.try_get("challenge_state")?;
-        let expires_at: i64 = row.try_get("challenge_expires_at")?;
-        let user = crate::store::users::user_from_row(row)?;
-        if let Some(refused) = crate::step::refusal_for(ChallengeState::parse(&state)) {
+        let store::CheckRead {
+            state,
+            expires_at,
+            user,
+            rows,
+            ..
+        } = read;
+        if let Some(refused) = crate::step::refusal_for(state) {
             return Err(refused.to_error());
         }
         if now >= expires_at {
@@ -572,7 +543,7 @@ impl Core {
             }
             // The challenge's end and its event in one hand-off (SQLite's writer is held).
             let mut batch = Batch::new(tx.backend());
-            push_challenge_state(
+            store::push_state(
                 &mut batch,
                 challenge_id,
                 ChallengeState::Verified,
@@ -635,7 +606,7 @@ impl Core {
         now: i64,
     ) -> Result<()> {
         let mut batch = Batch::new(tx.backend());
-        push_challenge_state(&mut batch, id, state, provider, now);
+        store::push_state(&mut batch, id, state, provider, now);
         batch.run(tx).await
     }
 
@@ -653,38 +624,4 @@ impl Core {
             tracing::warn!(user = %user.username, error = %e, "could not send the lockout notification");
         }
     }
-}
-
-/// What a check reads first (`Core::check_here`): the challenge `$1`, its user, the user's
-/// admission at the host `$2` (its id, or empty for no host) and the user's factors, a row
-/// each. Made once: every check sends it.
-static CHECK_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
-         c.host AS challenge_host, {} AS admitting_groups, {}, {} \
-         FROM challenges c JOIN users u ON u.id = c.user_id \
-         LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
-        crate::store::hosts::admitting_groups("c.user_id"),
-        crate::store::users::user_columns_of("u"),
-        crate::factors::factor_columns_of("p")
-    )
-});
-
-/// Adds the ending (or another state) of a challenge to `batch`.
-fn push_challenge_state<'q>(
-    batch: &mut Batch<'q>,
-    id: &'q str,
-    state: ChallengeState,
-    provider: Option<ProviderType>,
-    now: i64,
-) {
-    batch.push(
-        "UPDATE challenges SET state = $1, verified_provider = $2, completed_at = $3 WHERE id = $4",
-        |b| {
-            b.bind(state.as_str())
-                .bind(provider.map(|p| p.as_str()))
-                .bind(now)
-                .bind(id);
-        },
-    );
 }

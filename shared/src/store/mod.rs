@@ -6,6 +6,7 @@
 //! audit log: write, list, prune) and `db` (connections, locks, migrations).
 
 pub(crate) mod approval;
+pub(crate) mod challenge;
 pub(crate) mod device;
 pub(crate) mod enrolment;
 pub(crate) mod factors;

@@ -184,11 +184,7 @@ async fn lockout_is_one_counter_for_both_doors(backend: Backend) {
         Backend::Postgres => Some(stepgate_tests::postgres::fresh_database_url().await),
     };
     require_root_and_pamtester();
-    let site = Site::new(
-        db_url,
-        "max_verification_failures_before_user_lockout = 3",
-    )
-    .await;
+    let site = Site::new(db_url, "max_verification_failures_before_user_lockout = 3").await;
     let (erin, secret) = site.totp_user("erin").await;
     let svc = Service::new(&site.lines("tries=2"));
     let wrong = wrong_code(&secret);
