@@ -761,9 +761,23 @@ impl Core {
                 tx.commit().await?;
                 Err(Error::BadCredentials)
             }
-            // Proven: from here on the person holds the passkey (or a copy of it).
-            _ if user.disabled => Err(Error::Disabled),
-            _ if user.locked => Err(Error::Locked),
+            // Proven, but the account may not sign in: the refusal is audited and the new
+            // signature counter kept, so the same assertion cannot be replayed later. (A
+            // counter that went backwards is audited as a clone below, locked or not.)
+            Verdict::Ok if user.disabled || user.locked => {
+                let why = if user.disabled {
+                    "passwordless; refused: account disabled"
+                } else {
+                    "passwordless; refused: account locked"
+                };
+                audit::record(&mut tx, ctx, now, bad(why)).await?;
+                tx.commit().await?;
+                Err(if user.disabled {
+                    Error::Disabled
+                } else {
+                    Error::Locked
+                })
+            }
             Verdict::Ok => {
                 policy::record_success(&mut tx, &user.id).await?;
                 audit::record(

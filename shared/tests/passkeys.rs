@@ -67,6 +67,27 @@ async fn assertion(env: &Env, auth: &mut Authenticator, challenge: &str, origin:
     serde_json::to_string(&auth.do_authentication(origin, rcr).unwrap()).unwrap()
 }
 
+/// The authenticator's answer to a passwordless ceremony, with the user handle a discoverable
+/// passkey returns (the software passkey leaves it out; it is not signed): the ceremony's id
+/// and the response. (It opens a challenge of the user's to learn the credential's id.)
+async fn passwordless(env: &Env, auth: &mut Authenticator, u: &User) -> (String, String) {
+    use base64::Engine as _;
+    let ceremony = env.core.begin_passwordless().await.unwrap();
+    let mut rcr: RequestChallengeResponse = serde_json::from_value(ceremony.options).unwrap();
+    // A discoverable request names no credential; the software passkey needs one (the one a
+    // second-factor request for this user names). Not signed either.
+    let c = env.core.open_challenge(&ctx(), u).await.unwrap();
+    let named: RequestChallengeResponse =
+        serde_json::from_value(env.core.begin_passkey_check(&c.id).await.unwrap().options).unwrap();
+    rcr.public_key.allow_credentials = named.public_key.allow_credentials;
+    let mut v = serde_json::to_value(auth.do_authentication(origin(), rcr).unwrap()).unwrap();
+    let id = uuid::Uuid::parse_str(&u.id).unwrap();
+    v["response"]["userHandle"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(id.as_bytes())
+        .into();
+    (ceremony.id, v.to_string())
+}
+
 async fn events(env: &Env, user_id: &str) -> Vec<String> {
     let f = stepgate_core::audit::AuditFilter {
         user_id: Some(user_id.into()),
@@ -203,6 +224,23 @@ both_backends! {
         let ceremony = env.core.begin_passwordless().await.unwrap();
         let got = env.core.finish_passwordless(&ctx(), &ceremony.id, &a).await;
         assert!(matches!(got, Err(Error::BadCredentials)), "{got:?}");
+    }
+
+    async fn a_locked_account_signing_in_without_a_password_is_refused_and_audited(b) {
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "hugo").await;
+        let (id, a) = passwordless(&env, &mut auth, &u).await;
+        assert_eq!(env.core.finish_passwordless(&ctx(), &id, &a).await.unwrap().id, u.id);
+        for _ in 0..3 {
+            let c = open(&env, &u).await;
+            let _ = env.core.check_code(&ctx(), &c, ProviderType::Webauthn, "000000").await;
+        }
+        let (id, a) = passwordless(&env, &mut auth, &u).await;
+        let got = env.core.finish_passwordless(&ctx(), &id, &a).await;
+        assert!(matches!(got, Err(Error::Locked)), "{got:?}");
+        let f = stepgate_core::audit::AuditFilter { user_id: Some(u.id.clone()), limit: 1, ..Default::default() };
+        let last = stepgate_core::audit::list(env.core.db().pool(), &f).await.unwrap();
+        assert_eq!(last[0].detail.as_deref(), Some("passwordless; refused: account locked"), "{last:?}");
     }
 
     async fn a_passkey_request_expires_with_its_challenge(b) {
