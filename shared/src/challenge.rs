@@ -418,10 +418,17 @@ impl Core {
                     .ok_or(Error::NotFound("challenge"))?;
             lock_user(&mut tx, Backend::Postgres, &user_id).await?;
         }
-        // The challenge, its user, (for a host) whether the host still admits the user, and
-        // the user's factors (a row each), in one round trip.
-        let read =
-            store::check_read(&mut tx, challenge_id, at.map_or("", |h| h.id.as_str())).await?;
+        let settings = self.twofa_settings_on(&mut tx).await?;
+        // The challenge, its user, (for a host) whether the host still admits the user, the
+        // user's checks in the rate limit's window and the user's factors (a row each), in one
+        // round trip.
+        let read = store::check_read(
+            &mut tx,
+            challenge_id,
+            at.map_or("", |h| h.id.as_str()),
+            policy::check_window_start(&settings, now),
+        )
+        .await?;
         if let Some(host) = at {
             if read.host.as_deref() != Some(host.name.as_str()) {
                 return Err(Error::NotFound("conversation"));
@@ -433,6 +440,7 @@ impl Core {
         let store::CheckRead {
             state,
             expires_at,
+            checks_in_window,
             user,
             rows,
             ..
@@ -450,7 +458,6 @@ impl Core {
             tx.commit().await?;
             return Err(refused);
         }
-        let settings = self.twofa_settings_on(&mut tx).await?;
         let stored = self.stored_factors_of_rows(&user.id, &rows)?;
         let usable = crate::factors::usable(&stored, &settings);
         let factor = |p: ProviderType| usable.iter().find(|u| u.shown.provider == p);
@@ -471,21 +478,24 @@ impl Core {
             }
             _ => provider,
         };
+        // The check's writes that need no answer go in one hand-off before the commit: its
+        // count, a TOTP step, the challenge's end and the events (SQLite's writer is held).
+        let mut writes = Batch::new(tx.backend());
         let admitted = if denial {
             Ok(())
         } else {
-            policy::admit_check(&mut tx, &user.id, &settings, now).await
+            policy::admit_counted(&mut writes, &user.id, &settings, checks_in_window, now)
         };
         if let Err(e) = admitted {
-            audit::record(
-                &mut tx,
+            audit::push(
+                &mut writes,
                 ctx,
                 now,
                 Event::new(EventKind::CodeCheckRateLimited)
                     .user(&user.id, &user.username)
                     .provider(provider),
-            )
-            .await?;
+            );
+            writes.run(&mut tx).await?;
             tx.commit().await?;
             return Err(e);
         }
@@ -494,7 +504,7 @@ impl Core {
             Answer::Code(code) => match factor(provider) {
                 Some(u)
                     if self
-                        .verify_code(&mut tx, &user.id, u.factor, code, now)
+                        .verify_code(&mut tx, &mut writes, &user.id, u.factor, code, now)
                         .await? =>
                 {
                     Verdict::Ok
@@ -541,17 +551,15 @@ impl Core {
             if let Some(how) = approval {
                 ok = ok.detail(format!("approved {how}"));
             }
-            // The challenge's end and its event in one hand-off (SQLite's writer is held).
-            let mut batch = Batch::new(tx.backend());
             store::push_state(
-                &mut batch,
+                &mut writes,
                 challenge_id,
                 ChallengeState::Verified,
                 Some(provider),
                 now,
             );
-            audit::push(&mut batch, ctx, now, ok);
-            batch.run(&mut tx).await?;
+            audit::push(&mut writes, ctx, now, ok);
+            writes.run(&mut tx).await?;
             tx.commit().await?;
             return Ok(CheckOutcome::Verified(provider));
         }
@@ -559,22 +567,22 @@ impl Core {
             .user(&user.id, &user.username)
             .provider(provider);
         if verdict == Verdict::Cloned {
-            audit::record(
-                &mut tx,
+            audit::push(
+                &mut writes,
                 ctx,
                 now,
                 Event::new(EventKind::PasskeyCounterRegressed)
                     .user(&user.id, &user.username)
                     .provider(provider)
                     .detail("signature counter did not increase: possibly a cloned authenticator"),
-            )
-            .await?;
+            );
             bad = bad.detail("passkey refused: counter regression");
         }
         if let Some(how) = approval {
             bad = bad.detail(format!("denied {how}"));
         }
-        audit::record(&mut tx, ctx, now, bad).await?;
+        audit::push(&mut writes, ctx, now, bad);
+        writes.run(&mut tx).await?;
         let after = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
         let locked = after == policy::rules::AfterFailure::Lock;
         if locked {

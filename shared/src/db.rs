@@ -151,9 +151,7 @@ macro_rules! sqlite_pragmas {
          PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
     };
 }
-const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
-
-/// [`SQLITE_PRAGMAS`] for a process that lives for one login (see [`Db::connect_existing`]):
+/// `sqlite_pragmas!` for a process that lives for one login (see [`Db::connect_existing`]):
 /// its commits checkpoint the log after 100 pages instead of SQLite's 1000. A PAM login writes
 /// about a dozen, so this is a checkpoint every few logins and at most ~400 KiB of log for the
 /// next process to re-read (the first connection of a process that finds no other one on the
@@ -161,15 +159,17 @@ const SQLITE_PRAGMAS: &str = sqlite_pragmas!();
 const SQLITE_PRAGMAS_SHORT_LIVED: &str =
     concat!(sqlite_pragmas!(), " PRAGMA wal_autocheckpoint = 100;");
 
-/// [`SQLITE_PRAGMAS`] for the writer connection of a long-lived process: its commits
-/// checkpoint the log after 10,000 pages (~40 MiB) instead of SQLite's 1,000. The commit that
-/// crosses the limit copies the log into the database and fsyncs twice, and every write queued
-/// behind the one writer waits for it: ten times fewer checkpoints, each copying once a page
-/// that many commits rewrote (the newest challenges, the audit log's last page), gave more
-/// host-protocol verifications per second on two cores (docs/benchmarks.md). The log file
-/// stays at that size on disk while the server runs; the last connection to close
-/// checkpoints and removes it.
-const SQLITE_PRAGMAS_WRITER: &str =
+/// `sqlite_pragmas!` for every connection of a long-lived process (the server, the CLI): a
+/// commit checkpoints the log after 10,000 pages (~40 MiB) instead of SQLite's 1,000. The
+/// commit that crosses the limit copies the log into the database and fsyncs twice, and every
+/// write queued behind the one writer waits for it: ten times fewer checkpoints, each copying
+/// once a page that many commits rewrote (the newest challenges, the audit log's last page),
+/// gave more host-protocol verifications per second on two cores (docs/benchmarks.md). Every
+/// connection, not the writer's alone: the limit is each committing connection's own, and a
+/// pool connection's commit (the token endpoint writes there) past a smaller one would run
+/// the checkpoint inside its request. The log file stays at that size on disk while the
+/// server runs; the last connection to close checkpoints and removes it.
+const SQLITE_PRAGMAS_LONG_LIVED: &str =
     concat!(sqlite_pragmas!(), " PRAGMA wal_autocheckpoint = 10000;");
 
 /// The `platform_settings` row that [`Db::write_probe`] rewrites; nothing reads it.
@@ -232,7 +232,7 @@ impl Db {
             url.to_string()
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool_of = |size: u32, writer: bool| {
+        let pool_of = |size: u32| {
             AnyPoolOptions::new()
                 .max_connections(size)
                 .acquire_timeout(timeout)
@@ -245,10 +245,8 @@ impl Db {
                             // One round trip to the connection's thread for all the PRAGMAs.
                             conn.execute(if short_lived {
                                 SQLITE_PRAGMAS_SHORT_LIVED
-                            } else if writer {
-                                SQLITE_PRAGMAS_WRITER
                             } else {
-                                SQLITE_PRAGMAS
+                                SQLITE_PRAGMAS_LONG_LIVED
                             })
                             .await?;
                         }
@@ -257,7 +255,7 @@ impl Db {
                 })
                 .after_release(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
         };
-        let pool = pool_of(max_connections, false)
+        let pool = pool_of(max_connections)
             .connect_with(options.clone())
             .await?;
         // SQLite has one writer at a time. A long-lived process writes through one connection
@@ -269,7 +267,7 @@ impl Db {
         // lives for one login keeps to its one pool.
         let (writer, writer_thread) = if backend == Backend::Sqlite && !short_lived {
             (
-                pool_of(1, true).connect_with(options).await?,
+                pool_of(1).connect_with(options).await?,
                 Some(std::sync::Arc::new(WriterThread::start().await?)),
             )
         } else {
@@ -470,8 +468,17 @@ fn sqlite_url_with_create(url: &str) -> Result<String> {
 ///
 /// A statement's text holds `$` in its placeholders only, numbered from `$1` up to the
 /// number of values bound to it.
+///
+/// A statement pushed with [`Batch::push_expecting`] must change exactly that many rows, or
+/// the batch fails: run inside a transaction, the caller's error drops it uncommitted, so a
+/// write the caller decided on from its earlier reads never lands beside one that did not
+/// hold (a TOTP step already used, say).
 pub struct Batch<'q> {
     backend: Backend,
+    /// How many statements were pushed.
+    len: usize,
+    /// `(statement index, rows it must change, its text)`.
+    expected: Vec<(usize, u64, &'static str)>,
     /// SQLite: the statements as one text, and all their values in order.
     text: String,
     values: sqlx::any::AnyArguments<'q>,
@@ -506,6 +513,8 @@ impl<'q> Batch<'q> {
     pub fn new(backend: Backend) -> Batch<'q> {
         Batch {
             backend,
+            len: 0,
+            expected: Vec::new(),
             text: String::new(),
             values: sqlx::any::AnyArguments::default(),
             statements: Vec::new(),
@@ -513,9 +522,21 @@ impl<'q> Batch<'q> {
         }
     }
 
+    /// Adds a statement that must change exactly `rows` rows (see [`Batch`]).
+    pub fn push_expecting(
+        &mut self,
+        sql: &'static str,
+        rows: u64,
+        bind: impl FnOnce(&mut Binds<'_, 'q>),
+    ) -> &mut Self {
+        self.expected.push((self.len, rows, sql));
+        self.push(sql, bind)
+    }
+
     /// Adds a statement and its values.
     pub fn push(&mut self, sql: &str, bind: impl FnOnce(&mut Binds<'_, 'q>)) -> &mut Self {
         use sqlx::Arguments;
+        self.len += 1;
         match self.backend {
             Backend::Sqlite => {
                 let offset = self.values.len();
@@ -550,22 +571,58 @@ impl<'q> Batch<'q> {
                 "a value could not be sent to the database: {e}"
             )));
         }
+        let mut changed = Vec::with_capacity(self.len);
         match self.backend {
-            Backend::Sqlite => {
+            Backend::Sqlite if self.expected.is_empty() => {
                 if !self.text.is_empty() {
                     sqlx::query_with(&self.text, self.values)
                         .execute(&mut *conn)
                         .await?;
                 }
             }
+            Backend::Sqlite => {
+                // One result per statement, in order (and no rows: these are writes).
+                use futures_util::TryStreamExt;
+                let mut results = statement_results(&self.text, self.values, conn);
+                while let Some(result) = results.try_next().await? {
+                    if let sqlx::Either::Left(done) = result {
+                        changed.push(done.rows_affected());
+                    }
+                }
+            }
             Backend::Postgres => {
                 for (sql, args) in self.statements {
-                    sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                    let done = sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                    changed.push(done.rows_affected());
                 }
+            }
+        }
+        for (at, rows, sql) in self.expected {
+            let got = changed.get(at).copied();
+            if got != Some(rows) {
+                return Err(Error::Internal(format!(
+                    "a write changed {} rows where {rows} were expected: {sql}",
+                    got.map_or_else(|| "no".to_string(), |n| n.to_string())
+                )));
             }
         }
         Ok(())
     }
+}
+
+/// Each statement's result of a SQLite text of several. sqlx 0.8 marks `fetch_many` deprecated
+/// because it runs such a text (sqlx#3108), which every SQLite [`Batch`] is; it is the one call
+/// that tells the statements' results apart.
+#[allow(deprecated)]
+fn statement_results<'c, 'q: 'c>(
+    text: &'q str,
+    values: sqlx::any::AnyArguments<'q>,
+    conn: &'c mut sqlx::AnyConnection,
+) -> futures_util::stream::BoxStream<
+    'c,
+    std::result::Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>,
+> {
+    sqlx::query_with(text, values).fetch_many(conn)
 }
 
 /// The highest `$N` in `sql` (0 for none).
@@ -615,5 +672,30 @@ mod tests {
         assert_eq!(renumbered("x = $", 2), "x = $");
         assert_eq!(highest_placeholder("a = $2, b = $10, c = $3"), 10);
         assert_eq!(highest_placeholder("SELECT 1"), 0);
+    }
+
+    /// A write the caller decided on from its reads fails the batch when it did not hold.
+    #[tokio::test]
+    async fn a_statement_changing_other_than_the_expected_rows_fails_its_batch() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect("sqlite::memory:").await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        conn.execute("CREATE TABLE t (id INTEGER, step INTEGER); INSERT INTO t VALUES (1, 5)")
+            .await
+            .unwrap();
+        let update = "UPDATE t SET step = $1 WHERE id = $2 AND step < $1";
+        let run = |step: i64| {
+            let mut batch = Batch::new(Backend::Sqlite);
+            batch.push("INSERT INTO t VALUES ($1, $2)", |b| {
+                b.bind(2_i64).bind(0_i64);
+            });
+            batch.push_expecting(update, 1, move |b| {
+                b.bind(step).bind(1_i64);
+            });
+            batch
+        };
+        run(6).run(&mut conn).await.unwrap();
+        let refused = run(6).run(&mut conn).await;
+        assert!(matches!(refused, Err(Error::Internal(_))), "{refused:?}");
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::{Error, Result};
 use crate::policy::{self, CodeSlot, Purpose};
 use crate::providers::ProviderType;
@@ -97,10 +97,6 @@ fn aad(user_id: &str, provider: ProviderType) -> Vec<u8> {
     format!("stepgate provider {user_id} {}", provider.as_str()).into_bytes()
 }
 
-/// The columns of a user's factor, for a query that reads them beside a challenge's (see
-/// [`Core::stored_factors_of_rows`]).
-pub(crate) use crate::store::factors::factor_columns_of;
-
 impl Core {
     pub(crate) fn seal(&self, user_id: &str, p: ProviderType, c: &StoredConfig) -> Result<String> {
         let json = serde_json::to_vec(c).map_err(|e| Error::Internal(e.to_string()))?;
@@ -152,7 +148,7 @@ impl Core {
 
     /// The user's factors with their opened configuration and TOTP step, in one read. (A
     /// login's check reads them in its own statement, beside the challenge, through
-    /// [`factor_columns_of`] and [`Core::stored_factors_of_rows`]: the same rows decide what is
+    /// [`factor_columns_of`](crate::store::factors::factor_columns_of) and [`Core::stored_factors_of_rows`]: the same rows decide what is
     /// usable and verify the code.)
     pub(crate) async fn stored_factors_on(
         &self,
@@ -163,7 +159,7 @@ impl Core {
         self.open_factors(user_id, rows)
     }
 
-    /// The factors in `rows` that hold [`factor_columns_of`] (a row whose factor columns are
+    /// The factors in `rows` that hold [`factor_columns_of`](crate::store::factors::factor_columns_of) (a row whose factor columns are
     /// NULL, from a LEFT JOIN of a user with none, holds none), sorted by provider.
     pub(crate) fn stored_factors_of_rows(
         &self,
@@ -299,13 +295,15 @@ impl Core {
     }
 
     /// Checks a code against one of the user's factors (`factor`, as read in this
-    /// transaction) inside a locked transaction. For TOTP
-    /// the matched step is stored so the same code (or an older one) never works again,
-    /// whichever door it comes through; a sent code and a backup code are consumed exactly once.
-    pub(crate) async fn verify_code(
+    /// transaction) inside a locked transaction. For TOTP the matched step is stored (in
+    /// `writes`, which the caller runs before it commits) so the same code (or an older one)
+    /// never works again, whichever door it comes through; a sent code and a backup code are
+    /// consumed exactly once, here.
+    pub(crate) async fn verify_code<'q>(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        writes: &mut Batch<'q>,
+        user_id: &'q str,
         factor: &StoredFactor,
         code: &str,
         now: i64,
@@ -321,9 +319,11 @@ impl Core {
                 else {
                     return Ok(false);
                 };
-                // Conditional on the step read: a concurrent check of the same code (another
-                // process, PostgreSQL) finds it already used.
-                store::use_totp_step(tx, user_id, step).await
+                // Decided from the step read under the user's lock; the write goes with the
+                // check's others in `writes`, conditional on that step and failing the
+                // check's transaction if a concurrent one (another process) used it first.
+                store::push_use_totp_step(writes, user_id, step);
+                Ok(true)
             }
             ProviderType::Sms | ProviderType::Email => {
                 policy::consume_code(

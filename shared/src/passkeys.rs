@@ -762,21 +762,14 @@ impl Core {
                 Err(Error::BadCredentials)
             }
             // Proven, but the account may not sign in: the refusal is audited and the new
-            // signature counter kept, so the same assertion cannot be replayed later. (A
-            // counter that went backwards is audited as a clone below, locked or not.)
+            // signature counter kept, so a later assertion from a copy of the passkey with an
+            // older counter is seen as a clone. (A counter that went backwards is audited as
+            // a clone below, locked or not.)
             Verdict::Ok if user.disabled || user.locked => {
-                let why = if user.disabled {
-                    "passwordless; refused: account disabled"
-                } else {
-                    "passwordless; refused: account locked"
-                };
+                let (why, refused) = blocked_refusal(&user);
                 audit::record(&mut tx, ctx, now, bad(why)).await?;
                 tx.commit().await?;
-                Err(if user.disabled {
-                    Error::Disabled
-                } else {
-                    Error::Locked
-                })
+                Err(refused)
             }
             Verdict::Ok => {
                 policy::record_success(&mut tx, &user.id).await?;
@@ -806,6 +799,14 @@ impl Core {
                         ),
                 )
                 .await?;
+                // A disabled or locked account is refused as such: its failures count for
+                // nothing more.
+                if user.disabled || user.locked {
+                    let (why, refused) = blocked_refusal(&user);
+                    audit::record(&mut tx, ctx, now, bad(why)).await?;
+                    tx.commit().await?;
+                    return Err(refused);
+                }
                 audit::record(&mut tx, ctx, now, bad("passwordless")).await?;
                 let after = policy::record_failure(&mut tx, ctx, &user, &settings, now).await?;
                 tx.commit().await?;
@@ -816,5 +817,15 @@ impl Core {
                 })
             }
         }
+    }
+}
+
+/// What a passwordless sign-in proven for a disabled or locked account is audited as, and the
+/// error it gets.
+fn blocked_refusal(user: &User) -> (&'static str, Error) {
+    if user.disabled {
+        ("passwordless; refused: account disabled", Error::Disabled)
+    } else {
+        ("passwordless; refused: account locked", Error::Locked)
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::{Error, Result};
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
@@ -219,6 +219,33 @@ pub(crate) async fn admit_check(
     rules::check_admitted(limit, count, oldest, now)
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
     store::count_check(tx, user_id, now).await
+}
+
+/// [`admit_check`] for a check that read the user's counted checks with its other reads
+/// (`in_window`, `oldest`: [`store::window_checks_of`] after [`check_window_start`]) and
+/// writes in `batch`: refuses beyond the limit, and otherwise adds this check's count to it.
+pub(crate) fn admit_counted<'q>(
+    batch: &mut Batch<'q>,
+    user_id: &'q str,
+    settings: &TwoFaSettings,
+    (in_window, oldest): (i64, Option<i64>),
+    now: i64,
+) -> Result<()> {
+    let Some(limit) = settings.rate_limit() else {
+        return Ok(());
+    };
+    let start = rules::window_start(limit, now);
+    let admitted = rules::check_admitted(limit, in_window, oldest, now);
+    store::push_count_check(batch, user_id, start, admitted.is_ok(), now);
+    admitted.map_err(|retry_after| Error::RateLimited { retry_after })
+}
+
+/// Where the rate limit's window starts for a check at `now` (`now` itself without a limit:
+/// nothing is counted then).
+pub(crate) fn check_window_start(settings: &TwoFaSettings, now: i64) -> i64 {
+    settings
+        .rate_limit()
+        .map_or(now, |limit| rules::window_start(limit, now))
 }
 
 /// Counts a failed second-factor check; locks the user when the count reaches

@@ -243,6 +243,26 @@ both_backends! {
         assert_eq!(last[0].detail.as_deref(), Some("passwordless; refused: account locked"), "{last:?}");
     }
 
+    async fn a_disabled_account_whose_passkey_counter_went_backwards_is_refused_as_disabled(b) {
+        let env = env_with(b, &config()).await;
+        let (u, mut auth) = passkey_user(&env, "ivy").await;
+        let (cred,): (String,) = sqlx::query_as("SELECT credential FROM webauthn_credentials WHERE user_id = $1")
+            .bind(&u.id).fetch_one(env.core.db().pool()).await.unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&cred).unwrap();
+        v["counter"] = 1000.into();
+        sqlx::query("UPDATE webauthn_credentials SET credential = $1 WHERE user_id = $2")
+            .bind(v.to_string()).bind(&u.id).execute(env.core.db().pool()).await.unwrap();
+        env.core.set_disabled(&ctx(), "ivy", true).await.unwrap();
+        let (id, a) = passwordless(&env, &mut auth, &u).await;
+        let got = env.core.finish_passwordless(&ctx(), &id, &a).await;
+        assert!(matches!(got, Err(Error::Disabled)), "{got:?}");
+        let ev = events(&env, &u.id).await;
+        assert!(ev.contains(&"passkey_counter_regressed".to_string()), "{ev:?}");
+        assert!(!ev.contains(&"lockout".to_string()), "{ev:?}");
+        let after = env.core.user_by_id(&u.id).await.unwrap().unwrap();
+        assert_eq!((after.twofa_failures, after.locked), (0, false));
+    }
+
     async fn a_passkey_request_expires_with_its_challenge(b) {
         let env = env_with(b, &config()).await;
         let (u, mut auth) = passkey_user(&env, "dave").await;

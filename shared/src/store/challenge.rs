@@ -115,16 +115,25 @@ pub(crate) struct CheckRead {
     pub host: Option<String>,
     /// How many of the host's allowed groups the user is in (0 without a host).
     pub admitting_groups: i64,
+    /// The user's counted checks after the rate limit's window start, and the oldest of them.
+    pub checks_in_window: (i64, Option<i64>),
     pub user: User,
     pub rows: Vec<AnyRow>,
 }
 
-/// [`CheckRead`] for challenge `id` at the host with id `host_id` (empty for no host), in
-/// one round trip; `NotFound` for an unknown challenge.
-pub(crate) async fn check_read(tx: &mut Tx, id: &str, host_id: &str) -> Result<CheckRead> {
+/// [`CheckRead`] for challenge `id` at the host with id `host_id` (empty for no host), with
+/// the checks counted after `window_start`, in one round trip; `NotFound` for an unknown
+/// challenge.
+pub(crate) async fn check_read(
+    tx: &mut Tx,
+    id: &str,
+    host_id: &str,
+    window_start: i64,
+) -> Result<CheckRead> {
     let rows = sqlx::query(&CHECK_READ)
         .bind(id)
         .bind(host_id)
+        .bind(window_start)
         .fetch_all(&mut **tx)
         .await?;
     let row = rows.first().ok_or(Error::NotFound("challenge"))?;
@@ -133,21 +142,23 @@ pub(crate) async fn check_read(tx: &mut Tx, id: &str, host_id: &str) -> Result<C
         expires_at: row.try_get("challenge_expires_at")?,
         host: row.try_get("challenge_host")?,
         admitting_groups: row.try_get("admitting_groups")?,
+        checks_in_window: (row.try_get("window_checks")?, row.try_get("window_oldest")?),
         user: user_from_row(row)?,
         rows,
     })
 }
 
 /// The statement of [`check_read`]: the challenge `$1`, its user, the user's admission at the
-/// host `$2` (its id, or empty for no host) and the user's factors, a row each. Made once:
-/// every check sends it.
+/// host `$2` (its id, or empty for no host), the user's checks after `$3` and the user's
+/// factors, a row each. Made once: every check sends it.
 static CHECK_READ: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT c.state AS challenge_state, c.expires_at AS challenge_expires_at, \
-         c.host AS challenge_host, {} AS admitting_groups, {}, {} \
+         c.host AS challenge_host, {} AS admitting_groups, {}, {}, {} \
          FROM challenges c JOIN users u ON u.id = c.user_id \
          LEFT JOIN user_providers p ON p.user_id = c.user_id WHERE c.id = $1",
         crate::store::hosts::admitting_groups("c.user_id"),
+        crate::store::policy::window_checks_of("c.user_id", "$3"),
         crate::store::users::user_columns_of("u"),
         crate::store::factors::factor_columns_of("p")
     )

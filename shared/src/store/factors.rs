@@ -1,7 +1,7 @@
 //! The table of a user's enrolled second factors, `user_providers` (one row per provider,
 //! its configuration sealed), and `backup_codes` as a factor's check and removal use it.
 
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::Result;
 use crate::providers::ProviderType;
 use sqlx::any::AnyRow;
@@ -161,17 +161,19 @@ pub(crate) async fn set_default(tx: &mut Tx, user_id: &str, provider: ProviderTy
     Ok(())
 }
 
-/// Writes TOTP step `step` as the user's last used, if later than the stored one; `false` if not.
-pub(crate) async fn use_totp_step(tx: &mut Tx, user_id: &str, step: i64) -> Result<bool> {
-    let updated = sqlx::query(
+/// Adds to `batch` the use of TOTP step `step` by the user, decided from the step read under
+/// the user's lock; conditional on that step still being newer than the last used one (a
+/// concurrent check of the same code, in another process, would have changed it), and
+/// expected to change its one row, or the batch fails.
+pub(crate) fn push_use_totp_step<'q>(batch: &mut Batch<'q>, user_id: &'q str, step: i64) {
+    batch.push_expecting(
         "UPDATE user_providers SET last_used_step = $1 WHERE user_id = $2 AND provider = 'TOTP' \
          AND (last_used_step IS NULL OR last_used_step < $1)",
-    )
-    .bind(step)
-    .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(updated.rows_affected() == 1)
+        1,
+        |b| {
+            b.bind(step).bind(user_id);
+        },
+    );
 }
 
 /// Marks the user's unused backup code with hash `hash` used at `now`; `false` if there is none.

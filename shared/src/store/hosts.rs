@@ -29,7 +29,7 @@ static USER_AT_HOST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          LEFT JOIN user_providers p ON p.user_id = u.id WHERE u.username = $1",
         admitting_groups("u.id"),
         crate::store::users::user_columns_of("u"),
-        crate::factors::factor_columns_of("p")
+        crate::store::factors::factor_columns_of("p")
     )
 });
 

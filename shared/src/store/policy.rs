@@ -1,7 +1,7 @@
 //! The tables of the 2FA policy's counters: the send time, failure count and lock of `users`,
 //! the rate limit's `code_checks`, and the sent codes of `verification_codes` (keyed hashes).
 
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::Result;
 use crate::providers::ProviderType;
 
@@ -80,6 +80,43 @@ pub(crate) async fn checks_in_window(
             .fetch_one(&mut **tx)
             .await?,
     )
+}
+
+/// The columns, for a statement over the user whose id is `user_id` (a column), that count
+/// the user's checks after the window start `start` (a placeholder) and give the oldest of
+/// them: what [`checks_in_window`] returns, read inside a check's one read.
+pub(crate) fn window_checks_of(user_id: &str, start: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM code_checks k WHERE k.user_id = {user_id} AND k.at > {start}) \
+         AS window_checks, \
+         (SELECT MIN(k.at) FROM code_checks k WHERE k.user_id = {user_id} AND k.at > {start}) \
+         AS window_oldest"
+    )
+}
+
+/// Adds to `batch` what [`checks_in_window`] and [`count_check`] write: the user's checks at
+/// or before `window_start` forgotten, and (`count`) one more at `now`.
+pub(crate) fn push_count_check<'q>(
+    batch: &mut Batch<'q>,
+    user_id: &'q str,
+    window_start: i64,
+    count: bool,
+    now: i64,
+) {
+    batch.push(
+        "DELETE FROM code_checks WHERE user_id = $1 AND at <= $2",
+        |b| {
+            b.bind(user_id).bind(window_start);
+        },
+    );
+    if count {
+        batch.push(
+            "INSERT INTO code_checks (user_id, at) VALUES ($1, $2)",
+            |b| {
+                b.bind(user_id).bind(now);
+            },
+        );
+    }
 }
 
 /// Counts one check of the user at `now`.
