@@ -130,13 +130,7 @@ both_backends! {
     async fn a_counter_that_goes_backwards_is_refused_and_audited(b) {
         let env = env_with(b, &config()).await;
         let (u, mut auth) = passkey_user(&env, "bob").await;
-        // The stored counter is ahead of the authenticator's: as if a clone had signed.
-        let (cred,): (String,) = sqlx::query_as("SELECT credential FROM webauthn_credentials WHERE user_id = $1")
-            .bind(&u.id).fetch_one(env.core.db().pool()).await.unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&cred).unwrap();
-        v["counter"] = 1000.into();
-        sqlx::query("UPDATE webauthn_credentials SET credential = $1 WHERE user_id = $2")
-            .bind(v.to_string()).bind(&u.id).execute(env.core.db().pool()).await.unwrap();
+        counter_ahead(&env, &u).await;
         let c = open(&env, &u).await;
         let a = assertion(&env, &mut auth, &c, origin()).await;
         assert!(wrong(&env.core.check_passkey(&ctx(), &c, &a).await));
@@ -246,12 +240,7 @@ both_backends! {
     async fn a_disabled_account_whose_passkey_counter_went_backwards_is_refused_as_disabled(b) {
         let env = env_with(b, &config()).await;
         let (u, mut auth) = passkey_user(&env, "ivy").await;
-        let (cred,): (String,) = sqlx::query_as("SELECT credential FROM webauthn_credentials WHERE user_id = $1")
-            .bind(&u.id).fetch_one(env.core.db().pool()).await.unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&cred).unwrap();
-        v["counter"] = 1000.into();
-        sqlx::query("UPDATE webauthn_credentials SET credential = $1 WHERE user_id = $2")
-            .bind(v.to_string()).bind(&u.id).execute(env.core.db().pool()).await.unwrap();
+        counter_ahead(&env, &u).await;
         env.core.set_disabled(&ctx(), "ivy", true).await.unwrap();
         let (id, a) = passwordless(&env, &mut auth, &u).await;
         let got = env.core.finish_passwordless(&ctx(), &id, &a).await;
@@ -291,4 +280,22 @@ both_backends! {
         assert!(env.core.passkeys(&u.id).await.unwrap().is_empty());
         assert!(env.core.enrolled_providers(&u.id).await.unwrap().is_empty());
     }
+}
+
+/// Puts the stored signature counter ahead of the authenticator's: as if a clone had signed.
+async fn counter_ahead(env: &Env, u: &User) {
+    let (cred,): (String,) =
+        sqlx::query_as("SELECT credential FROM webauthn_credentials WHERE user_id = $1")
+            .bind(&u.id)
+            .fetch_one(env.core.db().pool())
+            .await
+            .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&cred).unwrap();
+    v["counter"] = 1000.into();
+    sqlx::query("UPDATE webauthn_credentials SET credential = $1 WHERE user_id = $2")
+        .bind(v.to_string())
+        .bind(&u.id)
+        .execute(env.core.db().pool())
+        .await
+        .unwrap();
 }
