@@ -573,13 +573,7 @@ impl<'q> Batch<'q> {
         }
         let mut changed = Vec::with_capacity(self.len);
         match self.backend {
-            Backend::Sqlite if self.expected.is_empty() => {
-                if !self.text.is_empty() {
-                    sqlx::query_with(&self.text, self.values)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-            }
+            Backend::Sqlite if self.text.is_empty() => {}
             Backend::Sqlite => {
                 // One result per statement, in order (and no rows: these are writes).
                 use futures_util::TryStreamExt;

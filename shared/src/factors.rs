@@ -148,8 +148,8 @@ impl Core {
 
     /// The user's factors with their opened configuration and TOTP step, in one read. (A
     /// login's check reads them in its own statement, beside the challenge, through
-    /// [`factor_columns_of`](crate::store::factors::factor_columns_of) and [`Core::stored_factors_of_rows`]: the same rows decide what is
-    /// usable and verify the code.)
+    /// [`crate::store::factors::factor_columns_of`] and [`Core::stored_factors_of_rows`]: the
+    /// same rows decide what is usable and verify the code.)
     pub(crate) async fn stored_factors_on(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -159,8 +159,9 @@ impl Core {
         self.open_factors(user_id, rows)
     }
 
-    /// The factors in `rows` that hold [`factor_columns_of`](crate::store::factors::factor_columns_of) (a row whose factor columns are
-    /// NULL, from a LEFT JOIN of a user with none, holds none), sorted by provider.
+    /// The factors in `rows` that hold [`crate::store::factors::factor_columns_of`] (a row
+    /// whose factor columns are NULL, from a LEFT JOIN of a user with none, holds none),
+    /// sorted by provider.
     pub(crate) fn stored_factors_of_rows(
         &self,
         user_id: &str,

@@ -211,19 +211,19 @@ pub(crate) async fn admit_check(
     settings: &TwoFaSettings,
     now: i64,
 ) -> Result<()> {
-    let Some(limit) = settings.rate_limit() else {
+    if settings.rate_limit().is_none() {
         return Ok(());
-    };
-    let (count, oldest) =
-        store::checks_in_window(tx, user_id, rules::window_start(limit, now)).await?;
-    rules::check_admitted(limit, count, oldest, now)
-        .map_err(|retry_after| Error::RateLimited { retry_after })?;
-    store::count_check(tx, user_id, now).await
+    }
+    let in_window = store::checks_in_window(tx, user_id, check_window_start(settings, now)).await?;
+    let mut writes = Batch::new(tx.backend());
+    let admitted = admit_counted(&mut writes, user_id, settings, in_window, now);
+    writes.run(tx).await?;
+    admitted
 }
 
 /// [`admit_check`] for a check that read the user's counted checks with its other reads
-/// (`in_window`, `oldest`: [`store::window_checks_of`] after [`check_window_start`]) and
-/// writes in `batch`: refuses beyond the limit, and otherwise adds this check's count to it.
+/// (`in_window`: [`store::window_checks_of`] after [`check_window_start`]) and writes in
+/// `batch`: refuses beyond the limit, and otherwise adds this check's count to it.
 pub(crate) fn admit_counted<'q>(
     batch: &mut Batch<'q>,
     user_id: &'q str,

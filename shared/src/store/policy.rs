@@ -62,21 +62,17 @@ pub(crate) async fn delete_code_created_at(
     Ok(())
 }
 
-/// Forgets the user's counted checks at or before `window_start`, then returns how many are
-/// left and the oldest of them.
+/// The user's counted checks after `window_start` and the oldest of them (a check reads them
+/// with its other reads instead, by [`window_checks_of`]).
 pub(crate) async fn checks_in_window(
     tx: &mut Tx,
     user_id: &str,
     window_start: i64,
 ) -> Result<(i64, Option<i64>)> {
-    sqlx::query("DELETE FROM code_checks WHERE user_id = $1 AND at <= $2")
-        .bind(user_id)
-        .bind(window_start)
-        .execute(&mut **tx)
-        .await?;
     Ok(
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM code_checks WHERE user_id = $1")
+        sqlx::query_as(&format!("SELECT {}", window_checks_of("$1", "$2")))
             .bind(user_id)
+            .bind(window_start)
             .fetch_one(&mut **tx)
             .await?,
     )
@@ -84,7 +80,7 @@ pub(crate) async fn checks_in_window(
 
 /// The columns, for a statement over the user whose id is `user_id` (a column), that count
 /// the user's checks after the window start `start` (a placeholder) and give the oldest of
-/// them: what [`checks_in_window`] returns, read inside a check's one read.
+/// them.
 pub(crate) fn window_checks_of(user_id: &str, start: &str) -> String {
     format!(
         "(SELECT COUNT(*) FROM code_checks k WHERE k.user_id = {user_id} AND k.at > {start}) \
@@ -94,8 +90,8 @@ pub(crate) fn window_checks_of(user_id: &str, start: &str) -> String {
     )
 }
 
-/// Adds to `batch` what [`checks_in_window`] and [`count_check`] write: the user's checks at
-/// or before `window_start` forgotten, and (`count`) one more at `now`.
+/// Adds to `batch` the rate limit's writes: the user's checks at or before `window_start`
+/// forgotten, and (`count`) one more at `now`.
 pub(crate) fn push_count_check<'q>(
     batch: &mut Batch<'q>,
     user_id: &'q str,
@@ -117,16 +113,6 @@ pub(crate) fn push_count_check<'q>(
             },
         );
     }
-}
-
-/// Counts one check of the user at `now`.
-pub(crate) async fn count_check(tx: &mut Tx, user_id: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO code_checks (user_id, at) VALUES ($1, $2)")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Adds one to the user's failed checks and returns the new count.
