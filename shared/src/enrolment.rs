@@ -317,10 +317,28 @@ impl Core {
         user: &User,
         provider: ProviderType,
     ) -> Result<()> {
-        let settings = self.twofa_settings().await?;
-        let now = self.now();
         let mut tx = self.db.begin_locked(&user.id).await?;
-        let enrolled = store::enrolled(&mut tx, &user.id).await?;
+        let removed = self
+            .remove_provider_in(&mut tx, ctx, user, provider)
+            .await?;
+        tx.commit().await?;
+        self.tell_user_provider_removed(user, &removed).await;
+        Ok(())
+    }
+
+    /// [`Core::remove_provider`] inside a transaction holding the user's lock, so a caller that
+    /// decided on a count under that lock (the last passkey) removes under the same one. Returns
+    /// the providers turned off, for the caller to tell the user after its commit.
+    pub(crate) async fn remove_provider_in(
+        &self,
+        tx: &mut crate::db::Tx,
+        ctx: &RequestContext,
+        user: &User,
+        provider: ProviderType,
+    ) -> Result<Vec<ProviderType>> {
+        let settings = self.twofa_settings_on(tx).await?;
+        let now = self.now();
+        let enrolled = store::enrolled(tx, &user.id).await?;
         if !enrolled.contains(&provider) {
             return Err(Error::ProviderUnavailable(provider));
         }
@@ -339,9 +357,9 @@ impl Core {
             }
         }
         for p in &removed {
-            self.delete_provider(&mut tx, &user.id, *p).await?;
+            self.delete_provider(tx, &user.id, *p).await?;
             audit::record(
-                &mut tx,
+                tx,
                 ctx,
                 now,
                 Event::new(EventKind::EnrolmentRemoved)
@@ -350,10 +368,8 @@ impl Core {
             )
             .await?;
         }
-        self.repair_default(&mut tx, &user.id).await?;
-        tx.commit().await?;
-        self.tell_user_provider_removed(user, &removed).await;
-        Ok(())
+        self.repair_default(tx, &user.id).await?;
+        Ok(removed)
     }
 
     /// Removes every second factor of a user (admin). They enrol again at their next login.

@@ -99,6 +99,19 @@ fn parse_credential(text: &str) -> Option<(&str, &str)> {
     (prefix == CREDENTIAL_PREFIX && !id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
 
+/// Refuses a group that does not exist, inside the transaction that will name it, so a
+/// removal between the check and the write (an administrator's, at the same moment) cannot
+/// turn a clear refusal into a failed write.
+async fn require_group(tx: &mut crate::db::Tx, name: &str) -> Result<()> {
+    if crate::store::groups::id_by_name(tx, name).await?.is_none() {
+        return Err(Error::refused_as(
+            "group",
+            crate::words::HOST_NO_SUCH_GROUP.with("name", name),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a user in `user_groups` may log in at a host allowing `allowed`: the rule, once.
 pub fn admits(allowed: &[String], user_groups: &[String]) -> bool {
     allowed.iter().any(|g| user_groups.contains(g))
@@ -114,18 +127,13 @@ impl Core {
         groups: &[String],
     ) -> Result<(Host, Credential)> {
         check_host_name(name)?;
-        for g in groups {
-            if !self.group_exists(g).await? {
-                return Err(Error::refused_as(
-                    "group",
-                    crate::words::HOST_NO_SUCH_GROUP.with("name", g),
-                ));
-            }
-        }
         let id = random_b64(12);
         let (credential, hash) = new_credential(&id);
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        for g in groups {
+            require_group(&mut tx, g).await?;
+        }
         if store::name_taken(&mut tx, name).await? {
             return Err(Error::conflict(
                 crate::words::HOST_EXISTS.with("name", name),
@@ -221,12 +229,6 @@ impl Core {
         group: &str,
     ) -> Result<Host> {
         let host = self.host(name).await?;
-        if !self.group_exists(group).await? {
-            return Err(Error::refused_as(
-                "group",
-                crate::words::HOST_NO_SUCH_GROUP.with("name", group),
-            ));
-        }
         if !host.allowed_groups.iter().any(|g| g == group) {
             self.write_host_group(ctx, &host, group, true).await?;
         }
@@ -265,6 +267,7 @@ impl Core {
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let kind = if allow {
+            require_group(&mut tx, group).await?;
             store::insert_group(&mut tx, &host.id, group).await?;
             EventKind::HostGroupAllowed
         } else {

@@ -495,8 +495,9 @@ impl Core {
         user: &User,
         passkey_id: &str,
     ) -> Result<()> {
-        // Counted under the user's lock: two removals at once of the last two must not both
-        // take the "not the last" path and leave the provider on with no passkey.
+        // Counted and removed under the user's lock: two removals at once of the last two must
+        // not both take the "not the last" path and leave the provider on with no passkey, and
+        // a passkey registered meanwhile must not go with the provider of the "last" one.
         let mut tx = self.db.begin_locked(&user.id).await?;
         let Some(name) = store::name_of(&mut tx, passkey_id, &user.id).await? else {
             return Err(Error::NotFound("passkey"));
@@ -507,12 +508,15 @@ impl Core {
             .provider(ProviderType::Webauthn)
             .detail(format!("name={name:?}"));
         if count <= 1 {
-            drop(tx);
             // The provider's removal (refused when it is the last factor under enforceTwoFa)
-            // deletes the passkey with it, tells the user and audits the provider's removal.
-            self.remove_provider(ctx, user, ProviderType::Webauthn)
+            // deletes the passkey with it; the user is told of the provider's removal.
+            let providers = self
+                .remove_provider_in(&mut tx, ctx, user, ProviderType::Webauthn)
                 .await?;
-            return audit::record_alone(self, ctx, removed).await;
+            audit::record(&mut tx, ctx, self.now(), removed).await?;
+            tx.commit().await?;
+            self.tell_user_provider_removed(user, &providers).await;
+            return Ok(());
         }
         store::delete(&mut tx, passkey_id, &user.id).await?;
         audit::record(&mut tx, ctx, self.now(), removed).await?;

@@ -42,6 +42,20 @@ fn is_wrong(o: &Result<CheckOutcome, Error>) -> bool {
 }
 
 both_backends! {
+    async fn a_user_search_takes_percent_and_underscore_literally(b) {
+        let env = env_with(b, "").await;
+        // Usernames cannot hold a '%'; display names can.
+        for (name, display) in [("a_b", "Ann"), ("axb", "Axel"), ("cid", "50% Cid"), ("cod", "50 Cod")] {
+            let new = stepgate_core::users::NewUser { display_name: Some(display.into()), ..env.new_user(name) };
+            env.core.create_user(&ctx(), new).await.unwrap();
+        }
+        let names = |users: Vec<stepgate_core::users::User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+        assert_eq!(names(env.core.list_users("a_b", 10, 0).await.unwrap()), ["a_b"]);
+        assert_eq!(names(env.core.list_users("50%", 10, 0).await.unwrap()), ["cid"]);
+        assert_eq!(names(env.core.list_users("\\", 10, 0).await.unwrap()), Vec::<String>::new());
+        assert_eq!(names(env.core.list_users("XB", 10, 0).await.unwrap()), ["axb"]);
+    }
+
     async fn first_factor_gives_one_answer_for_unknown_user_and_wrong_password(b) {
         let env = env_with(b, "").await;
         let u = env.user("alice").await;

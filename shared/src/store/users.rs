@@ -110,10 +110,11 @@ pub(crate) async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<User>> {
-    let pattern = format!("%{}%", query.to_lowercase());
+    let pattern = format!("%{}%", like_literal(&query.to_lowercase()));
     let rows = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE LOWER(username) LIKE $1 OR LOWER(email) LIKE $1 \
-         OR LOWER(display_name) LIKE $1 ORDER BY username LIMIT $2 OFFSET $3"
+        "SELECT {USER_COLUMNS} FROM users WHERE LOWER(username) LIKE $1 ESCAPE '\\' \
+         OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+         ORDER BY username LIMIT $2 OFFSET $3"
     ))
     .bind(pattern)
     .bind(limit)
@@ -121,6 +122,19 @@ pub(crate) async fn search(
     .fetch_all(pool)
     .await?;
     rows.iter().map(user_from_row).collect()
+}
+
+/// `text` as a LIKE pattern (escape character `\`) that matches itself only: an `_` in a search for
+/// "a_b" is an underscore, not any character, and `%` is a percent sign.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether the users table has a row (reads one row, not the whole index).
