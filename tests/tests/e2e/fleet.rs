@@ -342,9 +342,16 @@ async fn fleet_groups_decide_who_logs_in_where() {
     );
     assert!(f.succeeded(), "{f:?}");
     // A group that does not exist is refused by name, and changes nothing.
-    let out = fleet.server.cli(&["host", "allow", "host-a", "nope"], "").await;
+    let out = fleet
+        .server
+        .cli(&["host", "allow", "host-a", "nope"], "")
+        .await;
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("no group named \"nope\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no group named \"nope\""),
+        "{}",
+        out.stderr
+    );
     let shown = fleet.server.cli_ok(&["host", "show", "host-a"], "").await;
     assert!(!shown.contains("nope"), "{shown}");
     // Allowing dev on A admits dave there too; denying it again refuses him.
