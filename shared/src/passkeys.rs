@@ -507,21 +507,23 @@ impl Core {
             .user(&user.id, &user.username)
             .provider(ProviderType::Webauthn)
             .detail(format!("name={name:?}"));
-        if count <= 1 {
-            // The provider's removal (refused when it is the last factor under enforceTwoFa)
-            // deletes the passkey with it; the user is told of the provider's removal.
-            let providers = self
-                .remove_provider_in(&mut tx, ctx, user, ProviderType::Webauthn)
-                .await?;
-            audit::record(&mut tx, ctx, self.now(), removed).await?;
-            tx.commit().await?;
-            self.tell_user_provider_removed(user, &providers).await;
-            return Ok(());
-        }
-        store::delete(&mut tx, passkey_id, &user.id).await?;
+        // The last one goes with its provider (refused when that is the last factor under
+        // enforceTwoFa), and the user is told of the provider's removal instead.
+        let providers_off = if count <= 1 {
+            Some(
+                self.remove_provider_in(&mut tx, ctx, user, ProviderType::Webauthn)
+                    .await?,
+            )
+        } else {
+            store::delete(&mut tx, passkey_id, &user.id).await?;
+            None
+        };
         audit::record(&mut tx, ctx, self.now(), removed).await?;
         tx.commit().await?;
-        self.tell_user_passkey_removed(user, &name).await;
+        match providers_off {
+            Some(providers) => self.tell_user_provider_removed(user, &providers).await,
+            None => self.tell_user_passkey_removed(user, &name).await,
+        }
         Ok(())
     }
 
