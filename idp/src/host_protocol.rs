@@ -408,7 +408,9 @@ pub async fn check(
         .core
         .host_check(&ctx, &caller.host, &b.conversation, provider, &code)
         .await;
-    state.metrics.count_check("host", provider, &outcome);
+    state
+        .metrics
+        .count_check("host", provider, outcome.as_ref());
     Ok(Json(outcome?))
 }
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use stepgate_core::audit::{self, Event, EventKind};
+use stepgate_core::db::Batch;
 use stepgate_core::users::User;
 use stepgate_core::{ProviderType, RequestContext};
 
@@ -137,33 +138,21 @@ async fn finish_login_with(
     amr: Vec<String>,
 ) -> Result<Response, Error> {
     let now = st.now();
-    // A new login replaces whatever session this browser had (no session fixation, no
-    // orphaned rows).
-    if let Some(previous) = cookies::get(&jar, cookies::SESSION) {
-        sessions::delete(st.core.db(), &previous).await?;
-    }
-    let acr = if provider.is_some() { ACR_2FA } else { ACR_PWD };
-    let (token, session) = sessions::create(
-        st.core.db(),
-        &user.id,
-        &amr,
-        acr,
-        provider,
-        now,
-        st.settings.session_lifetime,
-    )
-    .await?;
-    let secure = st.settings.secure_cookies;
-    let jar = jar
-        .add(cookies::build(cookies::SESSION, token, secure))
-        .add(cookies::removal(cookies::CHALLENGE, secure))
-        .add(cookies::removal(cookies::ENROL, secure));
     // A request is answered once, even if the same login is submitted twice: only the caller
     // that removes it goes on to a code.
     let taken = match req_id.filter(|r| !r.is_empty()) {
         Some(id) => Some(requests::take(st.core.db(), id, now).await?),
         None => None,
     };
+    let acr = if provider.is_some() { ACR_2FA } else { ACR_PWD };
+    let (token, session) = sessions::new_session(
+        &user.id,
+        &amr,
+        acr,
+        provider,
+        now,
+        st.settings.session_lifetime,
+    );
     // The session's public id and the client it was for; never the cookie's token.
     let mut detail = format!("acr={acr} sid={}", session.sid);
     if let Some(Taken::Live(r)) = &taken {
@@ -175,34 +164,56 @@ async fn finish_login_with(
     if let Some(p) = provider {
         event = event.provider(p);
     }
-    audit::record_alone(&st.core, ctx, event).await?;
-    st.metrics.logins.with_label_values(&["completed"]).inc();
-    tracing::info!(user = %user.username, acr, "login completed");
-    let req = match taken {
-        Some(Taken::Live(req)) => req,
-        Some(Taken::Expired) => return Err(expired_page()),
-        // Came to /login directly, or this request was answered already.
-        Some(Taken::Gone) | None => {
-            let back_to = cookies::get(&jar, cookies::RETURN);
-            let jar = jar.add(cookies::removal(cookies::RETURN, secure));
-            let to = match back_to.as_deref() {
-                Some("account") => "/account/security?done=confirmed",
-                Some("device") => "/device/approve",
-                _ => "/",
+    // The finished login's writes go to the database in one hand-off, with the code's when
+    // there is one: the event first (see `Db::write`), then the session, which replaces
+    // whatever session this browser had (no session fixation, no orphaned rows).
+    let mut writes = Batch::new(st.core.db().backend());
+    audit::push(&mut writes, ctx, now, event);
+    if let Some(previous) = cookies::get(&jar, cookies::SESSION) {
+        sessions::push_delete(&mut writes, &previous);
+    }
+    sessions::push_insert(&mut writes, &token, &session);
+    let secure = st.settings.secure_cookies;
+    let jar = jar
+        .add(cookies::build(cookies::SESSION, token.clone(), secure))
+        .add(cookies::removal(cookies::CHALLENGE, secure))
+        .add(cookies::removal(cookies::ENROL, secure));
+    let completed = || {
+        st.metrics.logins.with_label_values(&["completed"]).inc();
+        tracing::info!(user = %user.username, acr, "login completed");
+    };
+    let client = match &taken {
+        Some(Taken::Live(req)) => st.clients.get(st.core.db(), &req.client_id, now).await?,
+        _ => None,
+    };
+    let (req, client) = match (taken, client) {
+        (Some(Taken::Live(req)), Some(client)) => (req, client),
+        (taken, _) => {
+            st.core.db().write(writes).await?;
+            completed();
+            return match taken {
+                Some(Taken::Live(_)) => Err(Error::page(
+                    StatusCode::BAD_REQUEST,
+                    crate::i18n::t("err-sign-in-incomplete-title"),
+                    crate::i18n::t("err-client-removed"),
+                )),
+                Some(Taken::Expired) => Err(expired_page()),
+                // Came to /login directly, or this request was answered already.
+                Some(Taken::Gone) | None => {
+                    let back_to = cookies::get(&jar, cookies::RETURN);
+                    let jar = jar.add(cookies::removal(cookies::RETURN, secure));
+                    let to = match back_to.as_deref() {
+                        Some("account") => "/account/security?done=confirmed",
+                        Some("device") => "/device/approve",
+                        _ => "/",
+                    };
+                    Ok((jar, see_other(to)).into_response())
+                }
             };
-            return Ok((jar, see_other(to)).into_response());
         }
     };
-    let client = clients::get(st.core.db(), &req.client_id)
-        .await?
-        .ok_or_else(|| {
-            Error::page(
-                StatusCode::BAD_REQUEST,
-                crate::i18n::t("err-sign-in-incomplete-title"),
-                crate::i18n::t("err-client-removed"),
-            )
-        })?;
-    let resp = issue_code(st, ctx, &client, &req, &session, user).await?;
+    let resp = issue_code(st, ctx, &client, &req, &session, user, writes).await?;
+    completed();
     Ok((jar, resp).into_response())
 }
 
@@ -257,18 +268,22 @@ pub async fn page_for_request(
 ///
 /// A client with allowed groups admits only their members: anyone else is signed in (their
 /// session stays) but the client hears `access_denied` (RFC 6749 §4.1.2.1) and gets no code.
-pub async fn issue_code(
+///
+/// `writes`: what goes to the database with the code, in the same hand-off (a login just
+/// finished: its event and session); empty for a browser that was signed in already.
+pub async fn issue_code<'q>(
     st: &AppState,
-    ctx: &RequestContext,
+    ctx: &'q RequestContext,
     client: &Client,
     req: &AuthRequest,
     session: &Session,
-    user: &User,
+    user: &'q User,
+    mut writes: Batch<'q>,
 ) -> Result<Response, Error> {
     if !client.allowed_groups.is_empty() {
         let member_of = st.core.groups_of(&user.id).await?;
         if !client.admits(&member_of) {
-            return refuse_non_member(st, ctx, client, req, user).await;
+            return refuse_non_member(st, ctx, client, req, user, writes).await;
         }
     }
     let now = st.now();
@@ -291,10 +306,10 @@ pub async fn issue_code(
             },
         revoked_at: None,
     };
-    grants::create(st.core.db(), &grant).await?;
+    grants::push_grant(&mut writes, &grant);
     let code = crypto::random_token();
-    grants::insert_code(
-        st.core.db(),
+    grants::push_code(
+        &mut writes,
         &code,
         &Code {
             grant_id: grant.id.clone(),
@@ -304,8 +319,8 @@ pub async fn issue_code(
             expires_at: now + CODE_LIFETIME,
         },
         now,
-    )
-    .await?;
+    );
+    st.core.db().write(writes).await?;
     let mut p: Vec<(&str, &str)> = vec![("code", &code)];
     if let Some(s) = &req.state {
         p.push(("state", s));
@@ -316,12 +331,13 @@ pub async fn issue_code(
 
 /// The answer to a user outside a client's allowed groups: audited, then `access_denied` to
 /// the client with its `state` and RFC 9207's `iss`.
-async fn refuse_non_member(
+async fn refuse_non_member<'q>(
     st: &AppState,
-    ctx: &RequestContext,
+    ctx: &'q RequestContext,
     client: &Client,
     req: &AuthRequest,
-    user: &User,
+    user: &'q User,
+    mut writes: Batch<'q>,
 ) -> Result<Response, Error> {
     let event = Event::new(EventKind::ClientLoginRefused)
         .user(&user.id, &user.username)
@@ -330,7 +346,8 @@ async fn refuse_non_member(
             client.client_id,
             client.allowed_groups.join(",")
         ));
-    audit::record_alone(&st.core, ctx, event).await?;
+    audit::push(&mut writes, ctx, st.now(), event);
+    st.core.db().write(writes).await?;
     st.metrics
         .logins
         .with_label_values(&["client_refused"])

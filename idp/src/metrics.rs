@@ -4,7 +4,7 @@
 
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use stepgate_core::challenge::CheckOutcome;
-use stepgate_core::{Error as CoreError, ProviderType, Result as CoreResult};
+use stepgate_core::{Error as CoreError, ProviderType};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -82,7 +82,7 @@ impl Metrics {
         &self,
         door: &str,
         provider: ProviderType,
-        result: &CoreResult<CheckOutcome>,
+        result: Result<&CheckOutcome, &CoreError>,
     ) {
         let (provider, outcome) = match result {
             Ok(CheckOutcome::Verified(used)) => (*used, "verified"),

@@ -227,5 +227,6 @@ impl Core {
             },
         )
         .await
+        .map(|checked| checked.outcome)
     }
 }

@@ -16,6 +16,7 @@ use crate::hosts::Host;
 use crate::policy;
 use crate::providers::ProviderType;
 use crate::settings::TwoFaSettings;
+use crate::step::Step;
 use crate::store::challenge as store;
 use crate::users::User;
 use base64::Engine;
@@ -103,6 +104,22 @@ impl SecondFactor {
     }
 }
 
+/// What a login does after a correct password ([`Core::after_password`]).
+#[derive(Clone, Debug)]
+pub enum AfterPassword {
+    /// A challenge is open; `step` says what to ask first.
+    Challenge {
+        /// The challenge the second-factor page continues.
+        challenge: Challenge,
+        /// Its first step.
+        step: Step,
+    },
+    /// See [`SecondFactor::MustEnrol`].
+    MustEnrol,
+    /// See [`SecondFactor::NotConfigured`].
+    NotConfigured,
+}
+
 /// How a successful check ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,6 +131,16 @@ pub enum CheckOutcome {
         /// Wrong answers left before the lockout; `None` when lockout is off.
         attempts_left: Option<u32>,
     },
+}
+
+/// A check's outcome with the user it was for, as the check read them under the user's lock:
+/// a door that signs the user in once the check passes needs neither read again.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// How the check ended.
+    pub outcome: CheckOutcome,
+    /// The challenge's user.
+    pub user: User,
 }
 
 /// What the user answered: a code they typed, a passkey's assertion, or their decision on
@@ -161,6 +188,24 @@ impl Core {
         Ok(SecondFactor::of(user, &settings, &usable))
     }
 
+    /// [`Core::second_factor_for`] and, when a challenge is required, [`Core::open_challenge`]
+    /// and its first step, on one read of the user's factors: the web's sign-in form answers
+    /// with the second-factor page at once.
+    pub async fn after_password(&self, ctx: &RequestContext, user: &User) -> Result<AfterPassword> {
+        let settings = self.twofa_settings().await?;
+        let usable = self.usable_providers(&user.id, &settings).await?;
+        match SecondFactor::of(user, &settings, &usable) {
+            SecondFactor::Required => {}
+            SecondFactor::MustEnrol => return Ok(AfterPassword::MustEnrol),
+            SecondFactor::NotConfigured => return Ok(AfterPassword::NotConfigured),
+        }
+        let challenge = self
+            .open_challenge_with(ctx, user, &settings, &usable)
+            .await?;
+        let step = Step::first(&challenge, usable, user, &settings);
+        Ok(AfterPassword::Challenge { challenge, step })
+    }
+
     /// Opens a challenge for a user who passed the first factor. The time limit
     /// (`totalAllowedTimeForVerification`) starts now. A challenge opened with `ctx.host`
     /// can be continued through the host protocol by that host only.
@@ -172,7 +217,8 @@ impl Core {
     }
 
     /// [`Core::open_challenge`] for a caller that has just read the user's usable providers
-    /// (a host login reads them once for the decision, the challenge and its first step).
+    /// (a host login and [`Core::after_password`] read them once for the decision, the
+    /// challenge and its first step).
     pub(crate) async fn open_challenge_with(
         &self,
         ctx: &RequestContext,
@@ -337,6 +383,20 @@ impl Core {
         provider: ProviderType,
         code: &str,
     ) -> Result<CheckOutcome> {
+        Ok(self
+            .check_code_with_user(ctx, challenge_id, provider, code)
+            .await?
+            .outcome)
+    }
+
+    /// [`Core::check_code`] with the challenge's user, for a door that signs them in next.
+    pub async fn check_code_with_user(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        provider: ProviderType,
+        code: &str,
+    ) -> Result<Checked> {
         let code = crate::codes::normalize_code(code);
         self.check(ctx, None, challenge_id, provider, Answer::Code(code))
             .await
@@ -351,6 +411,19 @@ impl Core {
         challenge_id: &str,
         assertion: &str,
     ) -> Result<CheckOutcome> {
+        Ok(self
+            .check_passkey_with_user(ctx, challenge_id, assertion)
+            .await?
+            .outcome)
+    }
+
+    /// [`Core::check_passkey`] with the challenge's user, for a door that signs them in next.
+    pub async fn check_passkey_with_user(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        assertion: &str,
+    ) -> Result<Checked> {
         self.check(
             ctx,
             None,
@@ -372,7 +445,7 @@ impl Core {
         challenge_id: &str,
         provider: ProviderType,
         answer: Answer,
-    ) -> Result<CheckOutcome> {
+    ) -> Result<Checked> {
         // The whole check holds the writer (its transaction begins first): it runs where the
         // writer's hand-offs wait for nothing else (see `Db::on_writer_thread`). The
         // administrator is told of a lockout here, after it, on the caller's runtime (whose
@@ -404,7 +477,7 @@ impl Core {
         provider: ProviderType,
         answer: &Answer,
         locked_now: &mut Option<User>,
-    ) -> Result<CheckOutcome> {
+    ) -> Result<Checked> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         // Read under the user's lock: another process may have finished the challenge or
@@ -561,7 +634,10 @@ impl Core {
             audit::push(&mut writes, ctx, now, ok);
             writes.run(&mut tx).await?;
             tx.commit().await?;
-            return Ok(CheckOutcome::Verified(provider));
+            return Ok(Checked {
+                outcome: CheckOutcome::Verified(provider),
+                user,
+            });
         }
         let mut bad = Event::new(EventKind::CodeCheckBad)
             .user(&user.id, &user.username)
@@ -599,9 +675,10 @@ impl Core {
                 *locked_now = Some(user);
                 Err(Error::Locked)
             }
-            policy::rules::AfterFailure::Continue { attempts_left } => {
-                Ok(CheckOutcome::WrongCode { attempts_left })
-            }
+            policy::rules::AfterFailure::Continue { attempts_left } => Ok(Checked {
+                outcome: CheckOutcome::WrongCode { attempts_left },
+                user,
+            }),
         }
     }
 

@@ -247,12 +247,7 @@ impl Core {
         let challenge = self
             .open_challenge_with(ctx, &user, &settings, &usable)
             .await?;
-        let step = Step::decide(challenge.state, challenge.expires_at, usable, None)
-            .with_failures(
-                user.twofa_failures,
-                settings.max_verification_failures_before_user_lockout,
-            )
-            .without_browser();
+        let step = Step::first(&challenge, usable, &user, &settings).without_browser();
         Ok(Begun::Challenge {
             conversation: challenge.id,
             step,
@@ -367,6 +362,7 @@ impl Core {
             crate::challenge::Answer::Code(code),
         )
         .await
+        .map(|checked| checked.outcome)
     }
 
     /// What to ask next in a host's conversation (after a provider went away).

@@ -181,6 +181,20 @@ impl Step {
         }
     }
 
+    /// The first step of a challenge just opened for `user` with these usable providers
+    /// (read once, for the decision, the challenge and this step).
+    pub(crate) fn first(
+        c: &Challenge,
+        usable: Vec<EnrolledProvider>,
+        user: &crate::users::User,
+        settings: &crate::settings::TwoFaSettings,
+    ) -> Step {
+        Step::decide(c.state, c.expires_at, usable, None).with_failures(
+            user.twofa_failures,
+            settings.max_verification_failures_before_user_lockout,
+        )
+    }
+
     /// This step with the attempts left of a user with `failures` wrong answers so far,
     /// under `maxVerificationFailuresBeforeUserLockout` = `max`.
     pub fn with_failures(mut self, failures: i64, max: LockoutLimit) -> Step {

@@ -5,7 +5,7 @@
 
 use crate::audit::{self, Event, EventKind};
 use crate::core::{Core, RequestContext};
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::{Error, Result};
 use crate::store::users as store;
 use serde::Serialize;
@@ -232,43 +232,35 @@ impl Core {
             }
         };
         let now = self.now();
-        let mut tx = self.db.begin().await?;
+        // No transaction: nothing is decided on a read here that the writes could contradict
+        // (the count moves in place), so each outcome is one hand-off to the writer.
         let Some((id, _)) = found else {
             let shown = truncate(username, 64);
-            audit::record(
-                &mut tx,
+            let mut writes = Batch::new(self.db.backend());
+            audit::push(
+                &mut writes,
                 ctx,
                 now,
                 Event::new(EventKind::FirstFactorFailed).detail(format!("unknown user {shown:?}")),
-            )
-            .await?;
-            tx.commit().await?;
+            );
+            self.db.write(writes).await?;
             return Err(Error::BadCredentials);
         };
-        let user = self.user_by_id_tx(&mut tx, &id).await?;
+        // Read after the hash: an account disabled or locked while it ran is refused.
+        let user = self.user_by_id(&id).await?.ok_or(Error::NotFound("user"))?;
+        let mut writes = Batch::new(self.db.backend());
+        let event = if ok {
+            Event::new(EventKind::FirstFactorOk)
+        } else {
+            Event::new(EventKind::FirstFactorFailed).detail("wrong password")
+        };
+        // The event first (see `Db::write`).
+        audit::push(&mut writes, ctx, now, event.user(&user.id, &user.username));
+        store::push_password_outcome(&mut writes, &id, ok);
+        self.db.write(writes).await?;
         if !ok {
-            store::count_password_failure(&mut tx, &id).await?;
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::new(EventKind::FirstFactorFailed)
-                    .user(&user.id, &user.username)
-                    .detail("wrong password"),
-            )
-            .await?;
-            tx.commit().await?;
             return Err(Error::BadCredentials);
         }
-        store::clear_password_failures(&mut tx, &id).await?;
-        audit::record(
-            &mut tx,
-            ctx,
-            now,
-            Event::new(EventKind::FirstFactorOk).user(&user.id, &user.username),
-        )
-        .await?;
-        tx.commit().await?;
         if user.disabled {
             return Err(Error::Disabled);
         }

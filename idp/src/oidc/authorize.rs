@@ -18,7 +18,7 @@ use crate::login::{issue_code, ACR_2FA};
 use crate::oidc::tokens::verify_id_token_hint;
 use crate::params::Params;
 use crate::state::{AppState, AUTH_REQUEST_LIFETIME};
-use crate::store::clients::{self, Client, GrantType};
+use crate::store::clients::{Client, GrantType};
 use crate::store::requests::{self, AuthRequest};
 use crate::store::sessions::Session;
 use axum::body::Bytes;
@@ -27,6 +27,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde_json::Value;
+use stepgate_core::db::Batch;
 
 /// Scopes this provider knows, in the order they are echoed back.
 pub const SCOPES: [&str; 6] = [
@@ -103,7 +104,9 @@ async fn validate(st: &AppState, p: &Params) -> Result<(Client, AuthRequest, boo
         .get("client_id")
         .map_err(repeated)?
         .ok_or_else(|| bad_page(crate::i18n::t("err-no-client-id")))?;
-    let client = clients::get(st.core.db(), client_id)
+    let client = st
+        .clients
+        .get(st.core.db(), client_id, st.now())
         .await
         .map_err(|e| Rejection::Page(e.into()))?
         .ok_or_else(|| bad_page(crate::i18n::t("err-client-unknown")))?;
@@ -322,7 +325,9 @@ async fn handle(st: AppState, jar: CookieJar, addr: ClientAddr, p: Params) -> Re
         // so they sign in (or, with prompt=none, the client hears login_required).
         let hinted_user = hinted.as_deref().is_none_or(|sub| sub == user.id);
         if hinted_user && session_satisfies(&req, &session, now) {
-            return match issue_code(&st, &addr.context(), &client, &req, &session, &user).await {
+            let ctx = addr.context();
+            let writes = Batch::new(st.core.db().backend());
+            return match issue_code(&st, &ctx, &client, &req, &session, &user, writes).await {
                 Ok(r) => r,
                 Err(e) => e.into_page().into_response(),
             };

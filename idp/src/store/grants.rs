@@ -14,7 +14,7 @@ use super::{from_json_list, to_json_list};
 use crate::crypto;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use stepgate_core::db::Db;
+use stepgate_core::db::{Batch, Db};
 use stepgate_core::Error;
 
 #[derive(Clone, Debug)]
@@ -65,23 +65,29 @@ fn grant_from_row(r: &AnyRow) -> Result<Grant, Error> {
 }
 
 pub async fn create(db: &Db, g: &Grant) -> Result<(), Error> {
-    sqlx::query(
+    let mut batch = Batch::new(db.backend());
+    push_grant(&mut batch, g);
+    db.write(batch).await
+}
+
+/// Adds the writing of `g` to `batch`.
+pub fn push_grant(batch: &mut Batch<'_>, g: &Grant) {
+    batch.push(
         "INSERT INTO oidc_grants (id, client_id, user_id, sid, scope, auth_time, amr, acr, \
          created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&g.id)
-    .bind(&g.client_id)
-    .bind(g.user_id.as_deref())
-    .bind(g.sid.as_deref())
-    .bind(g.scopes.join(" "))
-    .bind(g.auth_time)
-    .bind(to_json_list(&g.amr))
-    .bind(g.acr.as_deref())
-    .bind(g.created_at)
-    .bind(g.expires_at)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+        |b| {
+            b.bind(g.id.clone())
+                .bind(g.client_id.clone())
+                .bind(g.user_id.clone())
+                .bind(g.sid.clone())
+                .bind(g.scopes.join(" "))
+                .bind(g.auth_time)
+                .bind(to_json_list(&g.amr))
+                .bind(g.acr.clone())
+                .bind(g.created_at)
+                .bind(g.expires_at);
+        },
+    );
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Grant>, Error> {
@@ -114,21 +120,21 @@ pub struct Code {
     pub expires_at: i64,
 }
 
-pub async fn insert_code(db: &Db, code: &str, c: &Code, now: i64) -> Result<(), Error> {
-    sqlx::query(
+/// Adds the writing of `code` (stored as its hash) to `batch`, after its grant's.
+pub fn push_code(batch: &mut Batch<'_>, code: &str, c: &Code, now: i64) {
+    batch.push(
         "INSERT INTO oidc_codes (code_hash, grant_id, redirect_uri, nonce, code_challenge, \
          created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(crypto::hash_token(code))
-    .bind(&c.grant_id)
-    .bind(&c.redirect_uri)
-    .bind(c.nonce.as_deref())
-    .bind(c.code_challenge.as_deref())
-    .bind(now)
-    .bind(c.expires_at)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+        |b| {
+            b.bind(crypto::hash_token(code))
+                .bind(c.grant_id.clone())
+                .bind(c.redirect_uri.clone())
+                .bind(c.nonce.clone())
+                .bind(c.code_challenge.clone())
+                .bind(now)
+                .bind(c.expires_at);
+        },
+    );
 }
 
 /// What presenting a code (or a refresh token) found.

@@ -6,7 +6,7 @@
 use super::{from_json_list, to_json_list};
 use crate::crypto;
 use sqlx::Row;
-use stepgate_core::db::Db;
+use stepgate_core::db::{Batch, Db};
 use stepgate_core::{Error, ProviderType};
 
 #[derive(Clone, Debug)]
@@ -22,16 +22,16 @@ pub struct Session {
     pub second_factor: Option<ProviderType>,
 }
 
-/// Creates a session; returns the cookie value (shown to the browser only) and the session.
-pub async fn create(
-    db: &Db,
+/// A new session, not yet written: the cookie value (shown to the browser only) and the
+/// session; [`push_insert`] writes it with the rest of the finished login.
+pub fn new_session(
     user_id: &str,
     amr: &[String],
     acr: &str,
     second_factor: Option<ProviderType>,
     now: i64,
     lifetime: i64,
-) -> Result<(String, Session), Error> {
+) -> (String, Session) {
     let token = crypto::random_token();
     let session = Session {
         sid: crypto::random_id(),
@@ -42,21 +42,25 @@ pub async fn create(
         expires_at: now + lifetime,
         second_factor,
     };
-    sqlx::query(
+    (token, session)
+}
+
+/// Adds the writing of `session`, whose cookie carries `token`, to `batch`.
+pub fn push_insert(batch: &mut Batch<'_>, token: &str, session: &Session) {
+    batch.push(
         "INSERT INTO oidc_sessions (token_hash, sid, user_id, auth_time, amr, acr, created_at, \
          expires_at, second_factor) VALUES ($1, $2, $3, $4, $5, $6, $4, $7, $8)",
-    )
-    .bind(crypto::hash_token(&token))
-    .bind(&session.sid)
-    .bind(user_id)
-    .bind(now)
-    .bind(to_json_list(amr))
-    .bind(acr)
-    .bind(session.expires_at)
-    .bind(second_factor.map(|p| p.as_str()))
-    .execute(db.pool())
-    .await?;
-    Ok((token, session))
+        |b| {
+            b.bind(crypto::hash_token(token))
+                .bind(session.sid.clone())
+                .bind(session.user_id.clone())
+                .bind(session.auth_time)
+                .bind(to_json_list(&session.amr))
+                .bind(session.acr.clone())
+                .bind(session.expires_at)
+                .bind(session.second_factor.map(|p| p.as_str()));
+        },
+    );
 }
 
 /// The live session a cookie names, if any.
@@ -86,6 +90,13 @@ pub async fn find(db: &Db, token: &str, now: i64) -> Result<Option<Session>, Err
 }
 
 /// Ends the session a cookie names (logout). Unknown tokens are ignored.
+/// Adds the removal of the session whose cookie carries `token` to `batch`.
+pub fn push_delete(batch: &mut Batch<'_>, token: &str) {
+    batch.push("DELETE FROM oidc_sessions WHERE token_hash = $1", |b| {
+        b.bind(crypto::hash_token(token));
+    });
+}
+
 pub async fn delete(db: &Db, token: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM oidc_sessions WHERE token_hash = $1")
         .bind(crypto::hash_token(token))

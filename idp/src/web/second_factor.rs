@@ -1,5 +1,5 @@
-//! The second-factor page, driven only by the core's challenge: `open_challenge`,
-//! `providers_of`, `send_code`, `check_code`. "Try another way" is another provider of
+//! The second-factor page, driven only by the core's challenge: `after_password`,
+//! `step_of`, `send_code`, `check_code_with_user`. "Try another way" is another provider of
 //! the same challenge; every limit (send period, rate limit, lockout, time allowed) is the
 //! core's, and each of its refusals gets its own message here.
 //!
@@ -20,10 +20,9 @@ use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use stepgate_core::challenge::CheckOutcome;
+use stepgate_core::challenge::{Challenge, CheckOutcome, Checked};
 use stepgate_core::factors::EnrolledProvider;
 use stepgate_core::step::{Prompt, Refusal, Step};
-use stepgate_core::users::User;
 use stepgate_core::{Error as CoreError, ProviderType, RequestContext};
 
 /// What the page says about a provider's prompt.
@@ -270,33 +269,38 @@ async fn send(
     }
 }
 
-/// After a correct password: opens the challenge, sends the default provider's code when it is
-/// SMS or email, and shows the page.
+/// The page of a login whose challenge could not be opened after a correct password (the
+/// account was locked or disabled meanwhile, say).
+pub fn not_opened(
+    st: &AppState,
+    jar: CookieJar,
+    req: Option<&str>,
+    e: CoreError,
+) -> Result<Response, Error> {
+    let view = view_for(e)?;
+    let view = View {
+        status: Some(view.status.unwrap_or(StatusCode::FORBIDDEN)),
+        ..view
+    };
+    let (jar, token) = csrf::ensure(st, jar);
+    Ok(finished_page(jar, &token, req, view))
+}
+
+/// After a correct password, with the challenge the core opened and its first step: sends the
+/// default provider's code when it is SMS or email, and shows the page.
 pub async fn start(
     st: &AppState,
     jar: CookieJar,
     ctx: &RequestContext,
     req: Option<&str>,
-    user: &User,
+    challenge: &Challenge,
+    step: &Step,
 ) -> Result<Response, Error> {
-    let challenge = match st.core.open_challenge(ctx, user).await {
-        Ok(c) => c,
-        Err(e) => {
-            let view = view_for(e)?;
-            let view = View {
-                status: Some(view.status.unwrap_or(StatusCode::FORBIDDEN)),
-                ..view
-            };
-            let (jar, token) = csrf::ensure(st, jar);
-            return Ok(finished_page(jar, &token, req, view));
-        }
-    };
     let jar = jar.add(cookies::build(
         cookies::CHALLENGE,
         challenge.id.clone(),
         st.settings.secure_cookies,
     ));
-    let step = st.core.step_of(&challenge, None).await?;
     let Some(default) = step.current else {
         return render_page(st, jar, req, None, View::default()).await;
     };
@@ -308,7 +312,7 @@ pub async fn start(
             status: Some(StatusCode::OK),
             ..View::default()
         };
-        return challenge_page(jar, &token, req, view, &step);
+        return challenge_page(jar, &token, req, view, step);
     }
     let status: Vec<(&str, String)> = match st.core.send_code(ctx, &challenge.id, default).await {
         Ok(_) => vec![("status", "sent".into())],
@@ -428,8 +432,11 @@ pub async fn verify_post(
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
-    let result = st.core.check_code(&ctx, &id, provider, &form.code).await;
-    after_check(&st, jar, &ctx, req, &id, provider, result).await
+    let result = st
+        .core
+        .check_code_with_user(&ctx, &id, provider, &form.code)
+        .await;
+    after_check(&st, jar, &ctx, req, provider, result).await
 }
 
 /// Turns the core's answer to a code or a passkey into the next page: the finished login, or
@@ -439,23 +446,18 @@ async fn after_check(
     jar: CookieJar,
     ctx: &RequestContext,
     req: Option<&str>,
-    id: &str,
     provider: ProviderType,
-    result: Result<CheckOutcome, CoreError>,
+    result: Result<Checked, CoreError>,
 ) -> Result<Response, Error> {
     let st = st.clone();
-    st.metrics.count_check("oidc", provider, &result);
+    let result = result.map(|Checked { outcome, user }| (outcome, user));
+    st.metrics
+        .count_check("oidc", provider, result.as_ref().map(|(o, _)| o));
     match result {
-        Ok(CheckOutcome::Verified(used)) => {
-            let challenge = st.core.challenge(id).await?;
-            let user = st
-                .core
-                .user_by_id(&challenge.user_id)
-                .await?
-                .ok_or_else(|| Error::internal_page("the verified user vanished"))?;
+        Ok((CheckOutcome::Verified(used), user)) => {
             finish_login(&st, jar, ctx, req, &user, Some(used)).await
         }
-        Ok(CheckOutcome::WrongCode { attempts_left }) => {
+        Ok((CheckOutcome::WrongCode { attempts_left }, _)) => {
             let passkey = provider == ProviderType::Webauthn;
             let message = match (attempts_left, passkey) {
                 (Some(n), false) => t_args("code-wrong-attempts", &[("n", n.into())]),
@@ -558,8 +560,11 @@ pub async fn passkey_post(
         return render_page(&st, jar, req, None, view).await;
     };
     let ctx = addr.context();
-    let result = st.core.check_passkey(&ctx, &id, &form.credential).await;
-    after_check(&st, jar, &ctx, req, &id, ProviderType::Webauthn, result).await
+    let result = st
+        .core
+        .check_passkey_with_user(&ctx, &id, &form.credential)
+        .await;
+    after_check(&st, jar, &ctx, req, ProviderType::Webauthn, result).await
 }
 
 #[cfg(test)]

@@ -1,16 +1,15 @@
 //! The sign-in page (first factor); what happens once a login completes is `crate::login`'s.
 //!
 //! Every decision about the second factor is the core's: `first_factor` checks the password,
-//! `second_factor_for` says whether a challenge, enrolment or nothing is needed, and
-//! `open_challenge` starts the challenge the next page continues. This module only turns those
-//! answers into pages, cookies and redirects.
+//! and `after_password` says whether a challenge, enrolment or nothing is needed, opening the
+//! challenge the next page continues. This module only turns those answers into pages, cookies
+//! and redirects.
 
 use crate::error::Error;
 use crate::http::{csrf, ClientAddr};
 use crate::i18n::t;
 use crate::login::{finish_login, login_page, pending_request};
 use crate::state::AppState;
-use crate::store::clients;
 use crate::store::requests::AuthRequest;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -18,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
-use stepgate_core::challenge::SecondFactor;
+use stepgate_core::challenge::AfterPassword;
 use stepgate_core::Error as CoreError;
 
 #[derive(Debug, Deserialize)]
@@ -28,7 +27,11 @@ pub struct LoginQuery {
 
 async fn client_name(st: &AppState, req: Option<&AuthRequest>) -> Option<String> {
     let req = req?;
-    let client = clients::get(st.core.db(), &req.client_id).await.ok()??;
+    let client = st
+        .clients
+        .get(st.core.db(), &req.client_id, st.now())
+        .await
+        .ok()??;
     Some(client.display_name().to_string())
 }
 
@@ -120,14 +123,19 @@ pub async fn login_post(
     let for_device =
         crate::http::cookies::get(&jar, crate::http::cookies::RETURN).as_deref() == Some("device");
     let needs_2fa = req.as_ref().is_some_and(|r| r.require_2fa) || (req.is_none() && for_device);
-    match st.core.second_factor_for(&user).await? {
-        SecondFactor::Required => super::second_factor::start(&st, jar, &ctx, req_id, &user).await,
+    match st.core.after_password(&ctx, &user).await {
+        Ok(AfterPassword::Challenge { challenge, step }) => {
+            super::second_factor::start(&st, jar, &ctx, req_id, &challenge, &step).await
+        }
         // No session yet: the user may only enrol, then this login continues.
-        SecondFactor::MustEnrol => Ok(super::account::start_enrolment(&st, jar, req_id, &user)),
-        SecondFactor::NotConfigured if needs_2fa => {
+        Ok(AfterPassword::MustEnrol) => {
             Ok(super::account::start_enrolment(&st, jar, req_id, &user))
         }
-        SecondFactor::NotConfigured => finish_login(&st, jar, &ctx, req_id, &user, None).await,
+        Ok(AfterPassword::NotConfigured) if needs_2fa => {
+            Ok(super::account::start_enrolment(&st, jar, req_id, &user))
+        }
+        Ok(AfterPassword::NotConfigured) => finish_login(&st, jar, &ctx, req_id, &user, None).await,
+        Err(e) => super::second_factor::not_opened(&st, jar, req_id, e),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `users` table (and the `code_checks` rows an unlock clears): the columns a [`User`] is
 //! read from, its reads and the writes of a password, a switch-off, a role and an unlock.
 
-use crate::db::Tx;
+use crate::db::{Batch, Tx};
 use crate::error::Result;
 use crate::users::{NewUser, Role, User};
 use sqlx::any::AnyRow;
@@ -175,22 +175,17 @@ pub(crate) async fn password_hash(
     )
 }
 
-/// Adds one to the user's count of wrong passwords.
-pub(crate) async fn count_password_failure(tx: &mut Tx, id: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET password_failures = password_failures + 1 WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Sets the user's count of wrong passwords back to zero.
-pub(crate) async fn clear_password_failures(tx: &mut Tx, id: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET password_failures = 0 WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Adds one to the user's count of wrong passwords (or, `correct`, clears it): a first
+/// factor's write, batched with its event.
+pub(crate) fn push_password_outcome<'q>(batch: &mut Batch<'q>, id: &'q str, correct: bool) {
+    let sql = if correct {
+        "UPDATE users SET password_failures = 0 WHERE id = $1"
+    } else {
+        "UPDATE users SET password_failures = password_failures + 1 WHERE id = $1"
+    };
+    batch.push(sql, |b| {
+        b.bind(id);
+    });
 }
 
 /// Replaces the user's password hash.
