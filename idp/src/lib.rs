@@ -1,8 +1,8 @@
 //! Stepgate's OpenID Connect provider: `stepgate serve`, its login pages and the admin CLI.
 //!
 //! The provider never decides anything about the second factor: it asks
-//! [`stepgate_core::Core`] (`first_factor`, `second_factor_for`, `open_challenge`,
-//! `challenge_providers`, `send_code`, `check_code`) and issues a session, a code or a token
+//! [`stepgate_core::Core`] (`first_factor`, `after_password`, `step_of`, `challenge_providers`,
+//! `send_code`, `check_code_with_user`) and issues a session, a code or a token
 //! only after the core said `Verified` (or, for a user with no second factor where none is
 //! required, after the password).
 //!

@@ -4,8 +4,9 @@
 //! `/token`, `/introspect` and `/revoke` authenticate their client on every call; at thousands
 //! of calls a second, reading the client's row was most of a `client_credentials` token's cost
 //! (one SQLite round trip to the connection's own thread, and sqlx's ping when the connection
-//! goes back to the pool; see docs/benchmarks.md). A web login reads its client three times
-//! (`/authorize`, the code's issue, `/token`), so those read it here too. A client changed or removed through this
+//! goes back to the pool; see docs/benchmarks.md). The login pages read their client here
+//! too (`/authorize`, the sign-in page's name, the code's issue): at a few logins a second,
+//! most of those reads are answered from memory. A client changed or removed through this
 //! process (admin console, REST API) is forgotten at once; one changed by another process (the
 //! CLI, another instance) is seen within a second, like the platform settings. Unknown client
 //! ids are never remembered, so made-up ids cannot fill the memory.

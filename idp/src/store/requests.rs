@@ -48,10 +48,9 @@ pub const PENDING_PER_CLIENT: i64 = 10_000;
 
 /// Stores a request from `remote_addr`; returns its id (256 random bits), or `None` when the
 /// client already has as many live pending requests as [`PENDING_PER_ADDRESS`] (from this
-/// address) or [`PENDING_PER_CLIENT`] allow. Counting and storing are one statement; on
-/// PostgreSQL concurrent requests may still pass the bound by a few (each counts before the
-/// others commit): it protects the table, not an exact quota. An unknown address counts only
-/// against the client's bound.
+/// address) or [`PENDING_PER_CLIENT`] allow. Counting and storing are two statements, so
+/// concurrent requests may pass the bound by a few: it protects the table, not an exact quota.
+/// An unknown address counts only against the client's bound.
 pub async fn save(
     db: &Db,
     req: &AuthRequest,
@@ -59,17 +58,27 @@ pub async fn save(
     now: i64,
     lifetime: i64,
 ) -> Result<Option<String>, Error> {
+    let (from_addr, all): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $1 \
+         AND remote_addr = $2 AND expires_at > $3 LIMIT $4) a), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $1 \
+         AND expires_at > $3 LIMIT $5) c)",
+    )
+    .bind(&req.client_id)
+    .bind(remote_addr)
+    .bind(now)
+    .bind(PENDING_PER_ADDRESS)
+    .bind(PENDING_PER_CLIENT)
+    .fetch_one(db.pool())
+    .await?;
+    if from_addr >= PENDING_PER_ADDRESS || all >= PENDING_PER_CLIENT {
+        return Ok(None);
+    }
     let id = crate::crypto::random_token();
     let json = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
-    // The bounds and the insert in one statement: one round trip, and no second request
-    // can slip in between the count and the row.
-    let done = sqlx::query(
+    sqlx::query(
         "INSERT INTO oidc_auth_requests (id, client_id, params, created_at, expires_at, \
-         remote_addr) SELECT $1, $2, $3, $4, $5, $6 \
-         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $2 \
-         AND remote_addr = $6 AND expires_at > $4 LIMIT $7) a) < $7 \
-         AND (SELECT COUNT(*) FROM (SELECT 1 FROM oidc_auth_requests WHERE client_id = $2 \
-         AND expires_at > $4 LIMIT $8) c) < $8",
+         remote_addr) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&id)
     .bind(&req.client_id)
@@ -77,13 +86,8 @@ pub async fn save(
     .bind(now)
     .bind(now + lifetime)
     .bind(remote_addr)
-    .bind(PENDING_PER_ADDRESS)
-    .bind(PENDING_PER_CLIENT)
-    .execute(db.writer())
+    .execute(db.pool())
     .await?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
-    }
     Ok(Some(id))
 }
 

@@ -89,14 +89,15 @@ pub async fn find(db: &Db, token: &str, now: i64) -> Result<Option<Session>, Err
     }))
 }
 
-/// Ends the session a cookie names (logout). Unknown tokens are ignored.
-/// Adds the removal of the session whose cookie carries `token` to `batch`.
+/// Adds the removal of the session whose cookie carries `token` to `batch` (a new login
+/// replaces the browser's old session).
 pub fn push_delete(batch: &mut Batch<'_>, token: &str) {
     batch.push("DELETE FROM oidc_sessions WHERE token_hash = $1", |b| {
         b.bind(crypto::hash_token(token));
     });
 }
 
+/// Ends the session a cookie names (logout). Unknown tokens are ignored.
 pub async fn delete(db: &Db, token: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM oidc_sessions WHERE token_hash = $1")
         .bind(crypto::hash_token(token))
