@@ -175,46 +175,50 @@ async fn finish_login_with(
     sessions::push_insert(&mut writes, &token, &session);
     let secure = st.settings.secure_cookies;
     let jar = jar
-        .add(cookies::build(cookies::SESSION, token.clone(), secure))
+        .add(cookies::build(cookies::SESSION, token, secure))
         .add(cookies::removal(cookies::CHALLENGE, secure))
         .add(cookies::removal(cookies::ENROL, secure));
     let completed = || {
         st.metrics.logins.with_label_values(&["completed"]).inc();
         tracing::info!(user = %user.username, acr, "login completed");
     };
-    let client = match &taken {
-        Some(Taken::Live(req)) => st.clients.get(st.core.db(), &req.client_id, now).await?,
-        _ => None,
-    };
-    let (req, client) = match (taken, client) {
-        (Some(Taken::Live(req)), Some(client)) => (req, client),
-        (taken, _) => {
+    let req = match taken {
+        Some(Taken::Live(req)) => req,
+        other => {
             st.core.db().write(writes).await?;
             completed();
-            return match taken {
-                Some(Taken::Live(_)) => Err(Error::page(
-                    StatusCode::BAD_REQUEST,
-                    crate::i18n::t("err-sign-in-incomplete-title"),
-                    crate::i18n::t("err-client-removed"),
-                )),
+            return match other {
                 Some(Taken::Expired) => Err(expired_page()),
                 // Came to /login directly, or this request was answered already.
-                Some(Taken::Gone) | None => {
-                    let back_to = cookies::get(&jar, cookies::RETURN);
-                    let jar = jar.add(cookies::removal(cookies::RETURN, secure));
-                    let to = match back_to.as_deref() {
-                        Some("account") => "/account/security?done=confirmed",
-                        Some("device") => "/device/approve",
-                        _ => "/",
-                    };
-                    Ok((jar, see_other(to)).into_response())
-                }
+                _ => Ok(back_from_login(jar, secure)),
             };
         }
+    };
+    let Some(client) = st.clients.get(st.core.db(), &req.client_id, now).await? else {
+        st.core.db().write(writes).await?;
+        completed();
+        return Err(Error::page(
+            StatusCode::BAD_REQUEST,
+            crate::i18n::t("err-sign-in-incomplete-title"),
+            crate::i18n::t("err-client-removed"),
+        ));
     };
     let resp = issue_code(st, ctx, &client, &req, &session, user, writes).await?;
     completed();
     Ok((jar, resp).into_response())
+}
+
+/// Where a login that answers no authorization request goes: back to the page that sent the
+/// user to sign in (account security, device approval), else home.
+fn back_from_login(jar: CookieJar, secure: bool) -> Response {
+    let back_to = cookies::get(&jar, cookies::RETURN);
+    let jar = jar.add(cookies::removal(cookies::RETURN, secure));
+    let to = match back_to.as_deref() {
+        Some("account") => "/account/security?done=confirmed",
+        Some("device") => "/device/approve",
+        _ => "/",
+    };
+    (jar, see_other(to)).into_response()
 }
 
 /// The sign-in form; with "Sign in with a passkey" (and the script it needs) when

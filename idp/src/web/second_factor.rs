@@ -450,14 +450,17 @@ async fn after_check(
     result: Result<Checked, CoreError>,
 ) -> Result<Response, Error> {
     let st = st.clone();
-    let result = result.map(|Checked { outcome, user }| (outcome, user));
     st.metrics
-        .count_check("oidc", provider, result.as_ref().map(|(o, _)| o));
+        .count_check("oidc", provider, result.as_ref().map(|c| &c.outcome));
     match result {
-        Ok((CheckOutcome::Verified(used), user)) => {
-            finish_login(&st, jar, ctx, req, &user, Some(used)).await
-        }
-        Ok((CheckOutcome::WrongCode { attempts_left }, _)) => {
+        Ok(Checked {
+            outcome: CheckOutcome::Verified(used),
+            user,
+        }) => finish_login(&st, jar, ctx, req, &user, Some(used)).await,
+        Ok(Checked {
+            outcome: CheckOutcome::WrongCode { attempts_left },
+            ..
+        }) => {
             let passkey = provider == ProviderType::Webauthn;
             let message = match (attempts_left, passkey) {
                 (Some(n), false) => t_args("code-wrong-attempts", &[("n", n.into())]),
